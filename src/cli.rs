@@ -1,0 +1,155 @@
+//! The command line, as clap sees it. Turned into plain values before anything else runs.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Run process flows defined in TOML and keep an audit trail of plain files.
+#[derive(Debug, Parser)]
+#[command(name = "flowrun", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Project folder holding flows/ and runs/ [env: `FLOWRUN_ROOT`; default: .]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Print JSON (runs, show, verify, check, watch)
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Print less: only errors and what a script needs
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+/// Which flow file a re-run uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FlowVersion {
+    /// The flow file as it is now in flows/
+    Current,
+    /// The copy stored in the source run (flow.toml)
+    Original,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a flow now
+    Run {
+        /// The flow (name, or path of its file)
+        flow: String,
+        /// Start with this payload (a JSON file, or - for stdin); repeat for several
+        #[arg(long = "input", short = 'i', value_name = "FILE")]
+        inputs: Vec<String>,
+    },
+    /// List runs, newest first
+    Runs {
+        /// Only runs of this flow
+        #[arg(long)]
+        flow: Option<String>,
+        /// Only runs with this status (running, success, failure, interrupted)
+        #[arg(long)]
+        status: Option<String>,
+        /// How many runs to list
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Show one run: its steps, payloads and error
+    Show {
+        /// Run id, unique prefix, run folder, or `last`
+        run: String,
+        /// List the payload files of this step
+        #[arg(long)]
+        step: Option<String>,
+    },
+    /// Re-sync: run the flow again from recorded payloads
+    Replay {
+        /// Payload files of one step of one run, or a step folder
+        #[arg(required = true, value_name = "PAYLOAD")]
+        payloads: Vec<PathBuf>,
+        /// Skip the steps up to the payloads' step for this run only
+        #[arg(long)]
+        auto_skip: bool,
+        /// Which flow file to run
+        #[arg(long, value_enum, default_value_t = FlowVersion::Current)]
+        flow_version: FlowVersion,
+        /// Accept payload files edited since they were recorded
+        #[arg(long)]
+        edited: bool,
+        /// Replay even when it may duplicate data
+        #[arg(long)]
+        force: bool,
+        /// Print what would run, and stop
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Continue a failed or interrupted run where it stopped
+    Resume {
+        /// Run id, unique prefix, run folder, or `last`
+        run: String,
+        /// Which flow file to run
+        #[arg(long, value_enum, default_value_t = FlowVersion::Current)]
+        flow_version: FlowVersion,
+    },
+    /// Run a run again from the start with its original input
+    Retry {
+        /// Run id, unique prefix, run folder, or `last`
+        run: String,
+        /// Which flow file to run
+        #[arg(long, value_enum, default_value_t = FlowVersion::Current)]
+        flow_version: FlowVersion,
+    },
+    /// Mark steps `skip = true` in the flow file
+    Skip {
+        /// The flow
+        flow: String,
+        /// Steps to skip
+        #[arg(required_unless_present = "through", conflicts_with = "through")]
+        steps: Vec<String>,
+        /// Skip every step up to and including this one
+        #[arg(long, value_name = "STEP")]
+        through: Option<String>,
+    },
+    /// Clear `skip` flags in the flow file (all, or the steps named)
+    Unskip {
+        /// The flow
+        flow: String,
+        /// Steps to un-skip (default: all)
+        steps: Vec<String>,
+    },
+    /// Validate flow files
+    Check {
+        /// Flows to check (default: all)
+        flows: Vec<String>,
+    },
+    /// Re-hash stored files against their manifests
+    Verify {
+        /// Runs to verify (default: all)
+        runs: Vec<String>,
+        /// Verify every run
+        #[arg(long, conflicts_with = "runs")]
+        all: bool,
+    },
+    /// Run flows on their triggers; reload them when their files change
+    Watch {
+        /// How long to wait for running flows on SIGINT/SIGTERM
+        #[arg(long, default_value = "30s", value_name = "DURATION")]
+        grace: String,
+    },
+    /// Delete old runs
+    Prune {
+        /// Keep the newest N runs of each flow
+        #[arg(long, value_name = "N")]
+        keep: Option<usize>,
+        /// Delete runs that started longer ago than this
+        #[arg(long, value_name = "DURATION")]
+        older_than: Option<String>,
+        /// Only runs of this flow
+        #[arg(long)]
+        flow: Option<String>,
+    },
+}

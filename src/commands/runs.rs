@@ -1,0 +1,93 @@
+//! `flowrun runs`: run logs, newest first.
+
+use super::{Ctx, note, out, out_json};
+use crate::error::{Error, Exit};
+use crate::store::{Manifest, RunStatus};
+use serde_json::json;
+
+const STATUSES: &[&str] = &["running", "success", "failure", "interrupted"];
+
+/// Lists runs.
+///
+/// # Errors
+/// A bad `--status` or `--flow`.
+pub fn runs(
+    ctx: &Ctx,
+    flow: Option<&str>,
+    status: Option<&str>,
+    limit: usize,
+) -> Result<Exit, Error> {
+    if let Some(s) = status
+        && !STATUSES.contains(&s)
+    {
+        return Err(Error::Usage(format!(
+            "--status must be one of {}, not `{s}`",
+            STATUSES.join(", ")
+        )));
+    }
+    if let Some(f) = flow
+        && !crate::flow::is_name(f)
+    {
+        return Err(Error::Usage(format!("`{f}` is not a valid flow name")));
+    }
+    let mut shown: Vec<Manifest> = Vec::new();
+    for r in ctx.store.runs_newest_first(flow) {
+        if shown.len() >= limit {
+            break;
+        }
+        match ctx.store.read_manifest(&r.dir) {
+            Ok(m) => {
+                if status.is_none_or(|s| s == m.status.to_string()) {
+                    shown.push(m);
+                }
+            }
+            Err(e) => note(format!("warning: {e}")),
+        }
+    }
+    if ctx.json {
+        let rows: Vec<_> = shown
+            .iter()
+            .map(|m| {
+                json!({
+                    "run_id": m.run_id,
+                    "flow": m.flow,
+                    "status": m.status,
+                    "trigger": m.trigger,
+                    "started_at": m.started_at,
+                    "finished_at": m.finished_at,
+                    "failed_step": m.failed_step(),
+                })
+            })
+            .collect();
+        out_json(&rows);
+        return Ok(Exit::Success);
+    }
+    if shown.is_empty() {
+        if !ctx.quiet {
+            note("no runs");
+        }
+        return Ok(Exit::Success);
+    }
+    let fw = shown.iter().map(|m| m.flow.len()).max().unwrap_or(4).max(4);
+    out(format!(
+        "{:<24}  {:<fw$}  {:<11}  {:<8}  {:<24}  {:>8}  FAILED STEP",
+        "RUN", "FLOW", "STATUS", "TRIGGER", "STARTED", "TOOK"
+    ));
+    for m in &shown {
+        let took = crate::engine::elapsed(m)
+            .map_or_else(|| "-".into(), |d| format!("{:.2}s", d.as_secs_f64()));
+        let failed = match m.status {
+            RunStatus::Failure => m.failed_step().unwrap_or("-"),
+            _ => "",
+        };
+        out(format!(
+            "{:<24}  {:<fw$}  {:<11}  {:<8}  {:<24}  {took:>8}  {failed}",
+            m.run_id,
+            m.flow,
+            m.status.to_string(),
+            m.trigger.to_string(),
+            m.started_at
+        ));
+    }
+    Ok(Exit::Success)
+}

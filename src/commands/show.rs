@@ -1,0 +1,147 @@
+//! `flowrun show RUN [--step ID]`: one run's steps, payloads and error.
+
+use super::report::{plural, size};
+use super::{Ctx, out, out_json, shown};
+use crate::error::{Error, Exit};
+use crate::store::{Manifest, PayloadRecord, StepStatus};
+
+/// Shows a run.
+///
+/// # Errors
+/// The run or step does not exist, or the manifest is unreadable.
+pub fn show(ctx: &Ctx, run: &str, step: Option<&str>) -> Result<Exit, Error> {
+    let r = ctx.store.resolve(run)?;
+    let m = ctx.store.read_manifest(&r.dir)?;
+    if let Some(id) = step {
+        return show_step(ctx, &r.dir, &m, id);
+    }
+    if ctx.json {
+        out_json(&m);
+        return Ok(Exit::Success);
+    }
+    let took = crate::engine::elapsed(&m)
+        .map(|d| format!(" ({:.2}s)", d.as_secs_f64()))
+        .unwrap_or_default();
+    out(format!("run      {}", m.run_id));
+    out(format!("flow     {}", m.flow));
+    out(format!("status   {}", m.status));
+    out(format!("trigger  {}", m.trigger));
+    if let Some(rp) = &m.replay_of {
+        out(format!(
+            "replay   of {} step {} ({} payload{}{})",
+            rp.run_id,
+            rp.step,
+            rp.payloads.len(),
+            plural(rp.payloads.len()),
+            if rp.edited { ", edited" } else { "" }
+        ));
+    }
+    if let Some(src) = &m.resume_of {
+        out(format!("resumes  {src}"));
+    }
+    if let Some(src) = &m.retry_of {
+        out(format!("retries  {src}"));
+    }
+    out(format!(
+        "started  {}\nfinished {}{took}",
+        m.started_at,
+        m.finished_at.as_deref().unwrap_or("-")
+    ));
+    out(format!("folder   {}", shown(&r.dir)));
+    if !m.input.is_empty() {
+        let bytes: u64 = m.input.iter().map(|p| p.full_bytes).sum();
+        out(format!(
+            "input    {} payload{} ({})",
+            m.input.len(),
+            plural(m.input.len()),
+            size(bytes)
+        ));
+    }
+    let width = m.steps.iter().map(|s| s.id.len()).max().unwrap_or(4).max(4);
+    out(String::new());
+    out(format!(
+        "  #  {:<width$}  {:<7}  {:<8}  {:>8}  {:>10}  TRIMMED",
+        "STEP", "KIND", "STATUS", "PAYLOADS", "BYTES"
+    ));
+    for s in &m.steps {
+        let bytes: u64 = s.payloads.iter().map(|p| p.full_bytes).sum();
+        let trimmed = s.payloads.iter().filter(|p| p.trimmed).count();
+        let (count, bytes) = if s.status == StepStatus::Skipped || s.status == StepStatus::Pending {
+            ("-".to_owned(), "-".to_owned())
+        } else {
+            (s.payloads.len().to_string(), size(bytes))
+        };
+        out(format!(
+            "  {:02} {:<width$}  {:<7}  {:<8}  {count:>8}  {bytes:>10}  {}",
+            s.index,
+            s.id,
+            s.kind,
+            s.status.to_string(),
+            if trimmed > 0 {
+                trimmed.to_string()
+            } else {
+                "-".into()
+            }
+        ));
+    }
+    if let Some(e) = &m.error {
+        out(String::new());
+        out(format!(
+            "error in step {}: {}",
+            e.step.as_deref().unwrap_or("-"),
+            e.message
+        ));
+        if let Some(f) = &e.failed_input {
+            out(format!("failed payload: {}", shown(&r.dir.join(f))));
+        }
+    }
+    Ok(Exit::Success)
+}
+
+/// `--step ID`: the payload files of one step (or `input`).
+fn show_step(ctx: &Ctx, dir: &std::path::Path, m: &Manifest, id: &str) -> Result<Exit, Error> {
+    let rec = if id == "input" {
+        None
+    } else {
+        Some(m.steps.iter().find(|s| s.id == id).ok_or_else(|| {
+            let ids: Vec<&str> = m.steps.iter().map(|s| s.id.as_str()).collect();
+            Error::Usage(format!(
+                "run {} has no step `{id}` (steps: {}, or `input`)",
+                m.run_id,
+                ids.join(", ")
+            ))
+        })?)
+    };
+    if ctx.json {
+        match rec {
+            Some(rec) => out_json(rec),
+            None => out_json(&m.input),
+        }
+        return Ok(Exit::Success);
+    }
+    let payloads = rec.map_or(&m.input, |s| &s.payloads);
+    if payloads.is_empty() {
+        out(format!(
+            "step `{id}` of run {} stored no payloads",
+            m.run_id
+        ));
+    }
+    for p in payloads {
+        out(payload_line(dir, p));
+    }
+    Ok(Exit::Success)
+}
+
+fn payload_line(dir: &std::path::Path, p: &PayloadRecord) -> String {
+    format!(
+        "{}  {:>10}  blake3 {}{}{}",
+        shown(&dir.join(&p.file)),
+        size(p.full_bytes),
+        &p.blake3[..p.blake3.len().min(16)],
+        if p.trimmed { "  trimmed" } else { "" },
+        p.source
+            .as_ref()
+            .map(|s| format!("  from {s}"))
+            .unwrap_or_default()
+    )
+}

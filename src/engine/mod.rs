@@ -1,0 +1,535 @@
+//! The engine: runs a flow's steps in order over their payloads and records every
+//! payload in the run store. This is where steps and the store meet.
+
+mod parallel;
+
+use crate::flow::Flow;
+use crate::steps::{self, BuildError, Resolver, Step, StepCx, StepError};
+use crate::store::manifest::{ReplayOf, RunError};
+use crate::store::payload::{self, Pending};
+use crate::store::{
+    FlowLock, Manifest, PayloadRecord, RunDir, RunStatus, StepRecord, StepStatus, Store,
+    StoreError, TriggerKind, atomic,
+};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Everything a run needs besides the flow lock.
+pub struct RunSpec<'a> {
+    /// The project root.
+    pub root: &'a Path,
+    /// The flow to run.
+    pub flow: &'a Flow,
+    /// What started the run.
+    pub trigger: TriggerKind,
+    /// Initial payloads (stored under `input/`); none = the single payload `null`.
+    pub inputs: Vec<Value>,
+    /// Steps skipped in this run besides those the flow file skips (0-based).
+    pub also_skip: Vec<usize>,
+    /// For a replay.
+    pub replay_of: Option<ReplayOf>,
+    /// For a resume: the run it continues.
+    pub resume_of: Option<String>,
+    /// For a retry: the run it repeats.
+    pub retry_of: Option<String>,
+    /// For a resume: where to pick up inside the first step that runs.
+    pub resume_from: Option<ResumeFrom>,
+    /// Where `${env:NAME}` values come from.
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+/// Picking up a step part-way: its first inputs were already handled in an earlier run.
+pub struct ResumeFrom {
+    /// The step (0-based).
+    pub step: usize,
+    /// How many of its inputs are already handled.
+    pub inputs_done: usize,
+    /// Their outputs, to copy into the new run: (file in the old run, its record).
+    pub reused: Vec<(PathBuf, PayloadRecord)>,
+    /// The `input/` file each reused output came from, in the new run (by position
+    /// of the old source among the step's inputs).
+    pub reused_sources: Vec<Option<usize>>,
+}
+
+/// Progress of a run, as it happens.
+pub enum Event<'a> {
+    /// The run folder exists.
+    Started {
+        /// The run id.
+        run_id: &'a str,
+        /// The run folder.
+        dir: &'a Path,
+    },
+    /// A step was skipped.
+    Skipped(&'a StepRecord),
+    /// A step ended (successfully or not).
+    StepEnded {
+        /// The step's record.
+        record: &'a StepRecord,
+        /// How many input payloads it was given.
+        inputs: usize,
+    },
+}
+
+/// The outcome of a run.
+#[derive(Debug)]
+pub struct Finished {
+    /// The run folder.
+    pub dir: PathBuf,
+    /// The final manifest.
+    pub manifest: Manifest,
+}
+
+/// Why a run could not start or could not be recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// A step could not be prepared (missing variable, unreadable file); nothing ran.
+    #[error(transparent)]
+    Prepare(#[from] BuildError),
+    /// The run store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A payload on its way from one step to the next.
+struct Flowing {
+    value: Value,
+    /// Its file in this run, relative to the run folder (`None` for the implicit start).
+    file: Option<String>,
+    /// blake3 of its pretty JSON, when known.
+    hash: Option<String>,
+}
+
+/// Runs `spec` while holding the flow's `lock`, reporting progress to `events`.
+///
+/// # Errors
+/// The run could not be prepared or recorded. A step failing is not an error: it is a
+/// finished run with status `failure`.
+pub fn run(
+    store: &Store,
+    lock: &mut FlowLock,
+    spec: RunSpec<'_>,
+    events: &mut dyn FnMut(Event<'_>),
+) -> Result<Finished, EngineError> {
+    let flow = spec.flow;
+    let mut resolver = Resolver::new(spec.env);
+    let mut built: Vec<Box<dyn Step>> = Vec::with_capacity(flow.steps.len());
+    for def in &flow.steps {
+        built.push(steps::build(def, spec.root, &mut resolver)?);
+    }
+    let secrets = resolver.secrets;
+    store.settle_previous(&flow.name, lock)?;
+
+    let started = chrono::Utc::now();
+    let run_id = crate::time::run_id(started);
+    lock.set_holder(&run_id)?;
+    let skipped: Vec<bool> = flow
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| s.skip || spec.also_skip.contains(&i))
+        .collect();
+    let manifest = new_manifest(flow, &run_id, started, &spec);
+    let mut run = RunDir::create(store, manifest, flow.source.as_bytes())?;
+    events(Event::Started {
+        run_id: &run_id,
+        dir: &run.path,
+    });
+
+    let deadline = flow.settings.timeout.map(|t| Instant::now() + t);
+    let max = flow.settings.max_payload_bytes;
+    let mut payloads = store_inputs(&mut run, spec.inputs, max)?;
+    let mut cx = Cx {
+        root: spec.root,
+        flow,
+        run_id: &run_id,
+        deadline,
+        max,
+    };
+
+    for (i, mut step) in built.into_iter().enumerate() {
+        if skipped[i] {
+            let rec = &mut run.manifest.steps[i];
+            rec.status = StepStatus::Skipped;
+            events(Event::Skipped(rec));
+            continue;
+        }
+        let inputs = payloads.len();
+        let resume = spec.resume_from.as_ref().filter(|r| r.step == i);
+        let result = cx.run_step(&mut run, i, step.as_mut(), payloads, resume);
+        let failure = match result {
+            Ok(next) => {
+                payloads = next;
+                None
+            }
+            Err(failure) => {
+                let message = mask(&failure.message, &secrets);
+                let rec = &mut run.manifest.steps[i];
+                rec.status = StepStatus::Failure;
+                rec.error = Some(message.clone());
+                rec.finished_at = Some(crate::time::now());
+                run.manifest.error = Some(RunError {
+                    step: Some(flow.steps[i].id.clone()),
+                    message,
+                    failed_input: failure.input,
+                });
+                payloads = Vec::new();
+                Some(())
+            }
+        };
+        events(Event::StepEnded {
+            record: &run.manifest.steps[i],
+            inputs,
+        });
+        if failure.is_some() {
+            return finish(run, RunStatus::Failure);
+        }
+    }
+    finish(run, RunStatus::Success)
+}
+
+/// The manifest of a run that is just starting.
+fn new_manifest(
+    flow: &Flow,
+    run_id: &str,
+    started: chrono::DateTime<chrono::Utc>,
+    spec: &RunSpec<'_>,
+) -> Manifest {
+    Manifest {
+        format: crate::store::manifest::FORMAT.to_owned(),
+        run_id: run_id.to_owned(),
+        flow: flow.name.clone(),
+        flow_blake3: blake3::hash(flow.source.as_bytes()).to_hex().to_string(),
+        trigger: spec.trigger,
+        replay_of: spec.replay_of.clone(),
+        resume_of: spec.resume_of.clone(),
+        retry_of: spec.retry_of.clone(),
+        status: RunStatus::Running,
+        started_at: crate::time::rfc3339(started),
+        finished_at: None,
+        pid: std::process::id(),
+        input: Vec::new(),
+        steps: flow
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| StepRecord {
+                index: i + 1,
+                id: s.id.clone(),
+                kind: s.kind().to_owned(),
+                status: StepStatus::Pending,
+                started_at: None,
+                finished_at: None,
+                payloads: Vec::new(),
+                error: None,
+                inputs_done: 0,
+                requests: Vec::new(),
+            })
+            .collect(),
+        error: None,
+    }
+}
+
+fn finish(mut run: RunDir, status: RunStatus) -> Result<Finished, EngineError> {
+    run.manifest.status = status;
+    run.manifest.finished_at = Some(crate::time::now());
+    run.save()?;
+    Ok(Finished {
+        dir: run.path,
+        manifest: run.manifest,
+    })
+}
+
+/// Replaces every secret in `text` with `***`.
+#[must_use]
+pub fn mask(text: &str, secrets: &[String]) -> String {
+    let mut out = text.to_owned();
+    for s in secrets {
+        if !s.is_empty() {
+            out = out.replace(s.as_str(), "***");
+        }
+    }
+    out
+}
+
+fn store_inputs(
+    run: &mut RunDir,
+    inputs: Vec<Value>,
+    max: u64,
+) -> Result<Vec<Flowing>, StoreError> {
+    if inputs.is_empty() {
+        return Ok(vec![Flowing {
+            value: Value::Null,
+            file: None,
+            hash: None,
+        }]);
+    }
+    let dir = run.path.join("input");
+    atomic::create_dir(&dir)?;
+    let mut out = Vec::with_capacity(inputs.len());
+    for (j, value) in inputs.into_iter().enumerate() {
+        let name = payload::payload_name(j + 1);
+        let enc = payload::write(&dir.join(&name), &value, max)?;
+        let file = format!("input/{name}");
+        run.manifest.input.push(record(&file, &enc, None));
+        out.push(Flowing {
+            value,
+            file: Some(file),
+            hash: Some(enc.full_blake3),
+        });
+    }
+    atomic::sync_dir(&dir)?;
+    run.save()?;
+    Ok(out)
+}
+
+fn record(file: &str, enc: &payload::Encoded, source: Option<String>) -> PayloadRecord {
+    PayloadRecord {
+        file: file.to_owned(),
+        bytes: enc.bytes,
+        blake3: enc.blake3.clone(),
+        trimmed: enc.trimmed,
+        full_bytes: enc.full_bytes,
+        full_blake3: enc.full_blake3.clone(),
+        source,
+    }
+}
+
+/// A step failed on an input payload (or the store failed while it ran).
+struct Failure {
+    message: String,
+    input: Option<String>,
+}
+
+impl Failure {
+    fn store(e: &StoreError, input: Option<String>) -> Failure {
+        Failure {
+            message: format!("cannot record a payload: {e}"),
+            input,
+        }
+    }
+}
+
+/// What stays the same for every step of a run.
+struct Cx<'a> {
+    root: &'a Path,
+    flow: &'a Flow,
+    run_id: &'a str,
+    deadline: Option<Instant>,
+    max: u64,
+}
+
+/// Outputs of one input payload, encoded into temporary files, ready to be numbered.
+type Encoded = Vec<(Value, Pending)>;
+
+impl Cx<'_> {
+    fn step_cx<'s>(&'s self, id: &'s str, n: usize, hash: &'s str) -> StepCx<'s> {
+        StepCx {
+            root: self.root,
+            flow: &self.flow.name,
+            run_id: self.run_id,
+            step_id: id,
+            n,
+            input_hash: hash,
+            deadline: self.deadline,
+        }
+    }
+
+    fn timed_out(&self) -> Option<Failure> {
+        let limit = self.flow.settings.timeout?;
+        self.deadline
+            .filter(|d| Instant::now() >= *d)
+            .map(|_| Failure {
+                message: format!(
+                    "the run's timeout of {} was reached",
+                    crate::flow::duration::show(limit)
+                ),
+                input: None,
+            })
+    }
+
+    fn encode(&self, dir: &Path, outputs: Vec<Value>) -> Result<Encoded, StoreError> {
+        outputs
+            .into_iter()
+            .map(|v| {
+                let pending = payload::encode_to_temp(dir, &v, self.max)?;
+                Ok((v, pending))
+            })
+            .collect()
+    }
+
+    fn run_step(
+        &mut self,
+        run: &mut RunDir,
+        i: usize,
+        step: &mut dyn Step,
+        inputs: Vec<Flowing>,
+        resume: Option<&ResumeFrom>,
+    ) -> Result<Vec<Flowing>, Failure> {
+        let id = self.flow.steps[i].id.clone();
+        let rel = run.step_rel(i + 1, &id);
+        let dir = run.path.join(&rel);
+        {
+            let rec = &mut run.manifest.steps[i];
+            rec.status = StepStatus::Running;
+            rec.started_at = Some(crate::time::now());
+        }
+        atomic::create_dir(&dir).map_err(|e| Failure::store(&e, None))?;
+        run.save().map_err(|e| Failure::store(&e, None))?;
+
+        let mut out: Vec<Flowing> = Vec::new();
+        let mut commit = Committer {
+            run,
+            i,
+            dir: &dir,
+            rel: &rel,
+            out: &mut out,
+            max: self.max,
+        };
+        let mut skip_inputs = 0;
+        if let Some(r) = resume {
+            commit.reuse(r, &inputs)?;
+            skip_inputs = r.inputs_done;
+        }
+        let todo: Vec<(usize, Flowing)> =
+            inputs.into_iter().enumerate().skip(skip_inputs).collect();
+        let threads = parallel::threads();
+        match step.as_pure() {
+            Some(pure) if threads > 1 && todo.len() > 1 => {
+                parallel::run(pure, todo, threads, self, &dir, &mut commit)?;
+            }
+            _ => {
+                for (j, input) in todo {
+                    if let Some(mut f) = self.timed_out() {
+                        f.input = input.file;
+                        return Err(f);
+                    }
+                    let hash = input
+                        .hash
+                        .clone()
+                        .unwrap_or_else(|| crate::json::payload_hash(&input.value));
+                    let cx = self.step_cx(&id, j + 1, &hash);
+                    let source = input.file;
+                    let outputs = step.process(input.value, &cx).map_err(|e| Failure {
+                        message: e.message,
+                        input: source.clone(),
+                    })?;
+                    let encoded = self
+                        .encode(&dir, outputs)
+                        .map_err(|e| Failure::store(&e, source.clone()))?;
+                    commit.commit(encoded, source.as_deref())?;
+                }
+                let cx = self.step_cx(&id, 0, "");
+                let held = step.finish(&cx).map_err(|e: StepError| Failure {
+                    message: e.message,
+                    input: None,
+                })?;
+                if !held.is_empty() {
+                    let encoded = self
+                        .encode(&dir, held)
+                        .map_err(|e| Failure::store(&e, None))?;
+                    commit.commit_held(encoded)?;
+                }
+            }
+        }
+        atomic::sync_dir(&dir).map_err(|e| Failure::store(&e, None))?;
+        let rec = &mut run.manifest.steps[i];
+        rec.status = StepStatus::Success;
+        rec.finished_at = Some(crate::time::now());
+        run.save().map_err(|e| Failure::store(&e, None))?;
+        Ok(out)
+    }
+}
+
+/// Gives encoded outputs their final names, in order, and records them.
+struct Committer<'r> {
+    run: &'r mut RunDir,
+    i: usize,
+    dir: &'r Path,
+    rel: &'r str,
+    out: &'r mut Vec<Flowing>,
+    max: u64,
+}
+
+impl Committer<'_> {
+    fn push(
+        &mut self,
+        value: Value,
+        pending: Pending,
+        source: Option<&str>,
+    ) -> Result<(), Failure> {
+        let n = self.run.manifest.steps[self.i].payloads.len() + 1;
+        let name = payload::payload_name(n);
+        let enc = pending.encoded.clone();
+        pending
+            .commit(&self.dir.join(&name))
+            .map_err(|e| Failure::store(&e, source.map(str::to_owned)))?;
+        let file = format!("{}/{name}", self.rel);
+        self.run.manifest.steps[self.i].payloads.push(record(
+            &file,
+            &enc,
+            source.map(str::to_owned),
+        ));
+        self.out.push(Flowing {
+            value,
+            file: Some(file),
+            hash: Some(enc.full_blake3),
+        });
+        Ok(())
+    }
+
+    /// Records the outputs of one input payload and counts the input as done.
+    fn commit(&mut self, encoded: Encoded, source: Option<&str>) -> Result<(), Failure> {
+        for (value, pending) in encoded {
+            self.push(value, pending, source)?;
+        }
+        self.run.manifest.steps[self.i].inputs_done += 1;
+        self.run
+            .checkpoint()
+            .map_err(|e| Failure::store(&e, source.map(str::to_owned)))
+    }
+
+    /// Records outputs a step held back until its last input (e.g. `merge`).
+    fn commit_held(&mut self, encoded: Encoded) -> Result<(), Failure> {
+        for (value, pending) in encoded {
+            self.push(value, pending, None)?;
+        }
+        Ok(())
+    }
+
+    /// Copies the outputs an earlier run already produced for the first inputs.
+    fn reuse(&mut self, r: &ResumeFrom, inputs: &[Flowing]) -> Result<(), Failure> {
+        for ((old, rec), source) in r.reused.iter().zip(&r.reused_sources) {
+            let value = payload::read(old).map_err(|e| Failure {
+                message: format!("cannot reuse an earlier output: {e}"),
+                input: None,
+            })?;
+            let source = source
+                .and_then(|k| inputs.get(k))
+                .and_then(|f| f.file.clone());
+            let pending = payload::encode_to_temp(self.dir, &value, self.max)
+                .map_err(|e| Failure::store(&e, source.clone()))?;
+            if pending.encoded.full_blake3 != rec.full_blake3 {
+                return Err(Failure {
+                    message: format!(
+                        "{}: the earlier output no longer matches its recorded hash",
+                        crate::flow::display_path(old)
+                    ),
+                    input: None,
+                });
+            }
+            self.push(value, pending, source.as_deref())?;
+        }
+        self.run.manifest.steps[self.i].inputs_done = r.inputs_done;
+        Ok(())
+    }
+}
+
+/// How long a run took, for messages.
+#[must_use]
+pub fn elapsed(m: &Manifest) -> Option<Duration> {
+    let start = crate::time::parse(&m.started_at)?;
+    let end = crate::time::parse(m.finished_at.as_deref()?)?;
+    (end - start).to_std().ok()
+}

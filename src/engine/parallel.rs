@@ -1,0 +1,111 @@
+//! Pure steps on several threads: payloads are handled and encoded side by side, and
+//! their outputs are numbered and recorded strictly in input order.
+
+use super::{Committer, Cx, Encoded, Failure, Flowing};
+use crate::steps::PureStep;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, mpsc};
+
+/// Threads for pure steps: `FLOWRUN_THREADS`, else the machine's cores (at most 8).
+pub fn threads() -> usize {
+    std::env::var("FLOWRUN_THREADS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map_or(1, usize::from)
+                .min(8)
+        })
+        .max(1)
+}
+
+type Done = (usize, Result<Encoded, Failure>);
+
+/// Runs `step` over `todo` (input index, payload) on `threads` threads.
+pub fn run(
+    step: &dyn PureStep,
+    todo: Vec<(usize, Flowing)>,
+    threads: usize,
+    cx: &Cx<'_>,
+    dir: &Path,
+    commit: &mut Committer<'_>,
+) -> Result<(), Failure> {
+    let count = todo.len();
+    let sources: Vec<Option<String>> = todo.iter().map(|(_, f)| f.file.clone()).collect();
+    let slots: Vec<Mutex<Option<Flowing>>> =
+        todo.into_iter().map(|(_, f)| Mutex::new(Some(f))).collect();
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let (tx, rx) = mpsc::sync_channel::<Done>(threads * 2);
+
+    std::thread::scope(|scope| {
+        for _ in 0..threads.min(count) {
+            let tx = tx.clone();
+            let (slots, next, stop) = (&slots, &next, &stop);
+            scope.spawn(move || {
+                loop {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    if k >= count {
+                        break;
+                    }
+                    let taken = slots[k].lock().map(|mut s| s.take()).ok().flatten();
+                    let Some(input) = taken else { break };
+                    let result = handle(step, input, cx, dir);
+                    if tx.send((k, result)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+
+        // Commit in order; results that arrive early wait in `ready`.
+        let mut ready: BTreeMap<usize, Result<Encoded, Failure>> = BTreeMap::new();
+        let mut want = 0;
+        let mut outcome = Ok(());
+        for (k, result) in rx {
+            ready.insert(k, result);
+            while let Some(result) = ready.remove(&want) {
+                let source = sources[want].as_deref();
+                let step_result = result.and_then(|encoded| commit.commit(encoded, source));
+                if let Err(mut f) = step_result {
+                    if f.input.is_none() {
+                        f.input.clone_from(&sources[want]);
+                    }
+                    outcome = Err(f);
+                    stop.store(true, Ordering::Relaxed);
+                    break;
+                }
+                want += 1;
+            }
+            if outcome.is_err() {
+                break;
+            }
+        }
+        // Dropping the receiver ends the workers; uncommitted temporary files are removed
+        // as their handles drop.
+        outcome
+    })
+}
+
+fn handle(
+    step: &dyn PureStep,
+    input: Flowing,
+    cx: &Cx<'_>,
+    dir: &Path,
+) -> Result<Encoded, Failure> {
+    if let Some(f) = cx.timed_out() {
+        return Err(f);
+    }
+    let outputs = step.apply(input.value).map_err(|e| Failure {
+        message: e.message,
+        input: None,
+    })?;
+    cx.encode(dir, outputs)
+        .map_err(|e| Failure::store(&e, None))
+}

@@ -1,0 +1,95 @@
+//! Errors a command ends with, and the one place they become exit codes.
+
+use crate::flow::FlowError;
+use crate::steps::BuildError;
+use crate::store::StoreError;
+use std::process::ExitCode;
+
+/// How a command ended, as the shell sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// 0: done.
+    Success,
+    /// 1: the run failed, or `verify` found a problem.
+    Failed,
+    /// 2: bad usage, flow or input; nothing was run.
+    Usage,
+    /// 3: the flow is busy.
+    Busy,
+}
+
+impl Exit {
+    /// The process exit code.
+    #[must_use]
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Success => 0,
+            Exit::Failed => 1,
+            Exit::Usage => 2,
+            Exit::Busy => 3,
+        }
+    }
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> ExitCode {
+        ExitCode::from(e.code())
+    }
+}
+
+/// Why a command could not do its job.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad usage or input: nothing was run.
+    #[error("{0}")]
+    Usage(String),
+    /// A flow file with problems.
+    #[error(transparent)]
+    Flow(#[from] FlowError),
+    /// The run store.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A step could not be prepared.
+    #[error(transparent)]
+    Prepare(#[from] BuildError),
+    /// Something failed after work had started.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl From<crate::engine::EngineError> for Error {
+    fn from(e: crate::engine::EngineError) -> Error {
+        match e {
+            crate::engine::EngineError::Prepare(b) => Error::Prepare(b),
+            crate::engine::EngineError::Store(s) => Error::Store(s),
+        }
+    }
+}
+
+impl Error {
+    /// The exit code this error ends the process with.
+    #[must_use]
+    pub fn exit(&self) -> Exit {
+        match self {
+            Error::Usage(_) | Error::Flow(_) | Error::Prepare(_) => Exit::Usage,
+            Error::Store(StoreError::Busy { .. }) => Exit::Busy,
+            Error::Store(
+                StoreError::NoSuchRun(_)
+                | StoreError::Ambiguous { .. }
+                | StoreError::Trimmed(_)
+                | StoreError::BadJson { .. }
+                | StoreError::BadManifest { .. },
+            ) => Exit::Usage,
+            Error::Store(StoreError::Io { .. }) | Error::Failed(_) => Exit::Failed,
+        }
+    }
+
+    /// The lines to print, each to be prefixed with `error: `.
+    #[must_use]
+    pub fn lines(&self) -> Vec<String> {
+        match self {
+            Error::Flow(f) => f.to_string().lines().map(str::to_owned).collect(),
+            other => vec![other.to_string()],
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! In-place `skip` edits of flow files, keeping comments and layout.

@@ -1,0 +1,211 @@
+//! The jaq interpreter behind [`super::Jq`], with conversions between `Value` and jaq's `Val`.
+
+use super::CompileError;
+use jaq_core::load::{Arena, File, Loader};
+use jaq_core::{Compiler, Ctx, Vars, data::JustLut, unwrap_valr};
+use jaq_json::{Num, Val};
+use serde_json::{Map, Number, Value};
+
+type Filter = jaq_core::Filter<JustLut<Val>>;
+
+/// A filter compiled by jaq.
+pub struct Program {
+    filter: Filter,
+}
+
+impl Program {
+    /// Compiles `source` with jq's standard definitions.
+    pub fn compile(source: &str) -> Result<Program, Vec<CompileError>> {
+        let defs = jaq_core::defs()
+            .chain(jaq_std::defs())
+            .chain(jaq_json::defs());
+        let funs = jaq_core::funs()
+            .chain(jaq_std::funs())
+            .chain(jaq_json::funs());
+        let arena = Arena::default();
+        let file = File {
+            code: source,
+            path: (),
+        };
+        let offset = |s: &str| -> std::ops::Range<usize> {
+            // jaq reports locations as slices of the source text.
+            let start = (s.as_ptr() as usize).wrapping_sub(source.as_ptr() as usize);
+            if start <= source.len() && start + s.len() <= source.len() {
+                start..start + s.len()
+            } else {
+                0..source.len()
+            }
+        };
+        let modules = Loader::new(defs).load(&arena, file).map_err(|errs| {
+            let mut out = Vec::new();
+            for (_file, err) in errs {
+                match err {
+                    jaq_core::load::Error::Io(items) => {
+                        for (path, msg) in items {
+                            out.push(CompileError {
+                                range: offset(path),
+                                message: format!("cannot load module {path}: {msg}"),
+                            });
+                        }
+                    }
+                    jaq_core::load::Error::Lex(items) => {
+                        for (expect, at) in items {
+                            out.push(CompileError {
+                                range: offset(at),
+                                message: format!(
+                                    "jq syntax error: expected {}",
+                                    lex_expect(&expect)
+                                ),
+                            });
+                        }
+                    }
+                    jaq_core::load::Error::Parse(items) => {
+                        for (expect, token) in items {
+                            let found = if token.is_empty() {
+                                "end of filter".to_owned()
+                            } else {
+                                let shown: String = token.chars().take(20).collect();
+                                format!("`{shown}`")
+                            };
+                            let at = offset(token);
+                            let range = at.start..at.start + token.len().min(1);
+                            out.push(CompileError {
+                                range,
+                                message: format!(
+                                    "jq syntax error: expected {}, found {found}",
+                                    expect.as_str()
+                                ),
+                            });
+                        }
+                    }
+                }
+            }
+            out
+        })?;
+        let filter = Compiler::default()
+            .with_funs(funs)
+            .compile(modules)
+            .map_err(|errs| {
+                errs.into_iter()
+                    .flat_map(|(_file, items)| items)
+                    .map(|(name, undefined)| CompileError {
+                        range: offset(name),
+                        message: format!("jq: undefined {} `{name}`", undefined.as_str()),
+                    })
+                    .collect::<Vec<_>>()
+            })?;
+        Ok(Program { filter })
+    }
+
+    /// Runs the filter and collects its outputs; stops at the first error.
+    pub fn run(&self, input: &Value) -> Result<Vec<Value>, String> {
+        let ctx = Ctx::<JustLut<Val>>::new(&self.filter.lut, Vars::new([]));
+        let mut out = Vec::new();
+        for item in self.filter.id.run((ctx, to_val(input))).map(unwrap_valr) {
+            match item {
+                Ok(v) => out.push(from_val(&v)),
+                Err(e) => return Err(format!("jq error: {}", error_text(&e))),
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn lex_expect(expect: &jaq_core::load::lex::Expect<&str>) -> &'static str {
+    use jaq_core::load::lex::Expect;
+    match expect {
+        Expect::Delim(d) if matches!(*d, "(" | "[" | "{" | "\"") => expect.as_str(),
+        Expect::Delim(_) => "closing delimiter",
+        other => other.as_str(),
+    }
+}
+
+fn error_text(e: &jaq_core::Error<Val>) -> String {
+    let text = e.to_string();
+    // Keep messages to one readable line even when the error carries a huge value.
+    if text.len() > 300 {
+        let mut cut = 300;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        format!("{}…", &text[..cut])
+    } else {
+        text
+    }
+}
+
+/// Converts a payload into jaq's value type.
+pub fn to_val(v: &Value) -> Val {
+    match v {
+        Value::Null => Val::Null,
+        Value::Bool(b) => Val::Bool(*b),
+        Value::Number(n) => Val::Num(if let Some(i) = n.as_i64() {
+            Num::from_integral(i)
+        } else if let Some(u) = n.as_u64() {
+            Num::from_integral(u)
+        } else {
+            Num::Float(n.as_f64().unwrap_or(f64::NAN))
+        }),
+        Value::String(s) => Val::utf8_str(s.clone().into_bytes()),
+        Value::Array(a) => a.iter().map(to_val).collect(),
+        Value::Object(o) => Val::obj(
+            o.iter()
+                .map(|(k, v)| (Val::utf8_str(k.clone().into_bytes()), to_val(v)))
+                .collect(),
+        ),
+    }
+}
+
+/// Converts jaq's value type back into a payload, as jq would print it.
+pub fn from_val(v: &Val) -> Value {
+    match v {
+        Val::Null => Value::Null,
+        Val::Bool(b) => Value::Bool(*b),
+        Val::Num(n) => num_to_value(n),
+        Val::TStr(b) | Val::BStr(b) => Value::String(String::from_utf8_lossy(b).into_owned()),
+        Val::Arr(a) => Value::Array(a.iter().map(from_val).collect()),
+        Val::Obj(o) => {
+            let mut map = Map::with_capacity(o.len());
+            for (k, v) in o.iter() {
+                let key = match k {
+                    Val::TStr(b) | Val::BStr(b) => String::from_utf8_lossy(b).into_owned(),
+                    other => other.to_string(),
+                };
+                map.insert(key, from_val(v));
+            }
+            Value::Object(map)
+        }
+    }
+}
+
+fn num_to_value(n: &Num) -> Value {
+    match n {
+        Num::Int(i) => Value::from(*i as i64),
+        Num::Float(f) => float_value(*f),
+        Num::BigInt(_) | Num::Dec(_) => {
+            let text = n.to_string();
+            serde_json::from_str::<Value>(&text)
+                .ok()
+                .filter(Value::is_number)
+                .unwrap_or_else(|| float_value(text.parse().unwrap_or(f64::NAN)))
+        }
+    }
+}
+
+/// jq prints NaN as null and infinities as the largest finite doubles.
+pub fn float_value(f: f64) -> Value {
+    if f.is_nan() {
+        Value::Null
+    } else if f.is_infinite() {
+        Value::Number(Number::from_f64(f64::MAX.copysign(f)).expect("finite"))
+    } else if f.fract() == 0.0 && f.abs() < 1e17 {
+        // jq prints integral floats without a fraction: 3.0 → 3.
+        #[allow(
+            clippy::cast_possible_truncation,
+            reason = "checked to be integral and in range"
+        )]
+        Value::from(f as i64)
+    } else {
+        Value::Number(Number::from_f64(f).expect("finite"))
+    }
+}

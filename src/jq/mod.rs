@@ -1,0 +1,196 @@
+//! jq filters over payloads: compiled once per flow, run on `serde_json::Value`s.
+//!
+//! Filters run through the jaq interpreter; [`fast`] compiles the common subset
+//! (paths, object construction, `map`, `select`, comparisons, …) to direct
+//! operations on `Value`s so that hot steps skip the interpreter and the
+//! conversions around it. Both paths give the same results (see the tests).
+
+mod fast;
+mod interp;
+
+use serde_json::Value;
+use std::ops::Range;
+
+/// A compiled jq filter.
+pub struct Jq {
+    source: String,
+    fast: Option<fast::Expr>,
+    interp: interp::Program,
+}
+
+/// A compile error, located by a byte range inside the filter text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompileError {
+    /// Byte range inside the filter text.
+    pub range: Range<usize>,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Which engine runs a filter (exposed for tests and benchmarks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// Direct operations on `Value`s.
+    Fast,
+    /// The jaq interpreter.
+    Interpreter,
+}
+
+impl std::fmt::Debug for Jq {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Jq")
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Jq {
+    /// Compiles `source`, reporting every error with its byte range.
+    ///
+    /// # Errors
+    /// Lexer, parser and undefined-name errors, each with its location.
+    pub fn compile(source: &str) -> Result<Jq, Vec<CompileError>> {
+        let interp = interp::Program::compile(source)?;
+        let fast = fast::compile(source);
+        Ok(Jq {
+            source: source.to_owned(),
+            fast,
+            interp,
+        })
+    }
+
+    /// Compiles `source` for the interpreter only (for tests comparing the engines).
+    ///
+    /// # Errors
+    /// As [`Jq::compile`].
+    pub fn compile_with(source: &str, engine: Engine) -> Result<Jq, Vec<CompileError>> {
+        let mut jq = Jq::compile(source)?;
+        if engine == Engine::Interpreter {
+            jq.fast = None;
+        }
+        Ok(jq)
+    }
+
+    /// The filter text.
+    #[must_use]
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The engine that runs this filter.
+    #[must_use]
+    pub fn engine(&self) -> Engine {
+        if self.fast.is_some() {
+            Engine::Fast
+        } else {
+            Engine::Interpreter
+        }
+    }
+
+    /// Runs the filter on `input` and returns all of its outputs.
+    ///
+    /// # Errors
+    /// The first error the filter raises, as jq would print it.
+    pub fn run(&self, input: &Value) -> Result<Vec<Value>, String> {
+        if let Some(expr) = &self.fast
+            && let Some(out) = expr.eval_all(input)
+        {
+            return out;
+        }
+        self.interp.run(input)
+    }
+
+    /// Runs a filter that must yield exactly one value.
+    ///
+    /// # Errors
+    /// A filter error, or a count of outputs other than one.
+    pub fn run_one(&self, input: &Value) -> Result<Value, String> {
+        let mut out = self.run(input)?;
+        match out.len() {
+            1 => Ok(out.pop().expect("length checked")),
+            0 => Err("the filter produced no output (a map must yield exactly one value)".into()),
+            n => Err(format!(
+                "the filter produced {n} outputs (a map must yield exactly one value; wrap it in [ ] to collect them)"
+            )),
+        }
+    }
+
+    /// Runs a condition: true when its first output is neither `false` nor `null`.
+    /// A condition with no output counts as false.
+    ///
+    /// # Errors
+    /// A filter error.
+    pub fn test(&self, input: &Value) -> Result<bool, String> {
+        if let Some(expr) = &self.fast
+            && let Some(out) = expr.eval_test(input)
+        {
+            return out;
+        }
+        Ok(self.interp.run(input)?.first().is_some_and(truthy))
+    }
+}
+
+/// A float as jq would print it (NaN → null, integral values as integers).
+#[must_use]
+pub fn float_json(f: f64) -> Value {
+    interp::float_value(f)
+}
+
+/// jq truthiness: everything but `false` and `null`.
+#[must_use]
+pub fn truthy(v: &Value) -> bool {
+    !matches!(v, Value::Null | Value::Bool(false))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn compile_errors_carry_ranges() {
+        let err = Jq::compile(".a | nosuchfun").unwrap_err();
+        assert_eq!(err[0].range, 5..14);
+        assert!(err[0].message.contains("nosuchfun"), "{err:?}");
+        let err = Jq::compile(".a | (").unwrap_err();
+        assert!(!err.is_empty());
+    }
+
+    #[test]
+    fn runs_std_definitions() {
+        let jq = Jq::compile("map(select(.a > 1)) | length").unwrap();
+        let out = jq.run(&json!([{"a": 1}, {"a": 2}, {"a": 3}])).unwrap();
+        assert_eq!(out, vec![json!(2)]);
+    }
+
+    #[test]
+    fn run_one_counts_outputs() {
+        let jq = Jq::compile(".[]").unwrap();
+        assert!(
+            jq.run_one(&json!([1, 2]))
+                .unwrap_err()
+                .contains("2 outputs")
+        );
+        assert!(jq.run_one(&json!([])).unwrap_err().contains("no output"));
+        assert_eq!(jq.run_one(&json!([7])).unwrap(), json!(7));
+    }
+
+    #[test]
+    fn errors_are_reported() {
+        let jq = Jq::compile(r#"error("boom")"#).unwrap();
+        assert!(jq.run(&json!(null)).unwrap_err().contains("boom"));
+    }
+
+    #[test]
+    fn numbers_round_trip_exactly() {
+        let jq = Jq::compile("[.[] | . * 1]").unwrap();
+        let input: Value =
+            serde_json::from_str("[1808.1999999999998, 12345678901234567890, 0.1]").unwrap();
+        let out = Jq::compile_with(".", Engine::Interpreter)
+            .unwrap()
+            .run(&input)
+            .unwrap();
+        assert_eq!(out[0], input);
+        assert!(jq.run(&input).is_ok());
+    }
+}

@@ -1,0 +1,40 @@
+//! flowrun: run process flows defined in TOML and keep an audit trail of plain files.
+
+pub mod cli;
+pub mod commands;
+pub mod engine;
+pub mod error;
+pub mod flow;
+pub mod jq;
+pub mod json;
+pub mod steps;
+pub mod store;
+pub mod time;
+
+use clap::Parser;
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+/// Runs the command line `args` (program name first) and returns the exit code.
+pub fn main_with(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let cli = match cli::Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                error::Exit::Usage.into()
+            } else {
+                error::Exit::Success.into()
+            };
+        }
+    };
+    match commands::dispatch(cli) {
+        Ok(exit) => exit.into(),
+        Err(e) => {
+            for line in e.lines() {
+                commands::note(format!("error: {line}"));
+            }
+            e.exit().into()
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! `assert`: checks each payload (per element for arrays) and passes it on unchanged.
+
+use super::{PureStep, Step, StepCx, StepError};
+use crate::jq::Jq;
+use crate::json::{brief, first_difference, same};
+use serde_json::Value;
+use std::path::Path;
+use std::sync::Arc;
+
+/// An `assert` step.
+pub struct Assert {
+    pub jq: Option<Arc<Jq>>,
+    pub expected: Option<Value>,
+    pub message: Option<String>,
+}
+
+impl Assert {
+    fn fail(&self, detail: &str) -> StepError {
+        match &self.message {
+            Some(m) => StepError::new(format!("{m}: {detail}")),
+            None => StepError::new(format!("assertion failed: {detail}")),
+        }
+    }
+
+    fn check(&self, jq: &Jq, v: &Value, element: Option<usize>) -> Result<(), StepError> {
+        let at = element.map(|i| format!("element {i} ")).unwrap_or_default();
+        match jq.test(v) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(self.fail(&format!(
+                "{at}does not satisfy `{}`: {}",
+                jq.source(),
+                brief(v, 200)
+            ))),
+            Err(e) => Err(self.fail(&format!("{at}could not be checked: {e}: {}", brief(v, 200)))),
+        }
+    }
+}
+
+impl PureStep for Assert {
+    fn apply(&self, input: Value) -> Result<Vec<Value>, StepError> {
+        if let Some(jq) = &self.jq {
+            match &input {
+                Value::Array(items) => {
+                    for (i, item) in items.iter().enumerate() {
+                        self.check(jq, item, Some(i))?;
+                    }
+                }
+                other => self.check(jq, other, None)?,
+            }
+        }
+        if let Some(expected) = &self.expected
+            && !same(expected, &input)
+        {
+            let detail = match first_difference(expected, &input) {
+                Some((path, e, a)) => {
+                    format!(
+                        "the payload differs from the expected value at {path}: expected {e}, got {a}"
+                    )
+                }
+                None => "the payload differs from the expected value".to_owned(),
+            };
+            return Err(self.fail(&detail));
+        }
+        Ok(vec![input])
+    }
+}
+
+impl Step for Assert {
+    fn process(&mut self, input: Value, _cx: &StepCx<'_>) -> Result<Vec<Value>, StepError> {
+        self.apply(input)
+    }
+
+    fn as_pure(&self) -> Option<&dyn PureStep> {
+        Some(self)
+    }
+}
+
+/// Reads the JSON file named by `equals_file`.
+pub fn load_expected(path: &Path, shown: &str) -> Result<Value, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("equals_file `{shown}`: {e}"))?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        format!(
+            "equals_file {shown}:{}:{}: not valid JSON: {e}",
+            e.line(),
+            e.column()
+        )
+    })
+}

@@ -1,0 +1,254 @@
+//! Step kinds: what each kind does with one input payload. One file per kind.
+
+mod assert;
+mod command;
+mod filter;
+mod map;
+mod merge;
+mod read;
+mod split;
+mod write;
+
+use crate::flow::{JqOpt, MissingEnv, Spec, StepDef, Text};
+use crate::jq::Jq;
+use serde_json::Value;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Why a step failed on a payload.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct StepError {
+    /// What went wrong.
+    pub message: String,
+}
+
+impl StepError {
+    /// A failure with `message`.
+    pub fn new(message: impl Into<String>) -> StepError {
+        StepError {
+            message: message.into(),
+        }
+    }
+}
+
+/// A step could not be prepared for a run.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// An `${env:NAME}` that the environment does not have.
+    #[error("step `{step}`: {source}")]
+    Env {
+        /// The step.
+        step: String,
+        /// The variable.
+        source: MissingEnv,
+    },
+    /// Anything else, e.g. an `equals_file` that cannot be read.
+    #[error("step `{step}`: {message}")]
+    Other {
+        /// The step.
+        step: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// What a step knows about the run and the payload it is handling.
+#[derive(Debug, Clone, Copy)]
+pub struct StepCx<'a> {
+    /// The project root; relative paths resolve against it.
+    pub root: &'a Path,
+    /// The flow's name.
+    pub flow: &'a str,
+    /// The run id.
+    pub run_id: &'a str,
+    /// The step id.
+    pub step_id: &'a str,
+    /// 1-based number of the input payload within this step.
+    pub n: usize,
+    /// blake3 (hex) of the input payload's pretty JSON.
+    pub input_hash: &'a str,
+    /// When the whole run must end.
+    pub deadline: Option<Instant>,
+}
+
+/// A step, ready to handle payloads one at a time.
+pub trait Step: Send {
+    /// Handles one input payload and returns its outputs.
+    ///
+    /// # Errors
+    /// The step failed on this payload; the run stops.
+    fn process(&mut self, input: Value, cx: &StepCx<'_>) -> Result<Vec<Value>, StepError>;
+
+    /// Called after the last input; returns any outputs held back until then.
+    ///
+    /// # Errors
+    /// The step failed.
+    fn finish(&mut self, _cx: &StepCx<'_>) -> Result<Vec<Value>, StepError> {
+        Ok(Vec::new())
+    }
+
+    /// The step as a pure function of its input, when it is one: such steps may
+    /// handle several payloads at once (outputs are still recorded in order).
+    fn as_pure(&self) -> Option<&dyn PureStep> {
+        None
+    }
+}
+
+/// A step whose outputs depend only on its input and which touches nothing outside.
+pub trait PureStep: Sync {
+    /// Handles one input payload.
+    ///
+    /// # Errors
+    /// The step failed on this payload.
+    fn apply(&self, input: Value) -> Result<Vec<Value>, StepError>;
+}
+
+/// Resolves `${env:NAME}` placeholders, remembering every value it hands out.
+pub struct Resolver<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+    /// Resolved values, to be kept out of the run store.
+    pub secrets: Vec<String>,
+}
+
+impl<'a> Resolver<'a> {
+    /// A resolver over `lookup` (usually the process environment).
+    pub fn new(lookup: &'a dyn Fn(&str) -> Option<String>) -> Self {
+        Resolver {
+            lookup,
+            secrets: Vec::new(),
+        }
+    }
+
+    /// Resolves one text.
+    ///
+    /// # Errors
+    /// A variable is not set.
+    pub fn text(&mut self, t: &Text) -> Result<String, MissingEnv> {
+        let secrets = &mut self.secrets;
+        t.resolve(self.lookup, &mut |s| {
+            if !s.is_empty() && !secrets.iter().any(|x| x == s) {
+                secrets.push(s.to_owned());
+            }
+        })
+    }
+
+    /// Resolves a jq option: recompiles it when it held placeholders.
+    ///
+    /// # Errors
+    /// A variable is not set, or the resolved filter does not compile.
+    pub fn jq(&mut self, opt: &JqOpt, step: &str) -> Result<Arc<Jq>, BuildError> {
+        if !opt.text.has_placeholders() {
+            return Ok(Arc::clone(&opt.jq));
+        }
+        let text = self.text(&opt.text).map_err(|source| BuildError::Env {
+            step: step.to_owned(),
+            source,
+        })?;
+        Jq::compile(&text)
+            .map(Arc::new)
+            .map_err(|errs| BuildError::Other {
+                step: step.to_owned(),
+                message: format!(
+                    "the jq filter does not compile once its placeholders are filled in: {}",
+                    errs.first().map(|e| e.message.as_str()).unwrap_or_default()
+                ),
+            })
+    }
+}
+
+/// Prepares the step `def` for a run under `root`.
+///
+/// # Errors
+/// A missing variable, or a file the step needs that cannot be read.
+pub fn build(
+    def: &StepDef,
+    root: &Path,
+    env: &mut Resolver<'_>,
+) -> Result<Box<dyn Step>, BuildError> {
+    let step = def.id.as_str();
+    let env_err = |source| BuildError::Env {
+        step: step.to_owned(),
+        source,
+    };
+    Ok(match &def.spec {
+        Spec::Read { path, format } => Box::new(read::Read {
+            pattern: env.text(path).map_err(env_err)?,
+            format: *format,
+        }),
+        Spec::Write { path, format } => Box::new(write::Write {
+            template: env.text(path).map_err(env_err)?,
+            format: *format,
+        }),
+        Spec::Command {
+            run,
+            timeout,
+            env: vars,
+            output,
+        } => Box::new(command::Command {
+            argv: run
+                .iter()
+                .map(|t| env.text(t))
+                .collect::<Result<_, _>>()
+                .map_err(env_err)?,
+            env: vars
+                .iter()
+                .map(|(k, v)| Ok((k.clone(), env.text(v)?)))
+                .collect::<Result<_, MissingEnv>>()
+                .map_err(env_err)?,
+            timeout: *timeout,
+            output: *output,
+        }),
+        Spec::Map { jq } => Box::new(map::Map {
+            jq: env.jq(jq, step)?,
+        }),
+        Spec::Filter { jq, keep_empty } => Box::new(filter::Filter {
+            jq: env.jq(jq, step)?,
+            keep_empty: *keep_empty,
+        }),
+        Spec::Assert {
+            jq,
+            equals,
+            equals_file,
+            message,
+        } => {
+            let expected =
+                match (equals, equals_file) {
+                    (Some(v), _) => Some(v.clone()),
+                    (None, Some(file)) => {
+                        let file = env.text(file).map_err(env_err)?;
+                        Some(assert::load_expected(&root.join(&file), &file).map_err(
+                            |message| BuildError::Other {
+                                step: step.to_owned(),
+                                message,
+                            },
+                        )?)
+                    }
+                    (None, None) => None,
+                };
+            Box::new(assert::Assert {
+                jq: jq.as_ref().map(|j| env.jq(j, step)).transpose()?,
+                expected,
+                message: message.clone(),
+            })
+        }
+        Spec::Split { path, size } => Box::new(split::Split {
+            path: path.as_ref().map(|p| env.jq(p, step)).transpose()?,
+            size: *size,
+        }),
+        Spec::Merge => Box::new(merge::Merge::default()),
+        Spec::Http(_) | Spec::Dedupe { .. } => {
+            return Err(BuildError::Other {
+                step: step.to_owned(),
+                message: format!("the `{}` step kind is not available yet", def.kind()),
+            });
+        }
+    })
+}
+
+/// Resolves a user path against the project root (absolute paths stay as they are).
+#[must_use]
+pub fn resolve_path(root: &Path, path: &str) -> std::path::PathBuf {
+    root.join(path)
+}

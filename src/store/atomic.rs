@@ -1,0 +1,54 @@
+//! The one way the store writes a file: temporary file in the same folder, write, sync, rename.
+
+use super::StoreError;
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+use tempfile::NamedTempFile;
+
+/// Prefix of temporary files; anything starting with it is never a finished file.
+pub const TEMP_PREFIX: &str = ".tmp-";
+
+/// A new temporary file in `dir` (removed again unless it is persisted).
+///
+/// # Errors
+/// The file could not be created.
+pub fn temp_in(dir: &Path) -> Result<NamedTempFile, StoreError> {
+    tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .tempfile_in(dir)
+        .map_err(|e| StoreError::io(dir, e))
+}
+
+/// Writes `bytes` to `path` so that `path` never holds a partial file.
+///
+/// # Errors
+/// Any step of the write failed; `path` is then unchanged.
+pub fn write(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut temp = temp_in(dir)?;
+    temp.write_all(bytes)
+        .and_then(|()| temp.as_file().sync_all())
+        .map_err(|e| StoreError::io(path, e))?;
+    temp.persist(path)
+        .map_err(|e| StoreError::io(path, e.error))?;
+    Ok(())
+}
+
+/// Syncs a folder so that renames inside it survive a power cut.
+///
+/// # Errors
+/// The folder could not be opened or synced.
+pub fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| StoreError::io(dir, e))
+}
+
+/// Creates `dir` and its parents.
+///
+/// # Errors
+/// The folder could not be created.
+pub fn create_dir(dir: &Path) -> Result<(), StoreError> {
+    std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))
+}

@@ -1,0 +1,91 @@
+//! The per-flow lock `runs/<flow>/.lock`: one run of a flow at a time, across processes.
+
+use super::StoreError;
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Holding this means no other run of the flow is in progress. Released on drop.
+#[derive(Debug)]
+pub struct FlowLock {
+    file: File,
+    path: PathBuf,
+    /// What the lock file said when it was taken: the id of the previous holder's run.
+    pub previous: Option<String>,
+}
+
+/// How long to keep trying when the lock is briefly taken by a reader checking it.
+const PATIENCE: Duration = Duration::from_millis(250);
+
+/// Takes the lock of `flow` whose runs live in `dir`.
+///
+/// # Errors
+/// [`StoreError::Busy`] when another process holds it, or an I/O error.
+pub fn acquire(dir: &Path, flow: &str) -> Result<FlowLock, StoreError> {
+    std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
+    let path = dir.join(".lock");
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| StoreError::io(&path, e))?;
+    let start = Instant::now();
+    loop {
+        match file.try_lock() {
+            Ok(()) => break,
+            Err(TryLockError::WouldBlock) if start.elapsed() < PATIENCE => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim();
+                return Err(StoreError::Busy {
+                    flow: flow.to_owned(),
+                    holder: (!holder.is_empty()).then(|| holder.to_owned()),
+                });
+            }
+            Err(TryLockError::Error(e)) => return Err(StoreError::io(&path, e)),
+        }
+    }
+    let mut previous = String::new();
+    let _ = file.read_to_string(&mut previous);
+    let previous = previous.trim().to_owned();
+    Ok(FlowLock {
+        file,
+        path,
+        previous: (!previous.is_empty()).then_some(previous),
+    })
+}
+
+impl FlowLock {
+    /// Records which run holds the lock (read by the next holder and by `busy` messages).
+    ///
+    /// # Errors
+    /// The lock file could not be written.
+    pub fn set_holder(&mut self, run_id: &str) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        self.file
+            .set_len(0)
+            .and_then(|()| self.file.seek(SeekFrom::Start(0)))
+            .and_then(|_| self.file.write_all(run_id.as_bytes()))
+            .and_then(|()| self.file.sync_data())
+            .map_err(|e| StoreError::io(&path, e))
+    }
+}
+
+/// Whether a process holds the lock of the flow whose runs live in `dir`.
+#[must_use]
+pub fn is_held(dir: &Path) -> bool {
+    let Ok(file) = File::open(dir.join(".lock")) else {
+        return false;
+    };
+    match file.try_lock_shared() {
+        Ok(()) => false,
+        Err(TryLockError::WouldBlock) => true,
+        Err(TryLockError::Error(_)) => false,
+    }
+}

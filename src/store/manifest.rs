@@ -1,0 +1,223 @@
+//! `manifest.json`: what a run did, step by step, with the hash of every stored file.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The `format` value of manifests this version writes.
+pub const FORMAT: &str = "flowrun.run/1";
+
+/// A run's manifest.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Manifest {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// The run id.
+    pub run_id: String,
+    /// The flow's name.
+    pub flow: String,
+    /// blake3 of `flow.toml`.
+    pub flow_blake3: String,
+    /// What started the run.
+    pub trigger: TriggerKind,
+    /// For a replay: where its payloads came from.
+    pub replay_of: Option<ReplayOf>,
+    /// For a resume: the run it continues.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_of: Option<String>,
+    /// For a retry: the run it repeats.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_of: Option<String>,
+    /// The run's state.
+    pub status: RunStatus,
+    /// Start time, RFC 3339 UTC with milliseconds.
+    pub started_at: String,
+    /// End time, once the run ended.
+    pub finished_at: Option<String>,
+    /// The process that ran it.
+    #[serde(default)]
+    pub pid: u32,
+    /// Initial payloads (`input/`).
+    pub input: Vec<PayloadRecord>,
+    /// One entry per step of the flow, in order.
+    pub steps: Vec<StepRecord>,
+    /// Why the run failed.
+    pub error: Option<RunError>,
+}
+
+/// What started a run.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum TriggerKind {
+    /// `flowrun run`.
+    Manual,
+    /// `every` / `cron`.
+    Schedule,
+    /// A file drop.
+    Watch,
+    /// `flowrun replay`.
+    Replay,
+    /// `flowrun retry`.
+    Retry,
+    /// `flowrun resume`.
+    Resume,
+}
+
+/// The state of a run.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// In progress (or died: see [`RunStatus::Interrupted`]).
+    Running,
+    /// Every step succeeded.
+    Success,
+    /// A step failed.
+    Failure,
+    /// The process died while the run was in progress.
+    Interrupted,
+}
+
+/// The state of one step in a run.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum StepStatus {
+    /// Not reached (yet).
+    Pending,
+    /// In progress.
+    Running,
+    /// Done.
+    Success,
+    /// Failed; the run's `error` says on which payload.
+    Failure,
+    /// Skipped: its inputs went on unchanged.
+    Skipped,
+}
+
+/// One stored payload file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PayloadRecord {
+    /// Path relative to the run folder.
+    pub file: String,
+    /// Size of the file as stored.
+    pub bytes: u64,
+    /// blake3 of the file as stored.
+    pub blake3: String,
+    /// Whether only the start of the payload was stored.
+    pub trimmed: bool,
+    /// Size of the whole payload.
+    pub full_bytes: u64,
+    /// blake3 of the whole payload.
+    pub full_blake3: String,
+    /// The input payload file it came from.
+    pub source: Option<String>,
+}
+
+/// One step's part of a run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct StepRecord {
+    /// 1-based position.
+    pub index: usize,
+    /// Step id.
+    pub id: String,
+    /// Step kind.
+    pub kind: String,
+    /// State.
+    pub status: StepStatus,
+    /// When it started.
+    pub started_at: Option<String>,
+    /// When it ended.
+    pub finished_at: Option<String>,
+    /// Output payloads, numbered densely in output order.
+    pub payloads: Vec<PayloadRecord>,
+    /// Failure message.
+    pub error: Option<String>,
+    /// How many input payloads the step has fully handled (its outputs are all listed).
+    #[serde(default)]
+    pub inputs_done: usize,
+    /// Extra per-payload facts (e.g. HTTP requests), when the kind records any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requests: Vec<serde_json::Value>,
+}
+
+/// Why a run failed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RunError {
+    /// The failed step's id (`null` when the run failed outside any step).
+    pub step: Option<String>,
+    /// What went wrong.
+    pub message: String,
+    /// The input payload file the step failed on.
+    pub failed_input: Option<String>,
+}
+
+/// The source of a replay.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ReplayOf {
+    /// The source run.
+    pub run_id: String,
+    /// The step whose payloads were replayed (`input` for input payloads).
+    pub step: String,
+    /// The payload files, relative to the source run folder.
+    pub payloads: Vec<ReplayedPayload>,
+    /// Whether any payload was edited after it was recorded.
+    pub edited: bool,
+}
+
+/// One replayed payload.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ReplayedPayload {
+    /// Path relative to the source run folder.
+    pub file: String,
+    /// blake3 of the file as replayed.
+    pub blake3: String,
+}
+
+impl fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RunStatus::Running => "running",
+            RunStatus::Success => "success",
+            RunStatus::Failure => "failure",
+            RunStatus::Interrupted => "interrupted",
+        })
+    }
+}
+
+impl fmt::Display for StepStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StepStatus::Pending => "pending",
+            StepStatus::Running => "running",
+            StepStatus::Success => "success",
+            StepStatus::Failure => "failure",
+            StepStatus::Skipped => "skipped",
+        })
+    }
+}
+
+impl fmt::Display for TriggerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TriggerKind::Manual => "manual",
+            TriggerKind::Schedule => "schedule",
+            TriggerKind::Watch => "watch",
+            TriggerKind::Replay => "replay",
+            TriggerKind::Retry => "retry",
+            TriggerKind::Resume => "resume",
+        })
+    }
+}
+
+impl Manifest {
+    /// The step that failed, if any.
+    #[must_use]
+    pub fn failed_step(&self) -> Option<&str> {
+        self.error.as_ref().and_then(|e| e.step.as_deref())
+    }
+
+    /// Every payload record, inputs first, with its step index (0 = input).
+    pub fn records(&self) -> impl Iterator<Item = &PayloadRecord> {
+        self.input
+            .iter()
+            .chain(self.steps.iter().flat_map(|s| s.payloads.iter()))
+    }
+}

@@ -1,0 +1,290 @@
+//! The run store: `runs/<flow>/<run-id>/` folders, manifests, atomic writes, locks, listing.
+
+pub mod atomic;
+pub mod list;
+pub mod lock;
+pub mod manifest;
+pub mod payload;
+pub mod verify;
+
+use crate::flow::display_path;
+pub use lock::FlowLock;
+pub use manifest::{Manifest, PayloadRecord, RunStatus, StepRecord, StepStatus, TriggerKind};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Errors of the run store, each naming the path it is about.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// An I/O error on a path.
+    #[error("{}: {source}", display_path(path))]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The error.
+        source: io::Error,
+    },
+    /// A payload whose full content was never stored.
+    #[error("{}: this payload was trimmed when it was stored (it was larger than max_payload_bytes), so its full content is not available", display_path(.0))]
+    Trimmed(PathBuf),
+    /// A payload or manifest that is not valid JSON.
+    #[error("{}:{line}:{column}: not valid JSON: {message}", display_path(path))]
+    BadJson {
+        /// The file.
+        path: PathBuf,
+        /// Line.
+        line: usize,
+        /// Column.
+        column: usize,
+        /// The parser's message.
+        message: String,
+    },
+    /// A manifest that parses but is not one.
+    #[error("{}: not a flowrun manifest: {message}", display_path(path))]
+    BadManifest {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// Another process runs the flow.
+    #[error("flow `{flow}` is busy: another run of it is in progress{}; try again when it has finished", holder.as_ref().map(|h| format!(" (run {h})")).unwrap_or_default())]
+    Busy {
+        /// The flow.
+        flow: String,
+        /// The run holding the lock, if known.
+        holder: Option<String>,
+    },
+    /// A run reference that matches nothing.
+    #[error(
+        "no run matches `{0}` (give a run id, a unique prefix of one, a run folder, or `last`; `flowrun runs` lists them)"
+    )]
+    NoSuchRun(String),
+    /// A run reference that matches several runs.
+    #[error("`{prefix}` matches {count} runs ({examples}); give more of the run id")]
+    Ambiguous {
+        /// What was given.
+        prefix: String,
+        /// How many runs match.
+        count: usize,
+        /// Some of them.
+        examples: String,
+    },
+}
+
+impl StoreError {
+    /// An I/O error on `path`.
+    #[must_use]
+    pub fn io(path: &Path, source: io::Error) -> StoreError {
+        StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// The run store of one project.
+#[derive(Debug, Clone)]
+pub struct Store {
+    runs: PathBuf,
+}
+
+impl Store {
+    /// The store of the project at `root`.
+    #[must_use]
+    pub fn new(root: &Path) -> Store {
+        Store {
+            runs: root.join("runs"),
+        }
+    }
+
+    /// `runs/`.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.runs
+    }
+
+    /// `runs/<flow>/`.
+    #[must_use]
+    pub fn flow_dir(&self, flow: &str) -> PathBuf {
+        self.runs.join(flow)
+    }
+
+    /// `runs/<flow>/<run>/`.
+    #[must_use]
+    pub fn run_dir(&self, flow: &str, run_id: &str) -> PathBuf {
+        self.runs.join(flow).join(run_id)
+    }
+
+    /// Takes the lock of `flow`.
+    ///
+    /// # Errors
+    /// The flow is busy, or the lock file cannot be written.
+    pub fn lock(&self, flow: &str) -> Result<FlowLock, StoreError> {
+        lock::acquire(&self.flow_dir(flow), flow)
+    }
+
+    /// Whether a process is running `flow` now.
+    #[must_use]
+    pub fn is_busy(&self, flow: &str) -> bool {
+        lock::is_held(&self.flow_dir(flow))
+    }
+
+    /// Reads a manifest; a `running` run whose flow lock nobody holds reads as `interrupted`.
+    ///
+    /// # Errors
+    /// The manifest is missing or malformed.
+    pub fn read_manifest(&self, run_dir: &Path) -> Result<Manifest, StoreError> {
+        let mut m = read_manifest_raw(run_dir)?;
+        if m.status == RunStatus::Running && !self.is_busy(&m.flow) {
+            m.status = RunStatus::Interrupted;
+        }
+        Ok(m)
+    }
+
+    /// After taking a flow's lock: the run the previous holder left `running` died with
+    /// it; record it as `interrupted` and clear away its temporary files.
+    ///
+    /// # Errors
+    /// Its manifest cannot be rewritten.
+    pub fn settle_previous(&self, flow: &str, lock: &FlowLock) -> Result<(), StoreError> {
+        let Some(prev) = lock.previous.as_deref() else {
+            return Ok(());
+        };
+        if !crate::time::is_run_id(prev) {
+            return Ok(());
+        }
+        let dir = self.run_dir(flow, prev);
+        let Ok(mut m) = read_manifest_raw(&dir) else {
+            return Ok(());
+        };
+        if m.status != RunStatus::Running {
+            return Ok(());
+        }
+        m.status = RunStatus::Interrupted;
+        write_manifest(&dir, &m)?;
+        remove_temp_files(&dir);
+        Ok(())
+    }
+}
+
+/// Reads `manifest.json` in `run_dir` as stored.
+///
+/// # Errors
+/// The manifest is missing or malformed.
+pub fn read_manifest_raw(run_dir: &Path) -> Result<Manifest, StoreError> {
+    let path = run_dir.join("manifest.json");
+    let bytes = std::fs::read(&path).map_err(|e| StoreError::io(&path, e))?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| StoreError::BadJson {
+            path: path.clone(),
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string(),
+        })?;
+    let m: Manifest = serde_json::from_value(value).map_err(|e| StoreError::BadManifest {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
+    if m.format != manifest::FORMAT {
+        return Err(StoreError::BadManifest {
+            path,
+            message: format!("unknown format `{}`", m.format),
+        });
+    }
+    Ok(m)
+}
+
+/// Writes `manifest.json` in `run_dir` atomically.
+///
+/// # Errors
+/// The write failed; the previous manifest is then unchanged.
+pub fn write_manifest(run_dir: &Path, m: &Manifest) -> Result<(), StoreError> {
+    let mut bytes = serde_json::to_vec_pretty(m).expect("a manifest always serialises");
+    bytes.push(b'\n');
+    atomic::write(&run_dir.join("manifest.json"), &bytes)
+}
+
+fn remove_temp_files(run_dir: &Path) {
+    for entry in walkdir::WalkDir::new(run_dir).into_iter().flatten() {
+        if entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with(atomic::TEMP_PREFIX))
+        {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// A run folder being written, with its manifest in memory.
+#[derive(Debug)]
+pub struct RunDir {
+    /// The folder.
+    pub path: PathBuf,
+    /// The manifest as it will be written.
+    pub manifest: Manifest,
+    last_save: Instant,
+}
+
+/// How often a running step records its progress in the manifest.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+
+impl RunDir {
+    /// Creates the folder for a run whose manifest is `manifest` (its id fixes the
+    /// folder name) with a copy of the flow file, and writes the manifest.
+    ///
+    /// # Errors
+    /// The folder or its files could not be written.
+    pub fn create(
+        store: &Store,
+        manifest: Manifest,
+        flow_source: &[u8],
+    ) -> Result<RunDir, StoreError> {
+        let path = store.run_dir(&manifest.flow, &manifest.run_id);
+        atomic::create_dir(&path)?;
+        atomic::write(&path.join("flow.toml"), flow_source)?;
+        let mut run = RunDir {
+            path,
+            manifest,
+            last_save: Instant::now(),
+        };
+        run.save()?;
+        Ok(run)
+    }
+
+    /// Writes the manifest now, synced.
+    ///
+    /// # Errors
+    /// The write failed.
+    pub fn save(&mut self) -> Result<(), StoreError> {
+        write_manifest(&self.path, &self.manifest)?;
+        self.last_save = Instant::now();
+        Ok(())
+    }
+
+    /// Writes the manifest when the last write is long enough ago.
+    ///
+    /// # Errors
+    /// The write failed.
+    pub fn checkpoint(&mut self) -> Result<(), StoreError> {
+        if self.last_save.elapsed() >= CHECKPOINT_EVERY {
+            self.save()?;
+        }
+        Ok(())
+    }
+
+    /// The folder of step `index` (1-based), e.g. `steps/03-to-erp`.
+    #[must_use]
+    pub fn step_rel(&self, index: usize, id: &str) -> String {
+        step_rel(index, self.manifest.steps.len(), id)
+    }
+}
+
+/// `steps/NN-<id>`, NN zero-padded to the width of the step count (at least two digits).
+#[must_use]
+pub fn step_rel(index: usize, count: usize, id: &str) -> String {
+    let width = count.to_string().len().max(2);
+    format!("steps/{index:0width$}-{id}")
+}

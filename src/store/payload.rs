@@ -1,0 +1,288 @@
+//! Payload files: deterministic pretty JSON, hashed and trimmed in the same pass as written.
+
+use super::{StoreError, atomic};
+use serde_json::Value;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use tempfile::NamedTempFile;
+
+/// The line that ends a trimmed payload file.
+pub const TRIMMED_MARK: &[u8] = b"\n[trimmed]\n";
+
+/// Size and hashes of an encoded payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Encoded {
+    /// Bytes of the file as stored.
+    pub bytes: u64,
+    /// blake3 of the file as stored.
+    pub blake3: String,
+    /// Whether the file holds only the start of the payload.
+    pub trimmed: bool,
+    /// Bytes of the whole payload.
+    pub full_bytes: u64,
+    /// blake3 of the whole payload.
+    pub full_blake3: String,
+}
+
+/// A payload written to a temporary file in its final folder, synced, not yet named.
+pub struct Pending {
+    temp: NamedTempFile,
+    /// What was written.
+    pub encoded: Encoded,
+}
+
+impl Pending {
+    /// Gives the file its final name (atomically).
+    ///
+    /// # Errors
+    /// The rename failed.
+    pub fn commit(self, path: &Path) -> Result<(), StoreError> {
+        self.temp
+            .persist(path)
+            .map(drop)
+            .map_err(|e| StoreError::io(path, e.error))
+    }
+}
+
+/// Writes `value` as pretty JSON to a synced temporary file in `dir`.
+///
+/// # Errors
+/// The file could not be written.
+pub fn encode_to_temp(dir: &Path, value: &Value, max_bytes: u64) -> Result<Pending, StoreError> {
+    let temp = atomic::temp_in(dir)?;
+    let file = temp
+        .as_file()
+        .try_clone()
+        .map_err(|e| StoreError::io(dir, e))?;
+    let mut out = TrimWriter::new(BufWriter::with_capacity(256 * 1024, file), max_bytes);
+    let written = crate::json::write_pretty(&mut out, value).and_then(|()| out.finish());
+    let (file, encoded) = written.map_err(|e| StoreError::io(temp.path(), e))?;
+    file.sync_all()
+        .map_err(|e| StoreError::io(temp.path(), e))?;
+    Ok(Pending { temp, encoded })
+}
+
+/// Writes `value` to `path` atomically and returns what was written.
+///
+/// # Errors
+/// The file could not be written.
+pub fn write(path: &Path, value: &Value, max_bytes: u64) -> Result<Encoded, StoreError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let pending = encode_to_temp(dir, value, max_bytes)?;
+    let encoded = pending.encoded.clone();
+    pending.commit(path)?;
+    Ok(encoded)
+}
+
+/// Reads a payload file back.
+///
+/// # Errors
+/// The file is missing, unreadable, trimmed or not JSON.
+pub fn read(path: &Path) -> Result<Value, StoreError> {
+    let bytes = std::fs::read(path).map_err(|e| StoreError::io(path, e))?;
+    if bytes.ends_with(TRIMMED_MARK) {
+        return Err(StoreError::Trimmed(path.to_path_buf()));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| StoreError::BadJson {
+        path: path.to_path_buf(),
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    })
+}
+
+/// Hashes a file as stored: size and blake3.
+///
+/// # Errors
+/// The file could not be read.
+pub fn hash_file(path: &Path) -> Result<(u64, String), StoreError> {
+    let mut hasher = blake3::Hasher::new();
+    let mut file = File::open(path).map_err(|e| StoreError::io(path, e))?;
+    let n = io::copy(&mut file, &mut hasher).map_err(|e| StoreError::io(path, e))?;
+    Ok((n, hasher.finalize().to_hex().to_string()))
+}
+
+/// Passes bytes through to the file up to a limit, hashing the whole stream and the
+/// stored part; the cut falls back to a UTF-8 character boundary.
+struct TrimWriter<W: Write> {
+    inner: W,
+    limit: u64,
+    full: blake3::Hasher,
+    full_bytes: u64,
+    stored: blake3::Hasher,
+    stored_bytes: u64,
+    /// Bytes held back near the limit until we know where a character ends.
+    held: Vec<u8>,
+}
+
+impl<W: Write> TrimWriter<W> {
+    fn new(inner: W, limit: u64) -> Self {
+        TrimWriter {
+            inner,
+            limit,
+            full: blake3::Hasher::new(),
+            full_bytes: 0,
+            stored: blake3::Hasher::new(),
+            stored_bytes: 0,
+            held: Vec::new(),
+        }
+    }
+
+    fn pass(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.stored.update(buf);
+        self.stored_bytes += buf.len() as u64;
+        self.inner.write_all(buf)
+    }
+
+    /// Where held-back bytes start: four bytes before the limit (a UTF-8 character is
+    /// at most four bytes, so the cut can move back at most three).
+    fn hold_from(&self) -> u64 {
+        self.limit.saturating_sub(4)
+    }
+
+    fn finish(mut self) -> io::Result<(File, Encoded)>
+    where
+        W: IntoFile,
+    {
+        let trimmed = self.limit > 0 && self.full_bytes > self.limit;
+        let held = std::mem::take(&mut self.held);
+        if trimmed {
+            // `held` covers positions hold_from().. and reaches past the limit.
+            let base = self.hold_from();
+            let mut cut = usize::try_from(self.limit - base).unwrap_or(held.len());
+            while cut > 0 && cut < held.len() && (held[cut] & 0xC0) == 0x80 {
+                cut -= 1;
+            }
+            self.pass(&held[..cut])?;
+            self.pass(TRIMMED_MARK)?;
+        } else {
+            self.pass(&held)?;
+        }
+        let file = self.inner.into_file()?;
+        let encoded = Encoded {
+            bytes: self.stored_bytes,
+            blake3: self.stored.finalize().to_hex().to_string(),
+            trimmed,
+            full_bytes: self.full_bytes,
+            full_blake3: self.full.finalize().to_hex().to_string(),
+        };
+        Ok((file, encoded))
+    }
+}
+
+impl<W: Write> Write for TrimWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.full.update(buf);
+        let start = self.full_bytes;
+        self.full_bytes += buf.len() as u64;
+        if self.limit == 0 {
+            self.pass(buf)?;
+            return Ok(buf.len());
+        }
+        let hold_from = self.hold_from();
+        // Part before the held window goes straight through.
+        if start < hold_from {
+            let direct =
+                usize::try_from((hold_from - start).min(buf.len() as u64)).unwrap_or(buf.len());
+            self.pass(&buf[..direct])?;
+            let rest = &buf[direct..];
+            self.hold(rest);
+        } else {
+            self.hold(buf);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<W: Write> TrimWriter<W> {
+    /// Keeps at most the window [limit-4, limit+1): enough to find the cut.
+    fn hold(&mut self, bytes: &[u8]) {
+        let room = 5usize.saturating_sub(self.held.len());
+        self.held.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+}
+
+/// A writer that can give back its file once flushed.
+trait IntoFile {
+    fn into_file(self) -> io::Result<File>;
+}
+
+impl IntoFile for BufWriter<File> {
+    fn into_file(self) -> io::Result<File> {
+        self.into_inner().map_err(io::IntoInnerError::into_error)
+    }
+}
+
+/// The path of payload `n` (1-based) in `dir`.
+#[must_use]
+pub fn payload_path(dir: &Path, n: usize) -> PathBuf {
+    dir.join(payload_name(n))
+}
+
+/// `000001.json` for payload 1.
+#[must_use]
+pub fn payload_name(n: usize) -> String {
+    format!("{n:06}.json")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn store(value: &Value, limit: u64) -> (Vec<u8>, Encoded) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.json");
+        let enc = write(&path, value, limit).unwrap();
+        (std::fs::read(&path).unwrap(), enc)
+    }
+
+    #[test]
+    fn pretty_two_spaces_in_order_with_newline() {
+        let (bytes, enc) = store(&json!({"b": 1, "a": [1, {"c": null}], "e": []}), 0);
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert_eq!(
+            text,
+            "{\n  \"b\": 1,\n  \"a\": [\n    1,\n    {\n      \"c\": null\n    }\n  ],\n  \"e\": []\n}\n"
+        );
+        assert!(!enc.trimmed);
+        assert_eq!(enc.bytes, bytes.len() as u64);
+        assert_eq!(enc.blake3, blake3::hash(&bytes).to_hex().to_string());
+        assert_eq!(enc.full_blake3, enc.blake3);
+    }
+
+    #[test]
+    fn trims_at_a_character_boundary() {
+        let value = json!("ééééé");
+        let full = crate::json::to_pretty(&value);
+        for limit in 1..full.len() as u64 {
+            let (bytes, enc) = store(&value, limit);
+            assert!(enc.trimmed, "limit {limit}");
+            assert!(bytes.ends_with(TRIMMED_MARK));
+            let kept = &bytes[..bytes.len() - TRIMMED_MARK.len()];
+            assert!(kept.len() as u64 <= limit);
+            assert!(limit - kept.len() as u64 <= 3);
+            assert!(std::str::from_utf8(kept).is_ok(), "limit {limit}");
+            assert_eq!(kept, &full[..kept.len()]);
+            assert_eq!(enc.full_bytes, full.len() as u64);
+            assert_eq!(enc.full_blake3, blake3::hash(&full).to_hex().to_string());
+            assert_eq!(enc.blake3, blake3::hash(&bytes).to_hex().to_string());
+        }
+        let (bytes, enc) = store(&value, full.len() as u64);
+        assert!(!enc.trimmed);
+        assert_eq!(bytes, full);
+    }
+
+    #[test]
+    fn reading_a_trimmed_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.json");
+        write(&path, &json!([1, 2, 3, 4, 5]), 5).unwrap();
+        assert!(matches!(read(&path), Err(StoreError::Trimmed(_))));
+    }
+}

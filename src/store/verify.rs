@@ -1,0 +1,146 @@
+//! `verify`: re-hash a run's files against its manifest.
+
+use super::list::RunRef;
+use super::{RunStatus, Store, atomic::TEMP_PREFIX, payload::hash_file};
+use std::collections::HashSet;
+use std::fmt;
+
+/// What verification found about one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finding {
+    /// The manifest cannot be read.
+    BadManifest(String),
+    /// A listed file whose size or hash differs.
+    Changed(String),
+    /// A listed file that is not there.
+    Missing(String),
+    /// A file the manifest does not list.
+    Unlisted(String),
+    /// A payload file written after the last checkpoint of an interrupted run (not a problem).
+    Unrecorded(String),
+    /// A temporary file left by an interrupted write (not a problem).
+    Leftover(String),
+}
+
+impl Finding {
+    /// Whether this finding means the run's trail is damaged.
+    #[must_use]
+    pub fn is_problem(&self) -> bool {
+        !matches!(self, Finding::Unrecorded(_) | Finding::Leftover(_))
+    }
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Finding::BadManifest(m) => write!(f, "manifest unreadable: {m}"),
+            Finding::Changed(p) => write!(f, "changed: {p} (its hash differs from the manifest)"),
+            Finding::Missing(p) => write!(f, "missing: {p}"),
+            Finding::Unlisted(p) => write!(f, "unlisted: {p} (not in the manifest)"),
+            Finding::Unrecorded(p) => write!(
+                f,
+                "note: {p} was written after the run's last checkpoint before it was interrupted (not part of the trail)"
+            ),
+            Finding::Leftover(p) => {
+                write!(
+                    f,
+                    "note: {p} is a temporary file left by an interrupted write"
+                )
+            }
+        }
+    }
+}
+
+/// The result of verifying one run.
+#[derive(Debug)]
+pub struct Report {
+    /// The run.
+    pub run: RunRef,
+    /// Files checked against the manifest.
+    pub checked: usize,
+    /// Everything found.
+    pub findings: Vec<Finding>,
+}
+
+impl Report {
+    /// Whether the run has any problem.
+    #[must_use]
+    pub fn ok(&self) -> bool {
+        !self.findings.iter().any(Finding::is_problem)
+    }
+}
+
+/// Verifies one run.
+#[must_use]
+pub fn verify(store: &Store, run: &RunRef) -> Report {
+    let mut report = Report {
+        run: run.clone(),
+        checked: 0,
+        findings: Vec::new(),
+    };
+    let manifest = match store.read_manifest(&run.dir) {
+        Ok(m) => m,
+        Err(e) => {
+            report.findings.push(Finding::BadManifest(e.to_string()));
+            return report;
+        }
+    };
+    let mut listed: HashSet<String> = HashSet::new();
+    listed.insert("flow.toml".to_owned());
+    report.checked += 1;
+    match hash_file(&run.dir.join("flow.toml")) {
+        Ok((_, h)) if h == manifest.flow_blake3 => {}
+        Ok(_) => report.findings.push(Finding::Changed("flow.toml".into())),
+        Err(_) => report.findings.push(Finding::Missing("flow.toml".into())),
+    }
+    for r in manifest.records() {
+        listed.insert(r.file.clone());
+        report.checked += 1;
+        if !is_inside(&r.file) {
+            report.findings.push(Finding::Changed(r.file.clone()));
+            continue;
+        }
+        match hash_file(&run.dir.join(&r.file)) {
+            Ok((n, h)) if n == r.bytes && h == r.blake3 => {}
+            Ok(_) => report.findings.push(Finding::Changed(r.file.clone())),
+            Err(_) => report.findings.push(Finding::Missing(r.file.clone())),
+        }
+    }
+    listed.insert("manifest.json".into());
+    let interrupted = manifest.status == RunStatus::Interrupted;
+    for entry in walkdir::WalkDir::new(&run.dir)
+        .min_depth(1)
+        .into_iter()
+        .flatten()
+    {
+        if entry.file_type().is_dir() {
+            continue;
+        }
+        let Ok(rel) = entry.path().strip_prefix(&run.dir) else {
+            continue;
+        };
+        let rel = rel.to_string_lossy().replace('\\', "/");
+        if listed.contains(&rel) {
+            continue;
+        }
+        let name = entry.file_name().to_string_lossy();
+        if name.starts_with(TEMP_PREFIX) {
+            report.findings.push(Finding::Leftover(rel));
+        } else if interrupted && rel.starts_with("steps/") {
+            report.findings.push(Finding::Unrecorded(rel));
+        } else {
+            report.findings.push(Finding::Unlisted(rel));
+        }
+    }
+    report
+}
+
+/// Whether a manifest path stays inside the run folder.
+fn is_inside(file: &str) -> bool {
+    !file.is_empty()
+        && !file.starts_with('/')
+        && !file.contains('\\')
+        && file
+            .split('/')
+            .all(|p| !p.is_empty() && p != "." && p != "..")
+}

@@ -1,0 +1,75 @@
+//! UTC timestamps as the run store writes them, and run ids.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use std::hash::{BuildHasher, Hasher};
+
+/// `2026-11-28T09:30:00.123Z`.
+#[must_use]
+pub fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// The current time as [`rfc3339`].
+#[must_use]
+pub fn now() -> String {
+    rfc3339(Utc::now())
+}
+
+/// Parses an [`rfc3339`] time.
+#[must_use]
+pub fn parse(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// A run id for a run starting at `t`: `20261128T093000.123Z-7f3a`.
+#[must_use]
+pub fn run_id(t: DateTime<Utc>) -> String {
+    // RandomState is seeded per process; mixing in the time and a counter makes
+    // the suffix differ between runs started in the same millisecond.
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    h.write_i64(t.timestamp_nanos_opt().unwrap_or_default());
+    h.write_u32(std::process::id());
+    format!(
+        "{}-{:04x}",
+        t.format("%Y%m%dT%H%M%S%.3fZ"),
+        h.finish() & 0xffff
+    )
+}
+
+/// The start time encoded in a run id.
+#[must_use]
+pub fn run_id_time(id: &str) -> Option<DateTime<Utc>> {
+    let stamp = id.get(..20)?;
+    chrono::NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%M%S%.3fZ")
+        .ok()
+        .map(|t| t.and_utc())
+}
+
+/// Whether `s` has the shape of a run id.
+#[must_use]
+pub fn is_run_id(s: &str) -> bool {
+    s.len() == 25
+        && s.as_bytes()[20] == b'-'
+        && run_id_time(s).is_some()
+        && s[21..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_ids_sort_by_time_and_parse_back() {
+        let t = parse("2026-11-28T09:30:00.123Z").unwrap();
+        let id = run_id(t);
+        assert!(id.starts_with("20261128T093000.123Z-"), "{id}");
+        assert!(is_run_id(&id), "{id}");
+        assert_eq!(run_id_time(&id), Some(t));
+        assert_ne!(run_id(t), run_id(t));
+        assert_eq!(rfc3339(t), "2026-11-28T09:30:00.123Z");
+    }
+}
