@@ -1,0 +1,6 @@
+//! Integration tests: the real `flowrun` binary in temporary project folders.
+
+mod support;
+
+mod check;
+mod run;

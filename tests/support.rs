@@ -1,0 +1,281 @@
+//! A temporary project and a builder for `flowrun` commands run in it.
+
+use serde_json::Value;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// A project folder with `flows/` and `runs/`, removed when dropped.
+pub struct Project {
+    dir: tempfile::TempDir,
+}
+
+impl Project {
+    /// An empty project.
+    pub fn new() -> Project {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("flows")).expect("flows dir");
+        Project { dir }
+    }
+
+    /// The project folder.
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A path inside the project.
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// Writes `flows/<name>.toml`.
+    pub fn flow(&self, name: &str, toml: &str) -> &Self {
+        self.file(&format!("flows/{name}.toml"), toml)
+    }
+
+    /// Writes a file (creating folders).
+    pub fn file(&self, rel: &str, contents: &str) -> &Self {
+        let path = self.path(rel);
+        std::fs::create_dir_all(path.parent().expect("has parent")).expect("mkdir");
+        std::fs::write(path, contents).expect("write file");
+        self
+    }
+
+    /// Reads a file.
+    #[track_caller]
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
+    }
+
+    /// A `flowrun` command with `args`, run in the project folder.
+    pub fn cmd(&self, args: &[&str]) -> Cmd {
+        Cmd {
+            cwd: self.root().to_path_buf(),
+            args: args.iter().map(|s| (*s).to_owned()).collect(),
+            env: Vec::new(),
+            stdin: None,
+        }
+    }
+
+    /// Run ids of `flow`, oldest first.
+    pub fn run_ids(&self, flow: &str) -> Vec<String> {
+        let mut ids: Vec<String> = std::fs::read_dir(self.path(&format!("runs/{flow}")))
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.starts_with("20"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        ids.sort();
+        ids
+    }
+
+    /// The newest run id of `flow`.
+    #[track_caller]
+    pub fn last_run(&self, flow: &str) -> String {
+        self.run_ids(flow).pop().expect("a run exists")
+    }
+
+    /// `runs/<flow>/<id>`, relative to the project.
+    pub fn run_rel(&self, flow: &str, id: &str) -> String {
+        format!("runs/{flow}/{id}")
+    }
+
+    /// The manifest of a run, as stored.
+    #[track_caller]
+    pub fn manifest(&self, flow: &str, id: &str) -> Value {
+        serde_json::from_str(&self.read(&format!("runs/{flow}/{id}/manifest.json")))
+            .expect("manifest is JSON")
+    }
+
+    /// A stored payload, parsed.
+    #[track_caller]
+    pub fn json(&self, rel: &str) -> Value {
+        serde_json::from_str(&self.read(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    }
+}
+
+/// A command about to run.
+#[must_use]
+pub struct Cmd {
+    cwd: PathBuf,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    stdin: Option<Vec<u8>>,
+}
+
+impl Cmd {
+    /// Sets an environment variable.
+    pub fn env(mut self, k: &str, v: &str) -> Self {
+        self.env.push((k.to_owned(), v.to_owned()));
+        self
+    }
+
+    /// Feeds stdin.
+    pub fn stdin(mut self, data: &str) -> Self {
+        self.stdin = Some(data.as_bytes().to_vec());
+        self
+    }
+
+    /// Runs in another folder.
+    pub fn cwd(mut self, dir: &Path) -> Self {
+        self.cwd = dir.to_path_buf();
+        self
+    }
+
+    /// The `std::process::Command` this would run.
+    pub fn command(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_flowrun"));
+        c.args(&self.args)
+            .current_dir(&self.cwd)
+            .env_remove("FLOWRUN_ROOT")
+            .env_remove("FLOWRUN_THREADS");
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        c
+    }
+
+    /// Runs to completion.
+    #[track_caller]
+    pub fn run(self) -> Output {
+        let mut c = self.command();
+        c.stdin(if self.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        let mut child = c.spawn().expect("spawn flowrun");
+        if let Some(data) = &self.stdin {
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(data)
+                .expect("write stdin");
+        }
+        let out = child.wait_with_output().expect("wait flowrun");
+        let output = Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            args: self.args.join(" "),
+        };
+        assert!(
+            !output.stderr.contains("panicked"),
+            "flowrun {} panicked:\n{}",
+            output.args,
+            output.stderr
+        );
+        output
+    }
+}
+
+/// What a command did.
+#[derive(Debug)]
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    args: String,
+}
+
+impl Output {
+    /// Asserts the exit code.
+    #[track_caller]
+    pub fn code(self, want: i32) -> Self {
+        assert_eq!(
+            self.code, want,
+            "flowrun {} exited {} (want {want})\n--- stdout\n{}\n--- stderr\n{}",
+            self.args, self.code, self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// Asserts success.
+    #[track_caller]
+    pub fn ok(self) -> Self {
+        self.code(0)
+    }
+
+    /// Asserts stdout contains `s`.
+    #[track_caller]
+    pub fn stdout_has(self, s: &str) -> Self {
+        assert!(
+            self.stdout.contains(s),
+            "stdout of flowrun {} lacks {s:?}:\n{}",
+            self.args,
+            self.stdout
+        );
+        self
+    }
+
+    /// Asserts stderr contains `s`.
+    #[track_caller]
+    pub fn stderr_has(self, s: &str) -> Self {
+        assert!(
+            self.stderr.contains(s),
+            "stderr of flowrun {} lacks {s:?}:\n{}",
+            self.args,
+            self.stderr
+        );
+        self
+    }
+
+    /// Stdout parsed as JSON.
+    #[track_caller]
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+    }
+}
+
+/// A small flow: read a JSON array, split, map, assert, write.
+pub const ORDERS_FLOW: &str = r#"
+[[steps]]
+id = "load"
+kind = "read"
+path = "data/orders.json"
+
+[[steps]]
+id = "batch"
+kind = "split"
+size = 2
+
+[[steps]]
+id = "to-erp"
+kind = "map"
+jq = 'map({id, email: (.email | ascii_downcase)})'
+
+[[steps]]
+id = "valid"
+kind = "assert"
+jq = '.email | contains("@")'
+message = "every order needs an email"
+
+[[steps]]
+id = "save"
+kind = "write"
+path = "out/batch-{n}.json"
+"#;
+
+/// Five orders; the fourth has no `@` in its email.
+pub const ORDERS_BAD: &str = r#"[
+  {"id": 1, "email": "A@X.COM"},
+  {"id": 2, "email": "b@x.com"},
+  {"id": 3, "email": "c@x.com"},
+  {"id": 4, "email": "d.x.com"},
+  {"id": 5, "email": "e@x.com"}
+]"#;
+
+/// Five good orders.
+pub const ORDERS_GOOD: &str = r#"[
+  {"id": 1, "email": "A@X.COM"},
+  {"id": 2, "email": "b@x.com"},
+  {"id": 3, "email": "c@x.com"},
+  {"id": 4, "email": "d@x.com"},
+  {"id": 5, "email": "e@x.com"}
+]"#;
