@@ -93,3 +93,13 @@ impl Error {
         }
     }
 }
+
+impl From<crate::replay::ReplayError> for Error {
+    fn from(e: crate::replay::ReplayError) -> Error {
+        match e {
+            crate::replay::ReplayError::Store(s) => Error::Store(s),
+            crate::replay::ReplayError::Flow(f) => Error::Flow(f),
+            crate::replay::ReplayError::Refused(m) => Error::Usage(m),
+        }
+    }
+}

@@ -7,6 +7,7 @@ pub mod error;
 pub mod flow;
 pub mod jq;
 pub mod json;
+pub mod replay;
 pub mod steps;
 pub mod store;
 pub mod time;

@@ -1,10 +1,13 @@
 //! The commands, one file each, over a shared context.
 
 mod check;
+mod replay;
 mod report;
+mod rerun;
 mod run;
 mod runs;
 mod show;
+mod skip;
 mod verify;
 
 use crate::cli::{Cli, Command};
@@ -114,13 +117,42 @@ pub fn dispatch(cli: Cli) -> Result<Exit, Error> {
         Command::Show { run, step } => show::show(&ctx, &run, step.as_deref()),
         Command::Check { flows } => check::check(&ctx, &flows),
         Command::Verify { runs, all: _ } => verify::verify(&ctx, &runs),
-        Command::Replay { .. }
-        | Command::Resume { .. }
-        | Command::Retry { .. }
-        | Command::Skip { .. }
-        | Command::Unskip { .. }
-        | Command::Watch { .. }
-        | Command::Prune { .. } => Err(Error::Usage("this command is not available yet".into())),
+        Command::Replay {
+            payloads,
+            auto_skip,
+            flow_version,
+            edited,
+            force,
+            dry_run,
+        } => replay::replay(
+            &ctx,
+            &payloads,
+            &replay::Options {
+                auto_skip,
+                flow_version: version(flow_version),
+                edited,
+                force,
+                dry_run,
+            },
+        ),
+        Command::Resume { run, flow_version } => rerun::resume(&ctx, &run, version(flow_version)),
+        Command::Retry { run, flow_version } => rerun::retry(&ctx, &run, version(flow_version)),
+        Command::Skip {
+            flow,
+            steps,
+            through,
+        } => skip::skip(&ctx, &flow, &steps, through.as_deref(), true),
+        Command::Unskip { flow, steps } => skip::skip(&ctx, &flow, &steps, None, false),
+        Command::Watch { .. } | Command::Prune { .. } => {
+            Err(Error::Usage("this command is not available yet".into()))
+        }
+    }
+}
+
+fn version(v: crate::cli::FlowVersion) -> crate::replay::FlowVersion {
+    match v {
+        crate::cli::FlowVersion::Current => crate::replay::FlowVersion::Current,
+        crate::cli::FlowVersion::Original => crate::replay::FlowVersion::Original,
     }
 }
 

@@ -40,11 +40,20 @@ pub fn printer<'a>(ctx: &'a Ctx, flow: &'a Flow) -> impl FnMut(Event<'_>) + 'a {
                     plural(inputs)
                 ),
                 _ => format!(
-                    "ok      {inputs} → {outputs} payload{}  {}{}",
+                    "ok      {inputs} → {outputs} payload{}  {}{}{}",
                     plural(outputs),
                     size(bytes),
                     if trimmed > 0 {
                         format!("  ({trimmed} trimmed)")
+                    } else {
+                        String::new()
+                    },
+                    if record.reused > 0 {
+                        format!(
+                            "  (reused for {} input{})",
+                            record.reused,
+                            plural(record.reused)
+                        )
                     } else {
                         String::new()
                     }

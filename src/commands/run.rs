@@ -29,7 +29,7 @@ pub fn run(ctx: &Ctx, flow_arg: &str, inputs: &[String]) -> Result<Exit, Error> 
         replay_of: None,
         resume_of: None,
         retry_of: None,
-        resume_from: None,
+        reuse: None,
         env: &env,
     };
     let finished = engine::run(

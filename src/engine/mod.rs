@@ -2,6 +2,9 @@
 //! payload in the run store. This is where steps and the store meet.
 
 mod parallel;
+mod reuse;
+
+pub use reuse::{Recorded, Reuse};
 
 use crate::flow::Flow;
 use crate::steps::{self, BuildError, Resolver, Step, StepCx, StepError};
@@ -33,23 +36,10 @@ pub struct RunSpec<'a> {
     pub resume_of: Option<String>,
     /// For a retry: the run it repeats.
     pub retry_of: Option<String>,
-    /// For a resume: where to pick up inside the first step that runs.
-    pub resume_from: Option<ResumeFrom>,
+    /// For a resume: outputs already recorded by an earlier run, to reuse.
+    pub reuse: Option<Reuse>,
     /// Where `${env:NAME}` values come from.
     pub env: &'a dyn Fn(&str) -> Option<String>,
-}
-
-/// Picking up a step part-way: its first inputs were already handled in an earlier run.
-pub struct ResumeFrom {
-    /// The step (0-based).
-    pub step: usize,
-    /// How many of its inputs are already handled.
-    pub inputs_done: usize,
-    /// Their outputs, to copy into the new run: (file in the old run, its record).
-    pub reused: Vec<(PathBuf, PayloadRecord)>,
-    /// The `input/` file each reused output came from, in the new run (by position
-    /// of the old source among the step's inputs).
-    pub reused_sources: Vec<Option<usize>>,
 }
 
 /// Progress of a run, as it happens.
@@ -140,6 +130,7 @@ pub fn run(
     let deadline = flow.settings.timeout.map(|t| Instant::now() + t);
     let max = flow.settings.max_payload_bytes;
     let mut payloads = store_inputs(&mut run, spec.inputs, max)?;
+    let mut reuse = spec.reuse;
     let mut cx = Cx {
         root: spec.root,
         flow,
@@ -156,8 +147,7 @@ pub fn run(
             continue;
         }
         let inputs = payloads.len();
-        let resume = spec.resume_from.as_ref().filter(|r| r.step == i);
-        let result = cx.run_step(&mut run, i, step.as_mut(), payloads, resume);
+        let result = cx.run_step(&mut run, i, step.as_mut(), payloads, reuse.as_mut());
         let failure = match result {
             Ok(next) => {
                 payloads = next;
@@ -224,6 +214,7 @@ fn new_manifest(
                 payloads: Vec::new(),
                 error: None,
                 inputs_done: 0,
+                reused: 0,
                 requests: Vec::new(),
             })
             .collect(),
@@ -359,13 +350,41 @@ impl Cx<'_> {
             .collect()
     }
 
+    /// Encodes outputs recorded by an earlier run, checking they are still what was recorded.
+    fn reencode(
+        &self,
+        dir: &Path,
+        old: &[Recorded],
+        source: Option<&String>,
+    ) -> Result<Encoded, Failure> {
+        old.iter()
+            .map(|o| {
+                let fail = |message: String| Failure {
+                    message,
+                    input: source.cloned(),
+                };
+                let value = payload::read(&o.path)
+                    .map_err(|e| fail(format!("cannot reuse an earlier output: {e}")))?;
+                let pending = payload::encode_to_temp(dir, &value, self.max)
+                    .map_err(|e| Failure::store(&e, source.cloned()))?;
+                if pending.encoded.full_blake3 != o.record.full_blake3 {
+                    return Err(fail(format!(
+                        "{}: the earlier output no longer matches its recorded hash",
+                        crate::flow::display_path(&o.path)
+                    )));
+                }
+                Ok((value, pending))
+            })
+            .collect()
+    }
+
     fn run_step(
         &mut self,
         run: &mut RunDir,
         i: usize,
         step: &mut dyn Step,
         inputs: Vec<Flowing>,
-        resume: Option<&ResumeFrom>,
+        reuse: Option<&mut Reuse>,
     ) -> Result<Vec<Flowing>, Failure> {
         let id = self.flow.steps[i].id.clone();
         let rel = run.step_rel(i + 1, &id);
@@ -385,39 +404,58 @@ impl Cx<'_> {
             dir: &dir,
             rel: &rel,
             out: &mut out,
-            max: self.max,
         };
-        let mut skip_inputs = 0;
-        if let Some(r) = resume {
-            commit.reuse(r, &inputs)?;
-            skip_inputs = r.inputs_done;
-        }
-        let todo: Vec<(usize, Flowing)> =
-            inputs.into_iter().enumerate().skip(skip_inputs).collect();
+        // Pair each input with the outputs an earlier run recorded for it, if any.
+        let todo: Vec<(usize, Flowing, Option<Vec<Recorded>>)> = match reuse {
+            Some(r) if r.covers(i) => inputs
+                .into_iter()
+                .enumerate()
+                .map(|(j, mut f)| {
+                    let hash = f
+                        .hash
+                        .get_or_insert_with(|| crate::json::payload_hash(&f.value))
+                        .clone();
+                    let old = r.take(i, &hash);
+                    (j, f, old)
+                })
+                .collect(),
+            _ => inputs
+                .into_iter()
+                .enumerate()
+                .map(|(j, f)| (j, f, None))
+                .collect(),
+        };
         let threads = parallel::threads();
         match step.as_pure() {
             Some(pure) if threads > 1 && todo.len() > 1 => {
                 parallel::run(pure, todo, threads, self, &dir, &mut commit)?;
             }
             _ => {
-                for (j, input) in todo {
+                for (j, input, old) in todo {
                     if let Some(mut f) = self.timed_out() {
                         f.input = input.file;
                         return Err(f);
                     }
-                    let hash = input
-                        .hash
-                        .clone()
-                        .unwrap_or_else(|| crate::json::payload_hash(&input.value));
-                    let cx = self.step_cx(&id, j + 1, &hash);
-                    let source = input.file;
-                    let outputs = step.process(input.value, &cx).map_err(|e| Failure {
-                        message: e.message,
-                        input: source.clone(),
-                    })?;
-                    let encoded = self
-                        .encode(&dir, outputs)
-                        .map_err(|e| Failure::store(&e, source.clone()))?;
+                    let source = input.file.clone();
+                    let encoded = match old {
+                        Some(old) => {
+                            commit.run.manifest.steps[i].reused += 1;
+                            self.reencode(&dir, &old, source.as_ref())?
+                        }
+                        None => {
+                            let hash = input
+                                .hash
+                                .clone()
+                                .unwrap_or_else(|| crate::json::payload_hash(&input.value));
+                            let cx = self.step_cx(&id, j + 1, &hash);
+                            let outputs = step.process(input.value, &cx).map_err(|e| Failure {
+                                message: e.message,
+                                input: source.clone(),
+                            })?;
+                            self.encode(&dir, outputs)
+                                .map_err(|e| Failure::store(&e, source.clone()))?
+                        }
+                    };
                     commit.commit(encoded, source.as_deref())?;
                 }
                 let cx = self.step_cx(&id, 0, "");
@@ -449,7 +487,6 @@ struct Committer<'r> {
     dir: &'r Path,
     rel: &'r str,
     out: &'r mut Vec<Flowing>,
-    max: u64,
 }
 
 impl Committer<'_> {
@@ -495,33 +532,6 @@ impl Committer<'_> {
         for (value, pending) in encoded {
             self.push(value, pending, None)?;
         }
-        Ok(())
-    }
-
-    /// Copies the outputs an earlier run already produced for the first inputs.
-    fn reuse(&mut self, r: &ResumeFrom, inputs: &[Flowing]) -> Result<(), Failure> {
-        for ((old, rec), source) in r.reused.iter().zip(&r.reused_sources) {
-            let value = payload::read(old).map_err(|e| Failure {
-                message: format!("cannot reuse an earlier output: {e}"),
-                input: None,
-            })?;
-            let source = source
-                .and_then(|k| inputs.get(k))
-                .and_then(|f| f.file.clone());
-            let pending = payload::encode_to_temp(self.dir, &value, self.max)
-                .map_err(|e| Failure::store(&e, source.clone()))?;
-            if pending.encoded.full_blake3 != rec.full_blake3 {
-                return Err(Failure {
-                    message: format!(
-                        "{}: the earlier output no longer matches its recorded hash",
-                        crate::flow::display_path(old)
-                    ),
-                    input: None,
-                });
-            }
-            self.push(value, pending, source.as_deref())?;
-        }
-        self.run.manifest.steps[self.i].inputs_done = r.inputs_done;
         Ok(())
     }
 }

@@ -1,7 +1,7 @@
 //! Pure steps on several threads: payloads are handled and encoded side by side, and
 //! their outputs are numbered and recorded strictly in input order.
 
-use super::{Committer, Cx, Encoded, Failure, Flowing};
+use super::{Committer, Cx, Encoded, Failure, Flowing, Recorded};
 use crate::steps::PureStep;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -21,21 +21,26 @@ pub fn threads() -> usize {
         .max(1)
 }
 
-type Done = (usize, Result<Encoded, Failure>);
+/// An input waiting for a worker, with the outputs an earlier run recorded for it.
+type Slot = Mutex<Option<(Flowing, Option<Vec<Recorded>>)>>;
+
+type Done = (usize, Result<(Encoded, bool), Failure>);
 
 /// Runs `step` over `todo` (input index, payload) on `threads` threads.
 pub fn run(
     step: &dyn PureStep,
-    todo: Vec<(usize, Flowing)>,
+    todo: Vec<(usize, Flowing, Option<Vec<Recorded>>)>,
     threads: usize,
     cx: &Cx<'_>,
     dir: &Path,
     commit: &mut Committer<'_>,
 ) -> Result<(), Failure> {
     let count = todo.len();
-    let sources: Vec<Option<String>> = todo.iter().map(|(_, f)| f.file.clone()).collect();
-    let slots: Vec<Mutex<Option<Flowing>>> =
-        todo.into_iter().map(|(_, f)| Mutex::new(Some(f))).collect();
+    let sources: Vec<Option<String>> = todo.iter().map(|(_, f, _)| f.file.clone()).collect();
+    let slots: Vec<Slot> = todo
+        .into_iter()
+        .map(|(_, f, old)| Mutex::new(Some((f, old))))
+        .collect();
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let (tx, rx) = mpsc::sync_channel::<Done>(threads * 2);
@@ -54,8 +59,13 @@ pub fn run(
                         break;
                     }
                     let taken = slots[k].lock().map(|mut s| s.take()).ok().flatten();
-                    let Some(input) = taken else { break };
-                    let result = handle(step, input, cx, dir);
+                    let Some((input, old)) = taken else { break };
+                    let result = match old {
+                        Some(old) => cx
+                            .reencode(dir, &old, input.file.as_ref())
+                            .map(|e| (e, true)),
+                        None => handle(step, input, cx, dir).map(|e| (e, false)),
+                    };
                     if tx.send((k, result)).is_err() {
                         break;
                     }
@@ -65,14 +75,19 @@ pub fn run(
         drop(tx);
 
         // Commit in order; results that arrive early wait in `ready`.
-        let mut ready: BTreeMap<usize, Result<Encoded, Failure>> = BTreeMap::new();
+        let mut ready: BTreeMap<usize, Result<(Encoded, bool), Failure>> = BTreeMap::new();
         let mut want = 0;
         let mut outcome = Ok(());
         for (k, result) in rx {
             ready.insert(k, result);
             while let Some(result) = ready.remove(&want) {
                 let source = sources[want].as_deref();
-                let step_result = result.and_then(|encoded| commit.commit(encoded, source));
+                let step_result = result.and_then(|(encoded, reused)| {
+                    if reused {
+                        commit.run.manifest.steps[commit.i].reused += 1;
+                    }
+                    commit.commit(encoded, source)
+                });
                 if let Err(mut f) = step_result {
                     if f.input.is_none() {
                         f.input.clone_from(&sources[want]);

@@ -133,6 +133,9 @@ pub struct StepRecord {
     /// How many input payloads the step has fully handled (its outputs are all listed).
     #[serde(default)]
     pub inputs_done: usize,
+    /// How many of those inputs had their outputs reused from an earlier run (resume).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reused: usize,
     /// Extra per-payload facts (e.g. HTTP requests), when the kind records any.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub requests: Vec<serde_json::Value>,
@@ -147,6 +150,14 @@ pub struct RunError {
     pub message: String,
     /// The input payload file the step failed on.
     pub failed_input: Option<String>,
+}
+
+#[allow(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if passes a reference"
+)]
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// The source of a replay.

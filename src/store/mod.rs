@@ -5,6 +5,7 @@ pub mod list;
 pub mod lock;
 pub mod manifest;
 pub mod payload;
+pub mod replays;
 pub mod verify;
 
 use crate::flow::display_path;

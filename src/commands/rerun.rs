@@ -1,0 +1,105 @@
+//! `flowrun resume RUN` and `flowrun retry RUN`.
+
+use super::run::announce_skips;
+use super::{Ctx, out, report};
+use crate::engine::{self, RunSpec};
+use crate::error::{Error, Exit};
+use crate::replay::FlowVersion;
+use crate::replay::resume::{RerunPlan, plan_resume, plan_retry};
+use crate::store::replays::Entry;
+use crate::store::{RunStatus, TriggerKind};
+
+/// Continues a failed or interrupted run.
+///
+/// # Errors
+/// The run cannot be resumed, the flow is busy, or the store failed.
+pub fn resume(ctx: &Ctx, run: &str, version: FlowVersion) -> Result<Exit, Error> {
+    let r = ctx.store.resolve(run)?;
+    // Take the lock first: a run that is still going must not be resumed.
+    let mut lock = ctx.store.lock(&r.flow)?;
+    let plan = plan_resume(&ctx.store, &ctx.root, &r, version)?;
+    if !ctx.quiet {
+        let stopped = &plan.flow.steps[plan.stopped].id;
+        if plan.start < plan.stopped {
+            out(format!(
+                "resume run {}: it stopped in step `{stopped}`; step `{}` changed since, so the run continues from there (work already finished on unchanged payloads is reused)",
+                r.id, plan.flow.steps[plan.start].id
+            ));
+        } else {
+            out(format!(
+                "resume run {} at step `{stopped}` (outputs it already finished are reused)",
+                r.id
+            ));
+        }
+    }
+    execute(ctx, &mut lock, plan, TriggerKind::Resume)
+}
+
+/// Runs a run again from the start with its original input.
+///
+/// # Errors
+/// An input was trimmed, the flow is busy, or the store failed.
+pub fn retry(ctx: &Ctx, run: &str, version: FlowVersion) -> Result<Exit, Error> {
+    let r = ctx.store.resolve(run)?;
+    let mut lock = ctx.store.lock(&r.flow)?;
+    let plan = plan_retry(&ctx.store, &ctx.root, &r, version)?;
+    if !ctx.quiet {
+        out(format!("retry run {} from the start", r.id));
+    }
+    execute(ctx, &mut lock, plan, TriggerKind::Retry)
+}
+
+fn execute(
+    ctx: &Ctx,
+    lock: &mut crate::store::FlowLock,
+    plan: RerunPlan,
+    trigger: TriggerKind,
+) -> Result<Exit, Error> {
+    let flow = &plan.flow;
+    announce_skips(ctx, flow);
+    let env = |name: &str| std::env::var(name).ok();
+    let source = plan.source.id.clone();
+    let resume = trigger == TriggerKind::Resume;
+    let spec = RunSpec {
+        root: &ctx.root,
+        flow,
+        trigger,
+        inputs: plan.inputs,
+        also_skip: plan.also_skip,
+        replay_of: None,
+        resume_of: resume.then(|| source.clone()),
+        retry_of: (!resume).then(|| source.clone()),
+        reuse: plan.reuse,
+        env: &env,
+    };
+    let store = &ctx.store;
+    let mut printer = report::printer(ctx, flow);
+    let finished = engine::run(store, lock, spec, &mut |ev| {
+        if let (true, engine::Event::Started { run_id, .. }) = (resume, &ev) {
+            let _ = store.record_replay(
+                &flow.name,
+                Entry {
+                    run_id: (*run_id).to_owned(),
+                    of_run: source.clone(),
+                    files: Vec::new(),
+                    resume: true,
+                    status: RunStatus::Running,
+                },
+            );
+        }
+        printer(ev);
+    })?;
+    if resume {
+        store.record_replay(
+            &flow.name,
+            Entry {
+                run_id: finished.manifest.run_id.clone(),
+                of_run: source,
+                files: Vec::new(),
+                resume: true,
+                status: finished.manifest.status,
+            },
+        )?;
+    }
+    Ok(report::finished(ctx, &finished))
+}

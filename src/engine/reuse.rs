@@ -1,0 +1,59 @@
+//! Work a step already finished in an earlier run, reused instead of done again.
+//!
+//! A resumed run hands each step the outputs it recorded before for an input with the
+//! same content (matched by blake3, the n-th occurrence of a payload to the n-th), so
+//! no step repeats work it finished — and a step given changed input does the work.
+
+use crate::store::PayloadRecord;
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+
+/// One recorded output of an earlier run.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// The file in the earlier run.
+    pub path: PathBuf,
+    /// Its manifest record there.
+    pub record: PayloadRecord,
+}
+
+/// Outputs recorded per step and input content.
+#[derive(Debug, Default)]
+pub struct Reuse {
+    /// The earlier run.
+    pub from_run: String,
+    steps: HashMap<usize, HashMap<String, VecDeque<Vec<Recorded>>>>,
+}
+
+impl Reuse {
+    /// An empty set of reusable outputs from run `from_run`.
+    #[must_use]
+    pub fn new(from_run: &str) -> Reuse {
+        Reuse {
+            from_run: from_run.to_owned(),
+            steps: HashMap::new(),
+        }
+    }
+
+    /// Records that step `step` (0-based) turned an input with blake3 `input_hash`
+    /// into `outputs`.
+    pub fn add(&mut self, step: usize, input_hash: &str, outputs: Vec<Recorded>) {
+        self.steps
+            .entry(step)
+            .or_default()
+            .entry(input_hash.to_owned())
+            .or_default()
+            .push_back(outputs);
+    }
+
+    /// Takes the outputs recorded for the next input of `step` with this content.
+    pub fn take(&mut self, step: usize, input_hash: &str) -> Option<Vec<Recorded>> {
+        self.steps.get_mut(&step)?.get_mut(input_hash)?.pop_front()
+    }
+
+    /// Whether anything is recorded for `step`.
+    #[must_use]
+    pub fn covers(&self, step: usize) -> bool {
+        self.steps.contains_key(&step)
+    }
+}

@@ -1,0 +1,452 @@
+//! Re-syncing from recorded payloads: `replay` (this file), `resume` and `retry`
+//! ([`resume`]). Each plans a new run from an earlier one, with the guards that keep
+//! data from being duplicated or lost; the engine then runs the plan.
+
+pub mod resume;
+
+use crate::flow::{self, Flow, FlowError, display_path};
+use crate::store::list::RunRef;
+use crate::store::manifest::{ReplayOf, ReplayedPayload};
+use crate::store::payload::{self, hash_file};
+use crate::store::{Manifest, PayloadRecord, RunStatus, StepStatus, Store, StoreError};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// Why a re-sync was refused or could not be planned.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// The run store.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The flow file to run has problems.
+    #[error(transparent)]
+    Flow(#[from] FlowError),
+    /// A guard refused: the message says why and what to do.
+    #[error("{0}")]
+    Refused(String),
+}
+
+fn refused(msg: impl Into<String>) -> ReplayError {
+    ReplayError::Refused(msg.into())
+}
+
+/// Which flow file a re-run uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowVersion {
+    /// `flows/<name>.toml` as it is now.
+    Current,
+    /// The `flow.toml` stored in the source run.
+    Original,
+}
+
+/// Loads the flow a re-run of `run` uses.
+///
+/// # Errors
+/// The flow file is missing or has problems.
+pub fn load_flow(root: &Path, run: &RunRef, version: FlowVersion) -> Result<Flow, ReplayError> {
+    Ok(match version {
+        FlowVersion::Current => flow::load(root, &run.flow)?,
+        FlowVersion::Original => {
+            let path = run.dir.join("flow.toml");
+            let source = std::fs::read_to_string(&path).map_err(|e| StoreError::io(&path, e))?;
+            flow::load_str(&run.flow, &path, source)?
+        }
+    })
+}
+
+/// The payload records that were the inputs of step `f` (0-based) in run `m`:
+/// the outputs of the last step before it that ran, else the run's `input/`.
+/// An empty list means the implicit start payload `null`.
+#[must_use]
+pub fn step_inputs(m: &Manifest, f: usize) -> &[PayloadRecord] {
+    for s in m.steps[..f].iter().rev() {
+        if s.status != StepStatus::Skipped {
+            return &s.payloads;
+        }
+    }
+    &m.input
+}
+
+/// Reads recorded payloads back, refusing trimmed ones.
+///
+/// # Errors
+/// A file is trimmed, missing or not JSON.
+pub fn read_payloads(dir: &Path, records: &[PayloadRecord]) -> Result<Vec<Value>, ReplayError> {
+    records
+        .iter()
+        .map(|r| {
+            if r.trimmed {
+                return Err(refused(format!(
+                    "{}: this payload was trimmed when it was stored (over max_payload_bytes), so its full content was never kept",
+                    display_path(&dir.join(&r.file))
+                )));
+            }
+            Ok(payload::read(&dir.join(&r.file))?)
+        })
+        .collect()
+}
+
+/// What `flowrun replay` was asked.
+pub struct ReplayRequest<'a> {
+    /// Payload files or one step folder.
+    pub payloads: &'a [PathBuf],
+    /// Skip the steps up to the payloads' step for this run only.
+    pub auto_skip: bool,
+    /// Which flow file to run.
+    pub flow_version: FlowVersion,
+    /// Accept edited payload files.
+    pub edited: bool,
+    /// Accept possible duplicates.
+    pub force: bool,
+}
+
+/// A replay, planned and checked.
+pub struct ReplayPlan {
+    /// The flow to run.
+    pub flow: Flow,
+    /// The run the payloads come from.
+    pub source: RunRef,
+    /// The payloads, in order.
+    pub inputs: Vec<Value>,
+    /// Steps to skip for this run besides the flow's own flags (0-based).
+    pub also_skip: Vec<usize>,
+    /// What the new manifest records.
+    pub replay_of: ReplayOf,
+    /// Warnings to print before running.
+    pub warnings: Vec<String>,
+}
+
+/// Plans a replay and applies every guard of SPEC §5.
+///
+/// # Errors
+/// A guard refused, or a file could not be read.
+pub fn plan(
+    store: &Store,
+    root: &Path,
+    req: &ReplayRequest<'_>,
+) -> Result<ReplayPlan, ReplayError> {
+    let located = locate(store, req.payloads)?;
+    let source = located.run;
+    let m = store.read_manifest(&source.dir)?;
+    let (step_label, records) = located.step.records(&m).ok_or_else(|| {
+        refused(format!(
+            "{}: the run's manifest has no such step folder",
+            display_path(&source.dir.join(located.step.folder()))
+        ))
+    })?;
+    let chosen: Vec<PayloadRecord> =
+        match &located.files {
+            None => records.to_vec(),
+            Some(files) => files
+                .iter()
+                .map(|f| {
+                    records.iter().find(|r| &r.file == f).cloned().ok_or_else(|| {
+                    refused(format!(
+                        "{}: not listed in the run's manifest, so it is not a recorded payload",
+                        display_path(&source.dir.join(f))
+                    ))
+                })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+    if chosen.is_empty() {
+        return Err(refused(format!(
+            "{}: the step recorded no payloads; nothing to replay",
+            display_path(&source.dir.join(located.step.folder()))
+        )));
+    }
+
+    let (inputs, replayed, edited) = read_checked(&source, &chosen, req.edited)?;
+    if !req.force {
+        check_duplicates(store, &m, &source, &chosen)?;
+    }
+
+    // Guard: the step still exists, and the steps up to it are skipped.
+    let flow = load_flow(root, &source, req.flow_version)?;
+    let upto = match &step_label {
+        None => 0,
+        Some(id) => {
+            flow.step_index(id).ok_or_else(|| {
+                refused(format!(
+                    "step `{id}` is no longer in {}; the payloads cannot be replayed into it (their step's position is unknown)",
+                    flow.file()
+                ))
+            })? + 1
+        }
+    };
+    let unskipped: Vec<usize> = (0..upto).filter(|&i| !flow.steps[i].skip).collect();
+    if !unskipped.is_empty() && !req.auto_skip {
+        let names: Vec<&str> = unskipped
+            .iter()
+            .map(|&i| flow.steps[i].id.as_str())
+            .collect();
+        let step = step_label.as_deref().unwrap_or_default();
+        return Err(refused(format!(
+            "these steps would run again: {} (a replay starts after the payloads' step `{step}`); skip them in the flow file with\n  flowrun skip {} --through {step}\nor add --auto-skip to skip them for this run only",
+            names.join(", "),
+            flow.name,
+        )));
+    }
+
+    let warnings = left_out_warning(&m, &source, step_label.as_deref(), &chosen)
+        .into_iter()
+        .collect();
+    Ok(ReplayPlan {
+        replay_of: ReplayOf {
+            run_id: source.id.clone(),
+            step: step_label.clone().unwrap_or_else(|| "input".to_owned()),
+            payloads: replayed,
+            edited,
+        },
+        also_skip: unskipped,
+        flow,
+        source,
+        inputs,
+        warnings,
+    })
+}
+
+/// Reads the chosen payloads, refusing trimmed ones and (unless `allow_edits`) edited ones.
+fn read_checked(
+    source: &RunRef,
+    chosen: &[PayloadRecord],
+    allow_edits: bool,
+) -> Result<(Vec<Value>, Vec<ReplayedPayload>, bool), ReplayError> {
+    let mut edited = false;
+    let mut replayed = Vec::with_capacity(chosen.len());
+    let mut inputs = Vec::with_capacity(chosen.len());
+    for r in chosen {
+        let path = source.dir.join(&r.file);
+        if r.trimmed {
+            return Err(refused(format!(
+                "{}: this payload was trimmed when it was stored (over max_payload_bytes), so its full content was never kept; it cannot be replayed (raise max_payload_bytes and retry the run instead)",
+                display_path(&path)
+            )));
+        }
+        let (_, hash) = hash_file(&path)?;
+        if hash != r.blake3 {
+            if !allow_edits {
+                return Err(refused(format!(
+                    "{}: the file was changed after it was recorded (its blake3 differs from the manifest); if you edited it on purpose, add --edited (the edit is recorded in the new run)",
+                    display_path(&path)
+                )));
+            }
+            edited = true;
+        }
+        inputs.push(payload::read(&path)?);
+        replayed.push(ReplayedPayload {
+            file: r.file.clone(),
+            blake3: hash,
+        });
+    }
+
+    Ok((inputs, replayed, edited))
+}
+
+/// Refuses payloads whose data may already have gone through.
+fn check_duplicates(
+    store: &Store,
+    m: &Manifest,
+    source: &RunRef,
+    chosen: &[PayloadRecord],
+) -> Result<(), ReplayError> {
+    match m.status {
+        RunStatus::Failure | RunStatus::Interrupted => {}
+        RunStatus::Success => {
+            return Err(refused(format!(
+                "run {} did not fail: its payloads already went through, and replaying them may duplicate data; add --force to replay anyway",
+                source.id
+            )));
+        }
+        RunStatus::Running => {
+            return Err(refused(format!(
+                "run {} is still running; wait for it to end",
+                source.id
+            )));
+        }
+    }
+    for r in chosen {
+        if let Some(e) = store.replayed_by(&source.flow, &source.id, &r.file).first() {
+            let how = if e.resume { "resumed" } else { "replayed" };
+            return Err(refused(format!(
+                "{}: already {how} by successful run {}; replaying it again may duplicate data; add --force to replay anyway",
+                display_path(&source.dir.join(&r.file)),
+                e.run_id
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A warning when the replay leaves out payloads that the source run never processed.
+fn left_out_warning(
+    m: &Manifest,
+    source: &RunRef,
+    step: Option<&str>,
+    chosen: &[PayloadRecord],
+) -> Option<String> {
+    // The step that stopped the run and how many of its inputs it finished.
+    let (f, done) = m
+        .steps
+        .iter()
+        .enumerate()
+        .find_map(|(i, s)| match s.status {
+            StepStatus::Failure => Some((i, s.inputs_done + 1)),
+            StepStatus::Running => Some((i, s.inputs_done)),
+            _ => None,
+        })?;
+    let never: Vec<&PayloadRecord> = step_inputs(m, f).iter().skip(done).collect();
+    if never.is_empty() {
+        return None;
+    }
+    // Follow each never-processed input back to its ancestor in the replayed step.
+    let folder_of = |file: &str| file.rsplit_once('/').map(|(d, _)| d.to_owned());
+    let want = chosen.first().and_then(|c| folder_of(&c.file));
+    let records: Vec<&PayloadRecord> = m.records().collect();
+    let mut left: Vec<String> = Vec::new();
+    for r in never {
+        let mut file = Some(r.file.clone());
+        while let Some(f) = file.clone() {
+            if folder_of(&f) == want {
+                break;
+            }
+            file = records
+                .iter()
+                .find(|x| x.file == f)
+                .and_then(|x| x.source.clone());
+        }
+        if let Some(f) = file
+            && !chosen.iter().any(|c| c.file == f)
+            && !left.contains(&f)
+        {
+            left.push(f);
+        }
+    }
+    if left.is_empty() {
+        return None;
+    }
+    let step = step.unwrap_or("input");
+    let paths: Vec<String> = left
+        .iter()
+        .map(|f| display_path(&source.dir.join(f)))
+        .collect();
+    Some(format!(
+        "warning: {} payload{} of step `{step}` never went through run {} (after the failed one) and {} left out of this replay; to include {}, add: {}",
+        left.len(),
+        if left.len() == 1 { "" } else { "s" },
+        source.id,
+        if left.len() == 1 { "is" } else { "are" },
+        if left.len() == 1 { "it" } else { "them" },
+        paths.join(" "),
+    ))
+}
+
+/// A step folder of a run: `input` or `steps/NN-<id>`.
+enum StepFolder {
+    Input,
+    Step(String),
+}
+
+impl StepFolder {
+    fn folder(&self) -> String {
+        match self {
+            StepFolder::Input => "input".to_owned(),
+            StepFolder::Step(dir) => format!("steps/{dir}"),
+        }
+    }
+
+    /// The step id (`None` for input) and its records.
+    fn records<'m>(&self, m: &'m Manifest) -> Option<(Option<String>, &'m [PayloadRecord])> {
+        match self {
+            StepFolder::Input => Some((None, &m.input)),
+            StepFolder::Step(dir) => {
+                let count = m.steps.len();
+                m.steps
+                    .iter()
+                    .find(|s| {
+                        crate::store::step_rel(s.index, count, &s.id) == format!("steps/{dir}")
+                    })
+                    .map(|s| (Some(s.id.clone()), s.payloads.as_slice()))
+            }
+        }
+    }
+}
+
+struct Located {
+    run: RunRef,
+    step: StepFolder,
+    /// Payload files relative to the run folder; `None` = the whole folder.
+    files: Option<Vec<String>>,
+}
+
+/// Finds the run and step folder the given payload paths belong to.
+fn locate(store: &Store, paths: &[PathBuf]) -> Result<Located, ReplayError> {
+    let runs = store
+        .path()
+        .canonicalize()
+        .map_err(|e| StoreError::io(store.path(), e))?;
+    let mut found: Option<Located> = None;
+    for p in paths {
+        let not_payload = || {
+            refused(format!(
+                "{}: not a payload file or step folder of a run in {}",
+                p.display(),
+                display_path(store.path())
+            ))
+        };
+        let full = p.canonicalize().map_err(|e| StoreError::io(p, e))?;
+        let rel = full.strip_prefix(&runs).map_err(|_| not_payload())?;
+        let parts: Vec<&str> = rel.iter().filter_map(|s| s.to_str()).collect();
+        let (flow, id, step, file) = match parts.as_slice() {
+            [flow, id, "input"] => (*flow, *id, StepFolder::Input, None),
+            [flow, id, "input", file] => {
+                (*flow, *id, StepFolder::Input, Some(format!("input/{file}")))
+            }
+            [flow, id, "steps", dir] => (*flow, *id, StepFolder::Step((*dir).to_owned()), None),
+            [flow, id, "steps", dir, file] => (
+                *flow,
+                *id,
+                StepFolder::Step((*dir).to_owned()),
+                Some(format!("steps/{dir}/{file}")),
+            ),
+            _ => return Err(not_payload()),
+        };
+        if !crate::time::is_run_id(id) {
+            return Err(not_payload());
+        }
+        let run = RunRef {
+            flow: flow.to_owned(),
+            id: id.to_owned(),
+            dir: store.run_dir(flow, id),
+        };
+        match &mut found {
+            None => {
+                found = Some(Located {
+                    run,
+                    files: file.map(|f| vec![f]),
+                    step,
+                });
+            }
+            Some(l) => {
+                if l.run != run || l.step.folder() != step.folder() {
+                    return Err(refused(
+                        "all payloads of one replay must come from the same step of the same run",
+                    ));
+                }
+                match (&mut l.files, file) {
+                    (Some(files), Some(f)) => {
+                        if !files.contains(&f) {
+                            files.push(f);
+                        }
+                    }
+                    _ => {
+                        return Err(refused(
+                            "give either a step folder or payload files from it, not both",
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    found.ok_or_else(|| refused("no payload given"))
+}
