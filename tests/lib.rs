@@ -3,4 +3,12 @@
 mod support;
 
 mod check;
+mod commands;
+mod crash;
+mod flow_errors;
+mod http;
+mod lock;
 mod run;
+mod server;
+mod steps;
+mod store;

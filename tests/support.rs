@@ -1,9 +1,11 @@
 //! A temporary project and a builder for `flowrun` commands run in it.
 
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// A project folder with `flows/` and `runs/`, removed when dropped.
 pub struct Project {
@@ -41,10 +43,57 @@ impl Project {
         self
     }
 
+    /// Writes a file of raw bytes (creating folders).
+    pub fn bytes_file(&self, rel: &str, contents: &[u8]) -> &Self {
+        let path = self.path(rel);
+        std::fs::create_dir_all(path.parent().expect("has parent")).expect("mkdir");
+        std::fs::write(path, contents).expect("write file");
+        self
+    }
+
+    /// Writes an executable script (creating folders).
+    pub fn script(&self, rel: &str, contents: &str) -> &Self {
+        use std::os::unix::fs::PermissionsExt;
+        self.file(rel, contents);
+        std::fs::set_permissions(self.path(rel), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod script");
+        self
+    }
+
     /// Reads a file.
     #[track_caller]
     pub fn read(&self, rel: &str) -> String {
         std::fs::read_to_string(self.path(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
+    }
+
+    /// Reads a file's bytes.
+    #[track_caller]
+    pub fn bytes(&self, rel: &str) -> Vec<u8> {
+        std::fs::read(self.path(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
+    }
+
+    /// Whether a file or folder exists.
+    pub fn exists(&self, rel: &str) -> bool {
+        self.path(rel).exists()
+    }
+
+    /// Every file under `rel` (paths relative to it, `/`-separated) with its bytes.
+    #[track_caller]
+    pub fn tree(&self, rel: &str) -> BTreeMap<String, Vec<u8>> {
+        fn walk(dir: &Path, prefix: &str, out: &mut BTreeMap<String, Vec<u8>>) {
+            for entry in std::fs::read_dir(dir).expect("read dir") {
+                let entry = entry.expect("dir entry");
+                let name = format!("{prefix}{}", entry.file_name().to_string_lossy());
+                if entry.file_type().expect("file type").is_dir() {
+                    walk(&entry.path(), &format!("{name}/"), out);
+                } else {
+                    out.insert(name, std::fs::read(entry.path()).expect("read file"));
+                }
+            }
+        }
+        let mut out = BTreeMap::new();
+        walk(&self.path(rel), "", &mut out);
+        out
     }
 
     /// A `flowrun` command with `args`, run in the project folder.
@@ -94,6 +143,71 @@ impl Project {
     pub fn json(&self, rel: &str) -> Value {
         serde_json::from_str(&self.read(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
     }
+
+    /// The manifest entry of step `step` in run `id` of `flow`.
+    #[track_caller]
+    pub fn step_record(&self, flow: &str, id: &str, step: &str) -> Value {
+        let m = self.manifest(flow, id);
+        m["steps"]
+            .as_array()
+            .expect("steps is an array")
+            .iter()
+            .find(|s| s["id"] == step)
+            .unwrap_or_else(|| panic!("run {id} has no step {step}"))
+            .clone()
+    }
+
+    /// The output payloads of `step` in the newest run of `flow`, parsed, in order.
+    #[track_caller]
+    pub fn outputs(&self, flow: &str, step: &str) -> Vec<Value> {
+        let id = self.last_run(flow);
+        self.step_record(flow, &id, step)["payloads"]
+            .as_array()
+            .expect("payloads is an array")
+            .iter()
+            .map(|p| {
+                let file = p["file"].as_str().expect("file is a string");
+                self.json(&format!("runs/{flow}/{id}/{file}"))
+            })
+            .collect()
+    }
+}
+
+/// blake3 of `bytes`, in hex.
+pub fn blake3_hex(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex().to_string()
+}
+
+/// Whether `s` reads `^\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{4}$`.
+pub fn is_run_id(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    b.len() == 25
+        && digits(0..8)
+        && b[8] == b'T'
+        && digits(9..15)
+        && b[15] == b'.'
+        && digits(16..19)
+        && b[19] == b'Z'
+        && b[20] == b'-'
+        && b[21..]
+            .iter()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c))
+}
+
+/// Polls `cond` until it holds; panics naming `what` if it never does.
+///
+/// The limit is only a safety net against a hung test, not a timing assertion.
+#[track_caller]
+pub fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "gave up waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// A command about to run.
@@ -137,6 +251,22 @@ impl Cmd {
         c
     }
 
+    /// Starts in the background, stdin closed, output captured.
+    #[track_caller]
+    pub fn spawn(self) -> Running {
+        let child = self
+            .command()
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn flowrun");
+        Running {
+            child,
+            args: self.args.join(" "),
+        }
+    }
+
     /// Runs to completion.
     #[track_caller]
     pub fn run(self) -> Output {
@@ -171,6 +301,37 @@ impl Cmd {
             output.stderr
         );
         output
+    }
+}
+
+/// A `flowrun` process running in the background.
+pub struct Running {
+    child: Child,
+    args: String,
+}
+
+impl Running {
+    /// Whether the process has ended.
+    pub fn has_exited(&mut self) -> bool {
+        self.child.try_wait().expect("poll flowrun").is_some()
+    }
+
+    /// Kills the process with SIGKILL and reaps it.
+    pub fn kill(mut self) {
+        self.child.kill().expect("kill flowrun");
+        self.child.wait().expect("reap flowrun");
+    }
+
+    /// Waits for the process to end.
+    #[track_caller]
+    pub fn wait(self) -> Output {
+        let out = self.child.wait_with_output().expect("wait flowrun");
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            args: self.args,
+        }
     }
 }
 
@@ -219,6 +380,42 @@ impl Output {
         assert!(
             self.stderr.contains(s),
             "stderr of flowrun {} lacks {s:?}:\n{}",
+            self.args,
+            self.stderr
+        );
+        self
+    }
+
+    /// Asserts stdout does not contain `s`.
+    #[track_caller]
+    pub fn stdout_lacks(self, s: &str) -> Self {
+        assert!(
+            !self.stdout.contains(s),
+            "stdout of flowrun {} has {s:?}:\n{}",
+            self.args,
+            self.stdout
+        );
+        self
+    }
+
+    /// Asserts stderr does not contain `s`.
+    #[track_caller]
+    pub fn stderr_lacks(self, s: &str) -> Self {
+        assert!(
+            !self.stderr.contains(s),
+            "stderr of flowrun {} has {s:?}:\n{}",
+            self.args,
+            self.stderr
+        );
+        self
+    }
+
+    /// Asserts stderr is not empty and every line of it is an `error: ` line.
+    #[track_caller]
+    pub fn only_errors(self) -> Self {
+        assert!(
+            !self.stderr.trim().is_empty() && self.stderr.lines().all(|l| l.starts_with("error: ")),
+            "stderr of flowrun {} is not all `error: ` lines:\n{}",
             self.args,
             self.stderr
         );

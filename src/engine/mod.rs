@@ -109,6 +109,11 @@ pub fn run(
         built.push(steps::build(def, spec.root, &mut resolver)?);
     }
     let secrets = resolver.secrets;
+    for (def, step) in flow.steps.iter().zip(built.iter_mut()) {
+        if def.kind() == "dedupe" {
+            step.set_seen_keys(store.dedupe_keys(&flow.name, &def.id)?);
+        }
+    }
     store.settle_previous(&flow.name, lock)?;
 
     let started = chrono::Utc::now();
@@ -129,7 +134,7 @@ pub fn run(
 
     let deadline = flow.settings.timeout.map(|t| Instant::now() + t);
     let max = flow.settings.max_payload_bytes;
-    let mut payloads = store_inputs(&mut run, spec.inputs, max)?;
+    let mut payloads = store_inputs(&mut run, spec.inputs, max, &secrets)?;
     let mut reuse = spec.reuse;
     let mut cx = Cx {
         root: spec.root,
@@ -137,9 +142,10 @@ pub fn run(
         run_id: &run_id,
         deadline,
         max,
+        secrets: &secrets,
     };
 
-    for (i, mut step) in built.into_iter().enumerate() {
+    for (i, step) in built.iter_mut().enumerate() {
         if skipped[i] {
             let rec = &mut run.manifest.steps[i];
             rec.status = StepStatus::Skipped;
@@ -175,6 +181,10 @@ pub fn run(
         if failure.is_some() {
             return finish(run, RunStatus::Failure);
         }
+    }
+    // Only a successful run marks dedupe keys as seen.
+    for (def, step) in flow.steps.iter().zip(built.iter_mut()) {
+        store.add_dedupe_keys(&flow.name, &def.id, step.take_new_keys())?;
     }
     finish(run, RunStatus::Success)
 }
@@ -248,6 +258,7 @@ fn store_inputs(
     run: &mut RunDir,
     inputs: Vec<Value>,
     max: u64,
+    secrets: &[String],
 ) -> Result<Vec<Flowing>, StoreError> {
     if inputs.is_empty() {
         return Ok(vec![Flowing {
@@ -261,7 +272,7 @@ fn store_inputs(
     let mut out = Vec::with_capacity(inputs.len());
     for (j, value) in inputs.into_iter().enumerate() {
         let name = payload::payload_name(j + 1);
-        let enc = payload::write(&dir.join(&name), &value, max)?;
+        let enc = payload::write(&dir.join(&name), &value, max, secrets)?;
         let file = format!("input/{name}");
         run.manifest.input.push(record(&file, &enc, None));
         out.push(Flowing {
@@ -283,6 +294,7 @@ fn record(file: &str, enc: &payload::Encoded, source: Option<String>) -> Payload
         trimmed: enc.trimmed,
         full_bytes: enc.full_bytes,
         full_blake3: enc.full_blake3.clone(),
+        masked: enc.masked,
         source,
     }
 }
@@ -309,6 +321,7 @@ struct Cx<'a> {
     run_id: &'a str,
     deadline: Option<Instant>,
     max: u64,
+    secrets: &'a [String],
 }
 
 /// Outputs of one input payload, encoded into temporary files, ready to be numbered.
@@ -344,7 +357,7 @@ impl Cx<'_> {
         outputs
             .into_iter()
             .map(|v| {
-                let pending = payload::encode_to_temp(dir, &v, self.max)?;
+                let pending = payload::encode_to_temp(dir, &v, self.max, self.secrets)?;
                 Ok((v, pending))
             })
             .collect()
@@ -365,7 +378,7 @@ impl Cx<'_> {
                 };
                 let value = payload::read(&o.path)
                     .map_err(|e| fail(format!("cannot reuse an earlier output: {e}")))?;
-                let pending = payload::encode_to_temp(dir, &value, self.max)
+                let pending = payload::encode_to_temp(dir, &value, self.max, self.secrets)
                     .map_err(|e| Failure::store(&e, source.cloned()))?;
                 if pending.encoded.full_blake3 != o.record.full_blake3 {
                     return Err(fail(format!(
@@ -448,7 +461,16 @@ impl Cx<'_> {
                                 .clone()
                                 .unwrap_or_else(|| crate::json::payload_hash(&input.value));
                             let cx = self.step_cx(&id, j + 1, &hash);
-                            let outputs = step.process(input.value, &cx).map_err(|e| Failure {
+                            let outputs = step.process(input.value, &cx);
+                            for mut note in step.take_notes() {
+                                if let Some(obj) = note.as_object_mut() {
+                                    obj.insert("input".into(), source.clone().into());
+                                }
+                                let masked = mask(&note.to_string(), self.secrets);
+                                let note = serde_json::from_str(&masked).unwrap_or(note);
+                                commit.run.manifest.steps[i].requests.push(note);
+                            }
+                            let outputs = outputs.map_err(|e| Failure {
                                 message: e.message,
                                 input: source.clone(),
                             })?;

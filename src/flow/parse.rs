@@ -96,6 +96,7 @@ impl<'t, 'i> Reader<'t, 'i> {
             if !self.allowed.contains(&name) {
                 let mut expected = self.allowed.clone();
                 expected.sort_unstable();
+                expected.dedup();
                 cx.err(
                     key.span().start,
                     format!(
@@ -149,6 +150,16 @@ impl<'t, 'i> Reader<'t, 'i> {
             .and_then(|i| u64::from_str_radix(i.as_str(), i.radix()).ok());
         match value {
             Some(v) if v >= min => Some(v),
+            // An integer out of range: show it as written.
+            _ if item.get_ref().as_integer().is_some() => {
+                let src = cx.src;
+                let written = src.get(item.span()).unwrap_or_default();
+                cx.err(
+                    item.span().start,
+                    format!("`{key}` must be a whole number ≥ {min}, not {written}"),
+                );
+                None
+            }
             _ => {
                 type_err(cx, item, key, &format!("a whole number ≥ {min}"));
                 None
@@ -473,19 +484,25 @@ fn steps(cx: &mut Cx<'_>, item: &Item<'_>) -> Vec<StepDef> {
             continue;
         };
         let at = entry.span().start;
-        if let Some(step) = step(cx, t, at, i + 1) {
-            if let Some((_, first)) = seen.iter().find(|(id, _)| *id == step.id) {
+        // Duplicates are found from the id alone, so that a step with other problems
+        // still counts as the first use of its id.
+        let id = t
+            .iter()
+            .find(|(k, _)| k.get_ref().as_ref() == "id")
+            .and_then(|(_, v)| v.get_ref().as_str())
+            .filter(|id| is_name(id));
+        if let Some(id) = id {
+            if let Some((_, first)) = seen.iter().find(|(seen, _)| seen == id) {
                 let (line, _) = line_col(cx.src, *first);
                 cx.err(
                     at,
-                    format!(
-                        "duplicate step id `{}` (first used on line {line})",
-                        step.id
-                    ),
+                    format!("duplicate step id `{id}` (first used on line {line})"),
                 );
             } else {
-                seen.push((step.id.clone(), at));
+                seen.push((id.to_owned(), at));
             }
+        }
+        if let Some(step) = step(cx, t, at, i + 1) {
             out.push(step);
         }
     }
@@ -498,24 +515,28 @@ fn steps(cx: &mut Cx<'_>, item: &Item<'_>) -> Vec<StepDef> {
 )]
 fn step(cx: &mut Cx<'_>, t: &DeTable<'_>, at: usize, n: usize) -> Option<StepDef> {
     let mut r = Reader::new(t, at, format!("step {n}"));
+    // A missing or invalid id is reported and the rest of the step is still checked.
     let id = match r.get("id") {
-        Some(item) => {
-            let (s, at) = as_str(cx, item, "id")?;
-            if !is_name(s) {
+        Some(item) => match as_str(cx, item, "id") {
+            Some((s, _)) if is_name(s) => Some(s.to_owned()),
+            Some((s, at)) => {
                 cx.err(
                     at,
                     format!("step id `{s}` is not valid: use lower-case letters, digits, `_` and `-` (at most 64, starting with a letter or digit)"),
                 );
-                return None;
+                None
             }
-            s.to_owned()
-        }
+            None => None,
+        },
         None => {
             cx.err(at, format!("step {n} needs an `id`"));
-            return None;
+            None
         }
     };
-    r.what = format!("step `{id}`");
+    if let Some(id) = &id {
+        r.what = format!("step `{id}`");
+    }
+    let label = r.what.clone();
     let skip = r.bool(cx, "skip").unwrap_or(false);
     let description = r.str(cx, "description").map(|(s, _)| s.to_owned());
     let (kind, kind_at) = match r.required(cx, "kind") {
@@ -532,7 +553,7 @@ fn step(cx: &mut Cx<'_>, t: &DeTable<'_>, at: usize, n: usize) -> Option<StepDef
         );
         return None;
     }
-    r.what = format!("step `{id}` (kind {kind})");
+    r.what = format!("{label} (kind {kind})");
     let before = cx.problems.len();
     let spec = match kind {
         "read" => {
@@ -587,13 +608,13 @@ fn step(cx: &mut Cx<'_>, t: &DeTable<'_>, at: usize, n: usize) -> Option<StepDef
             if equals.is_some() && equals_file.is_some() {
                 cx.err(
                     at,
-                    format!("step `{id}`: use `equals` or `equals_file`, not both"),
+                    format!("{label}: use `equals` or `equals_file`, not both"),
                 );
             }
             if jq.is_none() && equals.is_none() && equals_file.is_none() && r.get("jq").is_none() {
                 cx.err(
                     at,
-                    format!("step `{id}` (kind assert) needs `jq`, `equals` or `equals_file`"),
+                    format!("{label} (kind assert) needs `jq`, `equals` or `equals_file`"),
                 );
             }
             Some(Spec::Assert {
@@ -636,6 +657,7 @@ fn step(cx: &mut Cx<'_>, t: &DeTable<'_>, at: usize, n: usize) -> Option<StepDef
     if cx.problems.len() > before {
         return None;
     }
+    let id = id?;
     spec.map(|spec| StepDef {
         id,
         skip,
@@ -743,7 +765,9 @@ fn check_template(cx: &mut Cx<'_>, at: usize, template: &str) {
             return;
         };
         let field = &after[..close];
-        if !["flow", "run", "step", "n", "hash"].contains(&field) {
+        // `${env:NAME}` is a placeholder (checked by `Text::parse`), not a template field.
+        let placeholder = rest[..open].ends_with('$') && field.starts_with("env:");
+        if !placeholder && !["flow", "run", "step", "n", "hash"].contains(&field) {
             cx.err(
                 at,
                 format!("`path`: unknown field `{{{field}}}`; use {{flow}}, {{run}}, {{step}}, {{n}} or {{hash}}"),
@@ -804,12 +828,73 @@ jq = '.a'
     }
 
     #[test]
+    fn write_templates_may_hold_env_placeholders() {
+        let step = "[[steps]]\nid = \"w\"\nkind = \"write\"\npath = ";
+        assert_eq!(
+            problems(&format!("{step}\"out/${{env:DIR}}/{{n}}.json\"\n")),
+            Vec::<String>::new()
+        );
+        let p = problems(&format!("{step}\"out/{{env:DIR}}.json\"\n"));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].contains("unknown field `{env:DIR}`"), "{p:?}");
+    }
+
+    #[test]
+    fn duplicate_ids_are_found_when_the_first_step_has_problems() {
+        let src =
+            "[[steps]]\nid = \"a\"\nkind = \"map\"\n[[steps]]\nid = \"a\"\nkind = \"merge\"\n";
+        let p = problems(src);
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(
+            p[0].starts_with("1:1: step `a` (kind map) needs `jq`"),
+            "{p:?}"
+        );
+        assert!(
+            p[1].starts_with("4:1: duplicate step id `a` (first used on line 1)"),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_list_each_expected_key_once() {
+        let p = problems("[[steps]]\nid = \"m\"\nkind = \"map\"\njq = '.'\nextra = 1\n");
+        assert_eq!(
+            p,
+            [
+                "5:1: unknown key `extra` in step `m` (kind map); expected one of: description, id, jq, kind, skip"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_invalid_id_does_not_hide_the_step_s_other_problems() {
+        let p = problems("[[steps]]\nid = \"A b\"\nkind = \"map\"\njq = 'nosuch'\nextra = 1\n");
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert!(p[0].starts_with("2:6: step id `A b` is not valid"), "{p:?}");
+        assert!(p[1].starts_with("4:7: `jq`"), "{p:?}");
+        assert!(
+            p[2].starts_with("5:1: unknown key `extra` in step 1"),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn out_of_range_numbers_are_shown_as_written() {
+        let p = problems("[[steps]]\nid = \"s\"\nkind = \"split\"\nsize = 0\n");
+        assert_eq!(p, ["4:8: `size` must be a whole number ≥ 1, not 0"]);
+    }
+
+    #[test]
     fn collects_all_problems() {
         let src = "bogus = 1\n[[steps]]\nid = \"a\"\nkind = \"nope\"\n[[steps]]\nid = \"Bad Id\"\nkind = \"map\"\n";
         let p = problems(src);
-        assert_eq!(p.len(), 3, "{p:?}");
+        assert_eq!(p.len(), 4, "{p:?}");
         assert!(p[0].starts_with("1:1: unknown key `bogus`"), "{p:?}");
         assert!(p[1].starts_with("4:8: unknown step kind"), "{p:?}");
-        assert!(p[2].starts_with("6:6: step id"), "{p:?}");
+        assert!(
+            p[2].starts_with("5:1: step 2 (kind map) needs `jq`"),
+            "{p:?}"
+        );
+        assert!(p[3].starts_with("6:6: step id"), "{p:?}");
     }
 }

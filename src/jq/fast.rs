@@ -13,6 +13,7 @@
 //! intermediate results keep jaq's integer/float distinction.
 
 use super::interp::float_value;
+use super::truthy;
 use jaq_core::load::lex::StrPart;
 use jaq_core::load::parse::{BinaryOp, Term};
 use jaq_core::ops::{Cmp, Math};
@@ -539,11 +540,6 @@ fn neg(v: &Value) -> Option<Value> {
         Num::Int(i) => i.checked_neg().map(Value::from),
         Num::Float(f) => float(-f),
     }
-}
-
-/// jq truthiness: everything but `false` and `null`.
-fn truthy(v: &Value) -> bool {
-    !matches!(v, Value::Null | Value::Bool(false))
 }
 
 fn holds(op: Cmp, ord: Ordering) -> bool {

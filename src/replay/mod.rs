@@ -75,15 +75,27 @@ pub fn read_payloads(dir: &Path, records: &[PayloadRecord]) -> Result<Vec<Value>
     records
         .iter()
         .map(|r| {
-            if r.trimmed {
-                return Err(refused(format!(
-                    "{}: this payload was trimmed when it was stored (over max_payload_bytes), so its full content was never kept",
-                    display_path(&dir.join(&r.file))
-                )));
+            if r.trimmed || r.masked {
+                return Err(incomplete(&dir.join(&r.file), r.masked));
             }
             Ok(payload::read(&dir.join(&r.file))?)
         })
         .collect()
+}
+
+/// The refusal for a payload whose full content was never stored.
+fn incomplete(path: &Path, masked: bool) -> ReplayError {
+    if masked {
+        refused(format!(
+            "{}: a secret was masked out of this payload when it was stored, so its full content was never kept; it cannot be replayed (retry the run instead)",
+            display_path(path)
+        ))
+    } else {
+        refused(format!(
+            "{}: this payload was trimmed when it was stored (over max_payload_bytes), so its full content was never kept; it cannot be replayed (raise max_payload_bytes and retry the run instead)",
+            display_path(path)
+        ))
+    }
 }
 
 /// What `flowrun replay` was asked.
@@ -217,11 +229,8 @@ fn read_checked(
     let mut inputs = Vec::with_capacity(chosen.len());
     for r in chosen {
         let path = source.dir.join(&r.file);
-        if r.trimmed {
-            return Err(refused(format!(
-                "{}: this payload was trimmed when it was stored (over max_payload_bytes), so its full content was never kept; it cannot be replayed (raise max_payload_bytes and retry the run instead)",
-                display_path(&path)
-            )));
+        if r.trimmed || r.masked {
+            return Err(incomplete(&path, r.masked));
         }
         let (_, hash) = hash_file(&path)?;
         if hash != r.blake3 {

@@ -105,8 +105,10 @@ fn add_finished(
     i: usize,
 ) -> Result<(), ReplayError> {
     let rec = &m.steps[i];
-    // A step that holds its outputs back until its last input (merge) starts over.
+    // A step that holds its outputs back until its last input (merge), or whose state
+    // is saved only by a successful run (dedupe), starts over.
     if rec.kind == "merge"
+        || rec.kind == "dedupe"
         || !matches!(
             rec.status,
             StepStatus::Success | StepStatus::Failure | StepStatus::Running
@@ -140,9 +142,9 @@ fn add_finished(
                 record: p.clone(),
             })
             .collect();
-        if let Some(t) = outputs.iter().find(|o| o.record.trimmed) {
+        if let Some(t) = outputs.iter().find(|o| o.record.trimmed || o.record.masked) {
             return Err(refused(format!(
-                "{}: an output to reuse was trimmed when it was stored, so its full content is not available; use `flowrun retry {}` instead",
+                "{}: an output to reuse was trimmed or had a secret masked out when it was stored, so its full content is not available; use `flowrun retry {}` instead",
                 crate::flow::display_path(&t.path),
                 run.id
             )));

@@ -2,7 +2,9 @@
 
 mod assert;
 mod command;
+mod dedupe;
 mod filter;
+pub mod http;
 mod map;
 mod merge;
 mod read;
@@ -87,6 +89,19 @@ pub trait Step: Send {
     /// The step failed.
     fn finish(&mut self, _cx: &StepCx<'_>) -> Result<Vec<Value>, StepError> {
         Ok(Vec::new())
+    }
+
+    /// Facts to record in the manifest about the payload just handled (e.g. requests).
+    fn take_notes(&mut self) -> Vec<Value> {
+        Vec::new()
+    }
+
+    /// Keys that earlier successful runs saw (`dedupe` only).
+    fn set_seen_keys(&mut self, _keys: std::collections::HashSet<String>) {}
+
+    /// Keys first seen in this run, to be saved once it succeeds (`dedupe` only).
+    fn take_new_keys(&mut self) -> Vec<String> {
+        Vec::new()
     }
 
     /// The step as a pure function of its input, when it is one: such steps may
@@ -238,13 +253,39 @@ pub fn build(
             size: *size,
         }),
         Spec::Merge => Box::new(merge::Merge::default()),
-        Spec::Http(_) | Spec::Dedupe { .. } => {
-            return Err(BuildError::Other {
-                step: step.to_owned(),
-                message: format!("the `{}` step kind is not available yet", def.kind()),
-            });
-        }
+        Spec::Http(h) => Box::new(http::Http {
+            method: h.method.clone(),
+            url: env.text(&h.url).map_err(env_err)?,
+            headers: resolve_pairs(env, &h.headers).map_err(env_err)?,
+            query: resolve_pairs(env, &h.query).map_err(env_err)?,
+            body: h.body,
+            next: h.next.as_ref().map(|n| env.jq(n, step)).transpose()?,
+            timeout: h.timeout,
+            retries: h.retries,
+            idempotency_key: h.idempotency_key,
+            response: h.response,
+            max_pages: h.max_pages,
+            max_response_bytes: h.max_response_bytes,
+            agent: http::agent(),
+            notes: Vec::new(),
+        }),
+        Spec::Dedupe { key, mode } => Box::new(dedupe::Dedupe {
+            key: env.jq(key, step)?,
+            mode: *mode,
+            seen: std::collections::HashSet::new(),
+            new: Vec::new(),
+        }),
     })
+}
+
+fn resolve_pairs(
+    env: &mut Resolver<'_>,
+    pairs: &[(String, Text)],
+) -> Result<Vec<(String, String)>, MissingEnv> {
+    pairs
+        .iter()
+        .map(|(k, v)| Ok((k.clone(), env.text(v)?)))
+        .collect()
 }
 
 /// Resolves a user path against the project root (absolute paths stay as they are).

@@ -107,6 +107,9 @@ pub struct PayloadRecord {
     pub full_bytes: u64,
     /// blake3 of the whole payload.
     pub full_blake3: String,
+    /// Whether a secret was masked out of the stored file (it then differs from the payload).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub masked: bool,
     /// The input payload file it came from.
     pub source: Option<String>,
 }
@@ -158,6 +161,14 @@ pub struct RunError {
 )]
 fn is_zero(n: &usize) -> bool {
     *n == 0
+}
+
+#[allow(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if passes a reference"
+)]
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// The source of a replay.

@@ -1,6 +1,7 @@
 //! The run store: `runs/<flow>/<run-id>/` folders, manifests, atomic writes, locks, listing.
 
 pub mod atomic;
+pub mod dedupe;
 pub mod list;
 pub mod lock;
 pub mod manifest;

@@ -23,6 +23,8 @@ pub struct Encoded {
     pub full_bytes: u64,
     /// blake3 of the whole payload.
     pub full_blake3: String,
+    /// Whether a secret was masked out of it.
+    pub masked: bool,
 }
 
 /// A payload written to a temporary file in its final folder, synced, not yet named.
@@ -45,19 +47,37 @@ impl Pending {
     }
 }
 
-/// Writes `value` as pretty JSON to a synced temporary file in `dir`.
+/// Writes `value` as pretty JSON to a synced temporary file in `dir`, hashing it and
+/// trimming it to `max_bytes` (0 = never) in the same pass. Every occurrence of a
+/// `secrets` value is replaced by `***` before anything is written.
 ///
 /// # Errors
 /// The file could not be written.
-pub fn encode_to_temp(dir: &Path, value: &Value, max_bytes: u64) -> Result<Pending, StoreError> {
+pub fn encode_to_temp(
+    dir: &Path,
+    value: &Value,
+    max_bytes: u64,
+    secrets: &[String],
+) -> Result<Pending, StoreError> {
     let temp = atomic::temp_in(dir)?;
     let file = temp
         .as_file()
         .try_clone()
         .map_err(|e| StoreError::io(dir, e))?;
-    let mut out = TrimWriter::new(BufWriter::with_capacity(256 * 1024, file), max_bytes);
-    let written = crate::json::write_pretty(&mut out, value).and_then(|()| out.finish());
-    let (file, encoded) = written.map_err(|e| StoreError::io(temp.path(), e))?;
+    let mut trim = TrimWriter::new(file, max_bytes);
+    let mut masked = false;
+    let written = if secrets.is_empty() {
+        let mut buf = BufWriter::with_capacity(256 * 1024, &mut trim);
+        crate::json::write_pretty(&mut buf, value).and_then(|()| buf.flush())
+    } else {
+        let (bytes, hit) = mask(crate::json::to_pretty(value), secrets);
+        masked = hit;
+        trim.write_all(&bytes)
+    };
+    let (file, mut encoded) = written
+        .and_then(|()| trim.finish())
+        .map_err(|e| StoreError::io(temp.path(), e))?;
+    encoded.masked = masked;
     file.sync_all()
         .map_err(|e| StoreError::io(temp.path(), e))?;
     Ok(Pending { temp, encoded })
@@ -67,12 +87,45 @@ pub fn encode_to_temp(dir: &Path, value: &Value, max_bytes: u64) -> Result<Pendi
 ///
 /// # Errors
 /// The file could not be written.
-pub fn write(path: &Path, value: &Value, max_bytes: u64) -> Result<Encoded, StoreError> {
+pub fn write(
+    path: &Path,
+    value: &Value,
+    max_bytes: u64,
+    secrets: &[String],
+) -> Result<Encoded, StoreError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let pending = encode_to_temp(dir, value, max_bytes)?;
+    let pending = encode_to_temp(dir, value, max_bytes, secrets)?;
     let encoded = pending.encoded.clone();
     pending.commit(path)?;
     Ok(encoded)
+}
+
+/// Replaces each secret (as written and as it appears inside a JSON string) with `***`.
+fn mask(mut bytes: Vec<u8>, secrets: &[String]) -> (Vec<u8>, bool) {
+    let mut hit = false;
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        let escaped = serde_json::to_string(secret).expect("a string always serialises");
+        let escaped = &escaped[1..escaped.len() - 1];
+        for form in [secret.as_str(), escaped] {
+            let finder = memchr::memmem::Finder::new(form.as_bytes());
+            if finder.find(&bytes).is_none() {
+                continue;
+            }
+            hit = true;
+            let mut out = Vec::with_capacity(bytes.len());
+            let mut last = 0;
+            for at in finder.find_iter(&bytes) {
+                if at >= last {
+                    out.extend_from_slice(&bytes[last..at]);
+                    out.extend_from_slice(b"***");
+                    last = at + form.len();
+                }
+            }
+            out.extend_from_slice(&bytes[last..]);
+            bytes = out;
+        }
+    }
+    (bytes, hit)
 }
 
 /// Reads a payload file back.
@@ -141,10 +194,7 @@ impl<W: Write> TrimWriter<W> {
         self.limit.saturating_sub(4)
     }
 
-    fn finish(mut self) -> io::Result<(File, Encoded)>
-    where
-        W: IntoFile,
-    {
+    fn finish(mut self) -> io::Result<(W, Encoded)> {
         let trimmed = self.limit > 0 && self.full_bytes > self.limit;
         let held = std::mem::take(&mut self.held);
         if trimmed {
@@ -159,15 +209,16 @@ impl<W: Write> TrimWriter<W> {
         } else {
             self.pass(&held)?;
         }
-        let file = self.inner.into_file()?;
+        self.inner.flush()?;
         let encoded = Encoded {
             bytes: self.stored_bytes,
             blake3: self.stored.finalize().to_hex().to_string(),
             trimmed,
             full_bytes: self.full_bytes,
             full_blake3: self.full.finalize().to_hex().to_string(),
+            masked: false,
         };
-        Ok((file, encoded))
+        Ok((self.inner, encoded))
     }
 }
 
@@ -207,17 +258,6 @@ impl<W: Write> TrimWriter<W> {
     }
 }
 
-/// A writer that can give back its file once flushed.
-trait IntoFile {
-    fn into_file(self) -> io::Result<File>;
-}
-
-impl IntoFile for BufWriter<File> {
-    fn into_file(self) -> io::Result<File> {
-        self.into_inner().map_err(io::IntoInnerError::into_error)
-    }
-}
-
 /// The path of payload `n` (1-based) in `dir`.
 #[must_use]
 pub fn payload_path(dir: &Path, n: usize) -> PathBuf {
@@ -238,7 +278,7 @@ mod tests {
     fn store(value: &Value, limit: u64) -> (Vec<u8>, Encoded) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("p.json");
-        let enc = write(&path, value, limit).unwrap();
+        let enc = write(&path, value, limit, &[]).unwrap();
         (std::fs::read(&path).unwrap(), enc)
     }
 
@@ -282,7 +322,31 @@ mod tests {
     fn reading_a_trimmed_file_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("p.json");
-        write(&path, &json!([1, 2, 3, 4, 5]), 5).unwrap();
+        write(&path, &json!([1, 2, 3, 4, 5]), 5, &[]).unwrap();
         assert!(matches!(read(&path), Err(StoreError::Trimmed(_))));
+    }
+}
+
+#[cfg(test)]
+mod mask_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn secrets_are_masked_raw_and_escaped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.json");
+        let secrets = vec!["t0k\"en".to_owned(), "abc123".to_owned()];
+        let enc = write(
+            &path,
+            &json!({"auth": "Bearer abc123", "odd": "t0k\"en"}),
+            0,
+            &secrets,
+        )
+        .unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(enc.masked);
+        assert!(!text.contains("abc123") && !text.contains("t0k"), "{text}");
+        assert!(text.contains("Bearer ***"), "{text}");
     }
 }

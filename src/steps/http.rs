@@ -1,0 +1,421 @@
+//! `http`: a connector that sends a request per payload and emits the JSON response,
+//! one payload per page, with bounded retries, timeouts and a response size limit.
+
+use super::{Step, StepCx, StepError};
+use crate::flow::{BodyMode, ResponseMode};
+use crate::jq::Jq;
+use serde_json::{Value, json};
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use ureq::http;
+
+/// An `http` step, its placeholders resolved.
+pub struct Http {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub query: Vec<(String, String)>,
+    pub body: BodyMode,
+    pub next: Option<Arc<Jq>>,
+    pub timeout: Duration,
+    pub retries: u32,
+    pub idempotency_key: bool,
+    pub response: ResponseMode,
+    pub max_pages: u32,
+    pub max_response_bytes: u64,
+    pub agent: ureq::Agent,
+    pub notes: Vec<Value>,
+}
+
+/// First wait between attempts; doubled each time, with jitter, up to [`MAX_BACKOFF`].
+const BASE_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// The longest `Retry-After` honoured.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+/// How much of an error body is quoted.
+const BODY_QUOTE: usize = 300;
+
+/// An agent that leaves status handling to the step.
+#[must_use]
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .user_agent(concat!("flowrun/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .new_agent()
+}
+
+/// What one attempt came to.
+enum Attempt {
+    Done {
+        status: u16,
+        body: Vec<u8>,
+        content_type: Option<String>,
+    },
+    Retry {
+        why: String,
+        after: Option<Duration>,
+    },
+    Fail(String),
+}
+
+impl Step for Http {
+    fn process(&mut self, input: Value, cx: &StepCx<'_>) -> Result<Vec<Value>, StepError> {
+        let body = match self.body {
+            BodyMode::Payload => {
+                Some(serde_json::to_vec(&input).expect("a payload always serialises"))
+            }
+            BodyMode::None => None,
+        };
+        let key = self.idempotency_key.then(|| idempotency_key(cx));
+        let mut url = with_query(&self.url, &self.query);
+        let mut pages = Vec::new();
+        for page in 1..=self.max_pages {
+            let key = key.as_ref().map(|k| {
+                if page == 1 {
+                    k.clone()
+                } else {
+                    format!("{k}-p{page}")
+                }
+            });
+            let started = Instant::now();
+            let (status, raw, content_type, attempts) =
+                self.send(&url, body.as_deref(), key.as_deref(), cx)?;
+            self.notes.push(json!({
+                "page": page,
+                "method": self.method,
+                "url": url,
+                "status": status,
+                "attempts": attempts,
+                "duration_ms": u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            }));
+            let value = self.decode(&url, &raw, content_type.as_deref())?;
+            let next = match &self.next {
+                Some(jq) => next_url(jq, &value, &url)?,
+                None => None,
+            };
+            pages.push(value);
+            match next {
+                Some(n) => url = n,
+                None => return Ok(pages),
+            }
+        }
+        Err(StepError::new(format!(
+            "pagination did not end after {} pages (max_pages); check the `next` filter",
+            self.max_pages
+        )))
+    }
+
+    fn take_notes(&mut self) -> Vec<Value> {
+        std::mem::take(&mut self.notes)
+    }
+}
+
+impl Http {
+    /// Sends one request with retries; returns status, body, content type and attempts.
+    fn send(
+        &self,
+        url: &str,
+        body: Option<&[u8]>,
+        key: Option<&str>,
+        cx: &StepCx<'_>,
+    ) -> Result<(u16, Vec<u8>, Option<String>, u32), StepError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let timeout = match cx.deadline {
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(StepError::new("the run's timeout was reached"));
+                    }
+                    self.timeout.min(left)
+                }
+                None => self.timeout,
+            };
+            let (why, after) = match self.attempt(url, body, key, timeout) {
+                Attempt::Done {
+                    status,
+                    body,
+                    content_type,
+                } => {
+                    return Ok((status, body, content_type, attempt));
+                }
+                Attempt::Fail(msg) => {
+                    return Err(StepError::new(format!("{} {url}: {msg}", self.method)));
+                }
+                Attempt::Retry { why, after } => (why, after),
+            };
+            if attempt > self.retries {
+                let tries = if attempt == 1 {
+                    String::new()
+                } else {
+                    format!(" (after {attempt} attempts)")
+                };
+                return Err(StepError::new(format!(
+                    "{} {url}: {why}{tries}",
+                    self.method
+                )));
+            }
+            let wait = after.unwrap_or_else(|| backoff(attempt));
+            if cx.deadline.is_some_and(|d| Instant::now() + wait >= d) {
+                return Err(StepError::new(format!(
+                    "{} {url}: {why}; no time left to retry before the run's timeout",
+                    self.method
+                )));
+            }
+            std::thread::sleep(wait);
+        }
+    }
+
+    fn attempt(
+        &self,
+        url: &str,
+        body: Option<&[u8]>,
+        key: Option<&str>,
+        timeout: Duration,
+    ) -> Attempt {
+        let mut req = http::Request::builder()
+            .method(self.method.as_str())
+            .uri(url);
+        for (k, v) in &self.headers {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
+        }
+        if body.is_some() {
+            req = req.header("Content-Type", "application/json");
+        }
+        let req = match req.body(body.map(<[u8]>::to_vec).unwrap_or_default()) {
+            Ok(r) => r,
+            Err(e) => return Attempt::Fail(format!("invalid request: {e}")),
+        };
+        let agent = self.agent.clone();
+        let req = agent
+            .configure_request(req)
+            .timeout_global(Some(timeout))
+            .build();
+        let mut resp = match agent.run(req) {
+            Ok(r) => r,
+            Err(e) => return classify(e, timeout),
+        };
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let read = resp
+            .body_mut()
+            .with_config()
+            .limit(self.max_response_bytes)
+            .read_to_vec();
+        let bytes = match read {
+            Ok(b) => b,
+            Err(ureq::Error::BodyExceedsLimit(_)) => {
+                return Attempt::Fail(format!(
+                    "the response body is larger than {} bytes (max_response_bytes)",
+                    self.max_response_bytes
+                ));
+            }
+            Err(e) => return classify(e, timeout),
+        };
+        if (200..300).contains(&status) {
+            return Attempt::Done {
+                status,
+                body: bytes,
+                content_type,
+            };
+        }
+        let why = format!("returned status {status}{}", quote(&bytes));
+        if status == 429 || status >= 500 {
+            Attempt::Retry {
+                why,
+                after: retry_after,
+            }
+        } else {
+            Attempt::Fail(why)
+        }
+    }
+
+    fn decode(
+        &self,
+        url: &str,
+        raw: &[u8],
+        content_type: Option<&str>,
+    ) -> Result<Value, StepError> {
+        if self.response == ResponseMode::Text {
+            return Ok(Value::String(String::from_utf8_lossy(raw).into_owned()));
+        }
+        if raw.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Value::Null);
+        }
+        serde_json::from_slice(raw).map_err(|e| {
+            StepError::new(format!(
+                "{} {url}: the response is not JSON ({}{e}){}; set response = \"text\" to take it as a string",
+                self.method,
+                content_type.map(|c| format!("content-type {c}; ")).unwrap_or_default(),
+                quote(raw)
+            ))
+        })
+    }
+}
+
+/// Sorts a transport error into retry (connection trouble) or failure.
+fn classify(e: ureq::Error, timeout: Duration) -> Attempt {
+    match e {
+        ureq::Error::Timeout(_) => Attempt::Fail(format!(
+            "no complete response within {} (timeout)",
+            crate::flow::duration::show(timeout)
+        )),
+        ureq::Error::Io(io) => Attempt::Retry {
+            why: format!("connection error: {io}"),
+            after: None,
+        },
+        ureq::Error::ConnectionFailed => Attempt::Retry {
+            why: "connection failed".into(),
+            after: None,
+        },
+        ureq::Error::HostNotFound => Attempt::Fail("host not found".into()),
+        ureq::Error::BadUri(u) => Attempt::Fail(format!("invalid URL: {u}")),
+        other => Attempt::Retry {
+            why: other.to_string(),
+            after: None,
+        },
+    }
+}
+
+/// `: <start of body>` for error messages, or nothing for an empty body.
+fn quote(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    if text.is_empty() {
+        return String::new();
+    }
+    let cut: String = text.chars().take(BODY_QUOTE).collect();
+    let more = if cut.len() < text.len() { "…" } else { "" };
+    format!(": {cut}{more}")
+}
+
+/// Exponential backoff with ±50% jitter.
+fn backoff(attempt: u32) -> Duration {
+    let base = BASE_BACKOFF
+        .saturating_mul(1 << attempt.saturating_sub(1).min(16))
+        .min(MAX_BACKOFF);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let jitter = 0.5 + f64::from(nanos % 1000) / 1000.0;
+    base.mul_f64(jitter)
+}
+
+/// `Retry-After`: seconds, or an HTTP date.
+fn parse_retry_after(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    let d = if let Ok(secs) = v.parse::<u64>() {
+        Duration::from_secs(secs)
+    } else {
+        let when = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+        (when.with_timezone(&chrono::Utc) - chrono::Utc::now())
+            .to_std()
+            .unwrap_or_default()
+    };
+    Some(d.min(MAX_RETRY_AFTER))
+}
+
+/// The key a payload carries in every run: same flow, step and payload → same key.
+fn idempotency_key(cx: &StepCx<'_>) -> String {
+    let mut h = blake3::Hasher::new();
+    for part in ["flowrun-idempotency", cx.flow, cx.step_id, cx.input_hash] {
+        h.update(part.as_bytes());
+        h.update(b"\0");
+    }
+    h.finalize().to_hex()[..32].to_owned()
+}
+
+fn with_query(url: &str, query: &[(String, String)]) -> String {
+    if query.is_empty() {
+        return url.to_owned();
+    }
+    let mut out = url.to_owned();
+    let mut sep = if url.contains('?') { '&' } else { '?' };
+    for (k, v) in query {
+        out.push(sep);
+        out.push_str(&encode(k));
+        out.push('=');
+        out.push_str(&encode(v));
+        sep = '&';
+    }
+    out
+}
+
+/// Percent-encodes a query component.
+fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// Runs `next` over a page: a URL (absolute, or a path on the same server) or null.
+fn next_url(jq: &Jq, page: &Value, current: &str) -> Result<Option<String>, StepError> {
+    let out = jq
+        .run(page)
+        .map_err(|e| StepError::new(format!("`next`: {e}")))?;
+    match out.into_iter().next() {
+        None | Some(Value::Null | Value::Bool(false)) => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(Value::String(s)) if s.starts_with('/') => {
+            let origin = current
+                .find("://")
+                .and_then(|i| current[i + 3..].find('/').map(|j| &current[..i + 3 + j]))
+                .unwrap_or(current);
+            Ok(Some(format!("{origin}{s}")))
+        }
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(StepError::new(format!(
+            "`next` must give a URL string or null, not {}",
+            crate::json::brief(&other, 80)
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_is_encoded() {
+        let q = vec![("a b".to_owned(), "x&y".to_owned())];
+        assert_eq!(with_query("http://h/p", &q), "http://h/p?a%20b=x%26y");
+        assert_eq!(
+            with_query("http://h/p?z=1", &q),
+            "http://h/p?z=1&a%20b=x%26y"
+        );
+    }
+
+    #[test]
+    fn retry_after_is_capped() {
+        assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_retry_after("9999"), Some(MAX_RETRY_AFTER));
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn backoff_grows_and_is_bounded() {
+        assert!(backoff(1) <= BASE_BACKOFF.mul_f64(1.5));
+        assert!(backoff(30) <= MAX_BACKOFF.mul_f64(1.5));
+    }
+}

@@ -1,0 +1,81 @@
+//! Seen keys of `dedupe` steps: `runs/<flow>/dedupe/<step>.json`, written only when a
+//! run succeeds, so a failed run never marks keys as seen.
+
+use super::{Store, StoreError, atomic};
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+const FORMAT: &str = "flowrun.dedupe/1";
+
+#[derive(Serialize, Deserialize)]
+struct Keys {
+    format: String,
+    /// Keys in the order they were first seen, each the compact JSON of the key value.
+    keys: Vec<String>,
+}
+
+impl Store {
+    fn dedupe_path(&self, flow: &str, step: &str) -> PathBuf {
+        self.flow_dir(flow)
+            .join("dedupe")
+            .join(format!("{step}.json"))
+    }
+
+    fn read_keys(&self, flow: &str, step: &str) -> Result<Vec<String>, StoreError> {
+        let path = self.dedupe_path(flow, step);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(StoreError::io(&path, e)),
+        };
+        let keys: Keys = serde_json::from_slice(&bytes).map_err(|e| StoreError::BadJson {
+            path: path.clone(),
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string(),
+        })?;
+        if keys.format != FORMAT {
+            return Err(StoreError::BadManifest {
+                path,
+                message: format!("unknown format `{}`", keys.format),
+            });
+        }
+        Ok(keys.keys)
+    }
+
+    /// Keys that successful runs of `flow` saw at `dedupe` step `step`.
+    ///
+    /// # Errors
+    /// The state file is unreadable (it is never silently reset: that would let duplicates through).
+    pub fn dedupe_keys(&self, flow: &str, step: &str) -> Result<HashSet<String>, StoreError> {
+        Ok(self.read_keys(flow, step)?.into_iter().collect())
+    }
+
+    /// Adds `new` keys to the state of `step` (call only after the run succeeded).
+    ///
+    /// # Errors
+    /// The state file cannot be read or written.
+    pub fn add_dedupe_keys(
+        &self,
+        flow: &str,
+        step: &str,
+        new: Vec<String>,
+    ) -> Result<(), StoreError> {
+        if new.is_empty() {
+            return Ok(());
+        }
+        let mut keys = self.read_keys(flow, step)?;
+        let known: HashSet<String> = keys.iter().cloned().collect();
+        keys.extend(new.into_iter().filter(|k| !known.contains(k)));
+        let path = self.dedupe_path(flow, step);
+        atomic::create_dir(path.parent().expect("dedupe files sit in a folder"))?;
+        let mut bytes = serde_json::to_vec_pretty(&Keys {
+            format: FORMAT.to_owned(),
+            keys,
+        })
+        .expect("keys always serialise");
+        bytes.push(b'\n');
+        atomic::write(&path, &bytes)
+    }
+}
