@@ -7,6 +7,7 @@ pub mod error;
 pub mod flow;
 pub mod jq;
 pub mod json;
+pub mod panic;
 pub mod replay;
 pub mod steps;
 pub mod store;
@@ -18,6 +19,7 @@ use std::process::ExitCode;
 
 /// Runs the command line `args` (program name first) and returns the exit code.
 pub fn main_with(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    panic::install_hook();
     let cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {

@@ -99,15 +99,19 @@ impl Program {
 
     /// Runs the filter and collects its outputs; stops at the first error.
     pub fn run(&self, input: &Value) -> Result<Vec<Value>, String> {
-        let ctx = Ctx::<JustLut<Val>>::new(&self.filter.lut, Vars::new([]));
-        let mut out = Vec::new();
-        for item in self.filter.id.run((ctx, to_val(input))).map(unwrap_valr) {
-            match item {
-                Ok(v) => out.push(from_val(&v)),
-                Err(e) => return Err(format!("jq error: {}", error_text(&e))),
+        // A bug inside the interpreter must fail the step, not the process.
+        let guarded = crate::panic::quietly(|| {
+            let ctx = Ctx::<JustLut<Val>>::new(&self.filter.lut, Vars::new([]));
+            let mut out = Vec::new();
+            for item in self.filter.id.run((ctx, to_val(input))).map(unwrap_valr) {
+                match item {
+                    Ok(v) => out.push(from_val(&v)),
+                    Err(e) => return Err(format!("jq error: {}", error_text(&e))),
+                }
             }
-        }
-        Ok(out)
+            Ok(out)
+        });
+        guarded.unwrap_or_else(|msg| Err(format!("jq: internal error in the interpreter: {msg}")))
     }
 }
 
