@@ -51,6 +51,19 @@ fn read_json_emits_one_payload_per_matching_file_sorted_by_path() {
 }
 
 #[test]
+fn read_works_in_a_project_folder_with_glob_characters() {
+    let p = Project::in_folder(Some("exports [2024] *"));
+    p.flow(
+        "f",
+        "[[steps]]\nid = \"load\"\nkind = \"read\"\npath = \"data/*.json\"\n",
+    )
+    .file("data/a.json", "[1]")
+    .file("data/b.json", "[2]");
+    p.cmd(&["run", "f"]).run().ok();
+    assert_eq!(p.outputs("f", "load"), [json!([1]), json!([2])]);
+}
+
+#[test]
 fn read_with_no_matching_file_emits_zero_payloads() {
     let p = Project::new();
     p.flow(
@@ -132,6 +145,19 @@ fn read_of_bad_ndjson_names_the_line() {
 }
 
 // ---- write ----
+
+#[test]
+fn write_path_may_use_env_placeholders() {
+    let p = one_step(
+        "id = \"save\"\nkind = \"write\"\npath = \"out/${env:FLOWRUN_TEST_DIR}/{n}.json\"\n",
+        "[1]",
+    );
+    p.cmd(&["run", "f", "--input", "in.json"])
+        .env("FLOWRUN_TEST_DIR", "erp")
+        .run()
+        .ok();
+    assert_eq!(p.json("out/erp/1.json"), json!([1]));
+}
 
 #[test]
 fn write_fills_in_the_path_template() {

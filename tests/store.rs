@@ -578,8 +578,14 @@ fn payload_files_are_numbered_densely_in_output_order() {
     let payloads = rec["payloads"].as_array().unwrap();
     assert_eq!(payloads.len(), 150);
     for (k, r) in payloads.iter().enumerate() {
-        assert_eq!(r["file"], format!("steps/02-even/{:06}.json", k + 1).as_str());
-        assert_eq!(r["source"], format!("steps/01-b/{:06}.json", 2 * k + 2).as_str());
+        assert_eq!(
+            r["file"],
+            format!("steps/02-even/{:06}.json", k + 1).as_str()
+        );
+        assert_eq!(
+            r["source"],
+            format!("steps/01-b/{:06}.json", 2 * k + 2).as_str()
+        );
     }
     let values: Vec<Value> = p.outputs("f", "even");
     let want: Vec<Value> = (1..=150).map(|k| json!([2 * k])).collect();

@@ -9,25 +9,35 @@ use std::time::{Duration, Instant};
 
 /// A project folder with `flows/` and `runs/`, removed when dropped.
 pub struct Project {
-    dir: tempfile::TempDir,
+    _dir: tempfile::TempDir,
+    root: PathBuf,
 }
 
 impl Project {
     /// An empty project.
     pub fn new() -> Project {
+        Project::in_folder(None)
+    }
+
+    /// An empty project, in a folder `name` inside the temporary folder when given.
+    pub fn in_folder(name: Option<&str>) -> Project {
         let dir = tempfile::tempdir().expect("temp dir");
-        std::fs::create_dir_all(dir.path().join("flows")).expect("flows dir");
-        Project { dir }
+        let root = match name {
+            Some(name) => dir.path().join(name),
+            None => dir.path().to_path_buf(),
+        };
+        std::fs::create_dir_all(root.join("flows")).expect("flows dir");
+        Project { _dir: dir, root }
     }
 
     /// The project folder.
     pub fn root(&self) -> &Path {
-        self.dir.path()
+        &self.root
     }
 
     /// A path inside the project.
     pub fn path(&self, rel: &str) -> PathBuf {
-        self.dir.path().join(rel)
+        self.root.join(rel)
     }
 
     /// Writes `flows/<name>.toml`.

@@ -62,10 +62,14 @@ pub fn runs(
         out_json(&rows);
         return Ok(Exit::Success);
     }
-    if shown.is_empty() {
-        if !ctx.quiet {
-            note("no runs");
+    if ctx.quiet {
+        for m in &shown {
+            out(&m.run_id);
         }
+        return Ok(Exit::Success);
+    }
+    if shown.is_empty() {
+        note("no runs");
         return Ok(Exit::Success);
     }
     let fw = shown.iter().map(|m| m.flow.len()).max().unwrap_or(4).max(4);

@@ -13,8 +13,7 @@ pub struct Read {
 
 impl Step for Read {
     fn process(&mut self, _input: Value, cx: &StepCx<'_>) -> Result<Vec<Value>, StepError> {
-        let full = cx.root.join(&self.pattern);
-        let full = full.to_string_lossy();
+        let full = pattern_under(cx.root, &self.pattern);
         let paths = glob::glob(&full)
             .map_err(|e| StepError::new(format!("invalid path pattern `{}`: {e}", self.pattern)))?;
         let mut files: Vec<PathBuf> = Vec::new();
@@ -39,6 +38,17 @@ impl Step for Read {
             })
             .collect()
     }
+}
+
+/// The glob for `pattern` resolved against `root`: the root is taken literally, so a
+/// project folder named e.g. `exports [old]` still matches its files.
+fn pattern_under(root: &Path, pattern: &str) -> String {
+    if Path::new(pattern).is_absolute() {
+        return pattern.to_owned();
+    }
+    let root = glob::Pattern::escape(&root.to_string_lossy());
+    let sep = if root.ends_with('/') { "" } else { "/" };
+    format!("{root}{sep}{pattern}")
 }
 
 fn read_file(path: &Path, shown: &str, format: ReadFormat) -> Result<Value, StepError> {
@@ -91,5 +101,25 @@ fn read_file(path: &Path, shown: &str, format: ReadFormat) -> Result<Value, Step
             }
             Ok(Value::Array(rows))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_root_with_glob_characters_is_taken_literally() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("exports [old] *");
+        std::fs::create_dir_all(root.join("data")).unwrap();
+        std::fs::write(root.join("data/a.json"), "[1]").unwrap();
+        std::fs::write(root.join("data/b.json"), "[2]").unwrap();
+        let found: Vec<PathBuf> = glob::glob(&pattern_under(&root, "data/*.json"))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(found, [root.join("data/a.json"), root.join("data/b.json")]);
+        assert_eq!(pattern_under(&root, "/abs/*.json"), "/abs/*.json");
     }
 }

@@ -1,0 +1,295 @@
+//! File drops for `watch` triggers: finding new files, telling when they are completely
+//! written, and moving them through `.processing/` to `done/` or `failed/` beside them.
+//!
+//! A file's way: `inbox/a.json` → (claimed, atomically by rename, just before its run
+//! starts) `inbox/.processing/a.json` → `inbox/done/a.json` or `inbox/failed/a.json`.
+//! A file found in `.processing/` when a flow is loaded belongs to a run that was cut off
+//! (the runner was killed): it goes to `failed/` and is never re-run automatically.
+
+use serde_json::Value;
+use std::collections::HashMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+/// How often the inbox folders are looked at.
+pub const POLL: Duration = Duration::from_millis(200);
+/// How long a file's size and modification time must stay the same before it counts as
+/// completely written.
+pub const SETTLE: Duration = Duration::from_millis(200);
+/// Where claimed files wait while their run goes on.
+pub const PROCESSING: &str = ".processing";
+/// Where files whose run succeeded go.
+pub const DONE: &str = "done";
+/// Where files whose run failed (or that could not be run) go.
+pub const FAILED: &str = "failed";
+
+/// What a file's size and modification time were, and since when.
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    len: u64,
+    mtime: Option<SystemTime>,
+    since: Instant,
+}
+
+/// The files matching one flow's `watch` glob, and how long each has been unchanged.
+#[derive(Debug)]
+pub struct Inbox {
+    /// The glob as written in the flow (relative to the project root).
+    pub glob: String,
+    /// The glob made absolute.
+    pattern: String,
+    /// The same glob, inside the `.processing/` folders.
+    processing: String,
+    seen: HashMap<PathBuf, Seen>,
+    /// Whether files left in `.processing/` by an earlier runner have been dealt with.
+    pub recovered: bool,
+}
+
+fn options() -> glob::MatchOptions {
+    glob::MatchOptions {
+        case_sensitive: true,
+        require_literal_separator: true,
+        // Hidden files are how uploaders and editors write before they rename: never input.
+        require_literal_leading_dot: true,
+    }
+}
+
+impl Inbox {
+    /// The inbox of glob `glob`, relative to `root`.
+    #[must_use]
+    pub fn new(root: &Path, glob: &str) -> Inbox {
+        let base = glob::Pattern::escape(&root.to_string_lossy());
+        let (dir, name) = match glob.rsplit_once('/') {
+            Some((dir, name)) => (format!("{dir}/"), name),
+            None => (String::new(), glob),
+        };
+        let join = |rel: &str| {
+            if Path::new(rel).is_absolute() {
+                rel.to_owned()
+            } else {
+                format!("{base}/{rel}")
+            }
+        };
+        Inbox {
+            glob: glob.to_owned(),
+            pattern: join(glob),
+            processing: join(&format!("{dir}{PROCESSING}/{name}")),
+            seen: HashMap::new(),
+            recovered: false,
+        }
+    }
+
+    /// Looks at the matching files and returns those completely written, oldest first:
+    /// their size and modification time have not changed for [`SETTLE`].
+    ///
+    /// # Errors
+    /// The glob cannot be used (it was checked when the flow was loaded, so this is rare).
+    pub fn poll(&mut self, now: Instant) -> Result<Vec<PathBuf>, String> {
+        let paths = glob::glob_with(&self.pattern, options()).map_err(|e| e.to_string())?;
+        let mut current = HashMap::new();
+        let mut ready = Vec::new();
+        // Unreadable folders and files vanishing mid-listing are skipped: looked at again
+        // at the next poll.
+        for path in paths.flatten() {
+            if is_runner_folder(path.parent()) {
+                continue;
+            }
+            let Ok(meta) = std::fs::metadata(&path) else {
+                continue;
+            };
+            if !meta.is_file() {
+                continue;
+            }
+            let mtime = meta.modified().ok();
+            let seen = match self.seen.get(&path) {
+                Some(s) if s.len == meta.len() && s.mtime == mtime => *s,
+                _ => Seen {
+                    len: meta.len(),
+                    mtime,
+                    since: now,
+                },
+            };
+            if now.saturating_duration_since(seen.since) >= SETTLE {
+                ready.push((mtime, path.clone()));
+            }
+            current.insert(path, seen);
+        }
+        self.seen = current;
+        ready.sort();
+        Ok(ready.into_iter().map(|(_, p)| p).collect())
+    }
+
+    /// Forgets what was seen of `path` (it was claimed).
+    pub fn forget(&mut self, path: &Path) {
+        self.seen.remove(path);
+    }
+
+    /// Files left in this inbox's `.processing/` folders: their runs were cut off.
+    #[must_use]
+    pub fn cut_off(&self) -> Vec<PathBuf> {
+        let Ok(paths) = glob::glob_with(&self.processing, options()) else {
+            return Vec::new();
+        };
+        let mut files: Vec<PathBuf> = paths.flatten().filter(|p| p.is_file()).collect();
+        files.sort();
+        files
+    }
+}
+
+/// Whether `dir` is one of the runner's own folders (`done/`, `failed/`, `.processing/`),
+/// whose files a glob such as `inbox/**/*.json` must not pick up again.
+fn is_runner_folder(dir: Option<&Path>) -> bool {
+    dir.and_then(Path::file_name)
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n == DONE || n == FAILED || n == PROCESSING)
+}
+
+/// Claims a dropped file for a run: moves it into `.processing/` beside it, by rename, so
+/// that no other poll (or runner) takes it and a crash leaves a trace of it.
+///
+/// # Errors
+/// The file is gone (another process took it) or cannot be moved.
+pub fn claim(file: &Path) -> io::Result<PathBuf> {
+    let dir = file
+        .parent()
+        .ok_or_else(|| io::Error::other("a dropped file has a folder"))?;
+    move_into(file, &dir.join(PROCESSING))
+}
+
+/// Where a file ends up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Its run succeeded: `done/`.
+    Done,
+    /// Its run failed, or it could not be run: `failed/`.
+    Failed,
+}
+
+/// Moves a claimed file from `.processing/` to `done/` or `failed/` beside the inbox,
+/// keeping its name (`name.1.ext`, `name.2.ext`, … when that name is taken there).
+///
+/// # Errors
+/// The file cannot be moved.
+pub fn settle(claimed: &Path, outcome: Outcome) -> io::Result<PathBuf> {
+    let inbox = claimed
+        .parent()
+        .and_then(Path::parent)
+        .ok_or_else(|| io::Error::other("a claimed file sits in .processing/ of its inbox"))?;
+    let to = match outcome {
+        Outcome::Done => DONE,
+        Outcome::Failed => FAILED,
+    };
+    move_into(claimed, &inbox.join(to))
+}
+
+/// Renames `file` into folder `dir` (created if needed) under a name not taken there.
+fn move_into(file: &Path, dir: &Path) -> io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let name = file
+        .file_name()
+        .ok_or_else(|| io::Error::other("a file has a name"))?;
+    let dest = free_name(dir, Path::new(name));
+    std::fs::rename(file, &dest)?;
+    Ok(dest)
+}
+
+/// `dir/name`, or `dir/stem.N.ext` with the smallest N ≥ 1 that is not taken.
+fn free_name(dir: &Path, name: &Path) -> PathBuf {
+    let first = dir.join(name);
+    if !first.exists() {
+        return first;
+    }
+    let stem = name.file_stem().unwrap_or(name.as_os_str()).to_string_lossy();
+    let ext = name.extension().map(|e| e.to_string_lossy());
+    (1u64..)
+        .map(|n| match &ext {
+            Some(ext) => dir.join(format!("{stem}.{n}.{ext}")),
+            None => dir.join(format!("{stem}.{n}")),
+        })
+        .find(|p| !p.exists())
+        .unwrap_or(first)
+}
+
+/// Reads a dropped file as the run's one input payload.
+///
+/// # Errors
+/// A message with `file:line:col` when it is not JSON, or the I/O error.
+pub fn read_payload(file: &Path, shown: &str) -> Result<Value, String> {
+    let bytes = std::fs::read(file).map_err(|e| format!("{shown}: {e}"))?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        format!(
+            "{shown}:{}:{}: not valid JSON: {e}",
+            e.line(),
+            e.column()
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_is_ready_once_unchanged_for_the_settle_time() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("inbox")).unwrap();
+        std::fs::write(dir.path().join("inbox/a.json"), "{}").unwrap();
+        std::fs::write(dir.path().join("inbox/.a.json.part"), "{").unwrap();
+        std::fs::write(dir.path().join("inbox/b.txt"), "{}").unwrap();
+        let mut inbox = Inbox::new(dir.path(), "inbox/*.json");
+        let t0 = Instant::now();
+        assert!(inbox.poll(t0).unwrap().is_empty());
+        let ready = inbox.poll(t0 + SETTLE).unwrap();
+        assert_eq!(ready, [dir.path().join("inbox/a.json")]);
+
+        // Still being written: its clock starts again.
+        std::fs::write(dir.path().join("inbox/a.json"), "{\"more\": 1}").unwrap();
+        assert!(inbox.poll(t0 + SETTLE * 2).unwrap().is_empty());
+        assert_eq!(inbox.poll(t0 + SETTLE * 3).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn files_move_through_processing_and_never_overwrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let inbox = dir.path().join("inbox");
+        std::fs::create_dir(&inbox).unwrap();
+        for round in 0..3 {
+            std::fs::write(inbox.join("a.json"), format!("{round}")).unwrap();
+            let claimed = claim(&inbox.join("a.json")).unwrap();
+            assert_eq!(claimed, inbox.join(".processing/a.json"));
+            assert!(!inbox.join("a.json").exists());
+            settle(&claimed, Outcome::Done).unwrap();
+        }
+        assert_eq!(std::fs::read_to_string(inbox.join("done/a.json")).unwrap(), "0");
+        assert_eq!(std::fs::read_to_string(inbox.join("done/a.1.json")).unwrap(), "1");
+        assert_eq!(std::fs::read_to_string(inbox.join("done/a.2.json")).unwrap(), "2");
+
+        // Files in the runner's own folders are not input, even for a `**` glob.
+        let mut deep = Inbox::new(dir.path(), "inbox/**/*.json");
+        let t0 = Instant::now();
+        deep.poll(t0).unwrap();
+        assert!(deep.poll(t0 + SETTLE).unwrap().is_empty());
+    }
+
+    #[test]
+    fn files_left_in_processing_are_found_as_cut_off() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("in/.processing")).unwrap();
+        std::fs::write(dir.path().join("in/.processing/x.json"), "{}").unwrap();
+        let inbox = Inbox::new(dir.path(), "in/*.json");
+        let cut = inbox.cut_off();
+        assert_eq!(cut, [dir.path().join("in/.processing/x.json")]);
+        let to = settle(&cut[0], Outcome::Failed).unwrap();
+        assert_eq!(to, dir.path().join("in/failed/x.json"));
+    }
+
+    #[test]
+    fn bad_json_is_located() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("bad.json");
+        std::fs::write(&f, "{\n  \"a\": nope\n}").unwrap();
+        let e = read_payload(&f, "in/bad.json").unwrap_err();
+        assert!(e.starts_with("in/bad.json:2:"), "{e}");
+    }
+}
