@@ -287,7 +287,9 @@ fn check_duplicates(
     Ok(())
 }
 
-/// A warning when the replay leaves out payloads that the source run never processed.
+/// A warning when the replay leaves out payloads whose data never went all the way
+/// through the source run (steps run one after another, so when step f stops the run,
+/// no payload reaches the steps after it).
 fn left_out_warning(
     m: &Manifest,
     source: &RunRef,
@@ -295,16 +297,12 @@ fn left_out_warning(
     chosen: &[PayloadRecord],
 ) -> Option<String> {
     // The step that stopped the run and how many of its inputs it finished.
-    let (f, done) = m
-        .steps
-        .iter()
-        .enumerate()
-        .find_map(|(i, s)| match s.status {
-            StepStatus::Failure => Some((i, s.inputs_done + 1)),
-            StepStatus::Running => Some((i, s.inputs_done)),
-            _ => None,
-        })?;
-    let never: Vec<&PayloadRecord> = step_inputs(m, f).iter().skip(done).collect();
+    let (f, done) = m.steps.iter().enumerate().find_map(|(i, s)| {
+        matches!(s.status, StepStatus::Failure | StepStatus::Running).then_some((i, s.inputs_done))
+    })?;
+    let inputs = step_inputs(m, f);
+    let last = f + 1 == m.steps.len();
+    let never: Vec<&PayloadRecord> = inputs.iter().skip(if last { done } else { 0 }).collect();
     if never.is_empty() {
         return None;
     }
@@ -340,7 +338,7 @@ fn left_out_warning(
         .map(|f| display_path(&source.dir.join(f)))
         .collect();
     Some(format!(
-        "warning: {} payload{} of step `{step}` never went through run {} (after the failed one) and {} left out of this replay; to include {}, add: {}",
+        "warning: {} payload{} of step `{step}` did not go all the way through run {} and {} left out of this replay; to re-sync {} too, add: {}",
         left.len(),
         if left.len() == 1 { "" } else { "s" },
         source.id,
