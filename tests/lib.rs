@@ -8,6 +8,7 @@ mod crash;
 mod flow_errors;
 mod http;
 mod lock;
+mod replay;
 mod run;
 mod server;
 mod steps;
