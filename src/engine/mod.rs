@@ -174,6 +174,18 @@ pub fn run(
                 Some(())
             }
         };
+        if std::env::var_os("FLOWRUN_DEBUG_RSS").is_some() {
+            let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+            let hwm = status
+                .lines()
+                .find(|l| l.starts_with("VmHWM"))
+                .unwrap_or_default();
+            let rss = status
+                .lines()
+                .find(|l| l.starts_with("VmRSS"))
+                .unwrap_or_default();
+            eprintln!("after step {}: {hwm} {rss}", flow.steps[i].id);
+        }
         events(Event::StepEnded {
             record: &run.manifest.steps[i],
             inputs,
