@@ -1,4 +1,4 @@
-//! `flowrun check`: every problem of a flow file with file:line:col.
+//! `flowrun check`: every problem of a flow file with `file:line:col`.
 
 use crate::support::Project;
 

@@ -44,9 +44,10 @@ fn ids(rows: &Value) -> Vec<&str> {
 #[test]
 fn runs_json_lists_newest_first_with_every_field() {
     let p = project();
-    let [a, b, c] = three_runs(&p);
+    let [first, failed, last] = three_runs(&p);
     let rows = p.cmd(&["runs", "--json"]).run().ok().json();
-    assert_eq!(ids(&rows), [c.as_str(), &b, &a]);
+    assert_eq!(ids(&rows), [last.as_str(), &failed, &first]);
+    assert_eq!(p.cmd(&["--json", "runs"]).run().ok().json(), rows);
     let bad = &rows[1];
     let keys: Vec<&String> = bad.as_object().unwrap().keys().collect();
     for k in [
@@ -60,7 +61,7 @@ fn runs_json_lists_newest_first_with_every_field() {
     ] {
         assert!(bad.get(k).is_some(), "no {k} in {keys:?}");
     }
-    let m = p.manifest("bad", &b);
+    let m = p.manifest("bad", &failed);
     assert_eq!(bad["flow"], "bad");
     assert_eq!(bad["status"], "failure");
     assert_eq!(bad["trigger"], "manual");
@@ -75,19 +76,22 @@ fn runs_json_lists_newest_first_with_every_field() {
 #[test]
 fn runs_filters_by_flow_status_and_limit() {
     let p = project();
-    let [a, b, c] = three_runs(&p);
+    let [first, failed, last] = three_runs(&p);
     let json = |args: &[&str]| {
         let mut all = vec!["runs", "--json"];
         all.extend_from_slice(args);
         p.cmd(&all).run().ok().json()
     };
-    assert_eq!(ids(&json(&["--flow", "good"])), [c.as_str(), &a]);
-    assert_eq!(ids(&json(&["--status", "failure"])), [b.as_str()]);
-    assert_eq!(ids(&json(&["--status", "success"])), [c.as_str(), &a]);
-    assert_eq!(ids(&json(&["--limit", "2"])), [c.as_str(), &b]);
+    assert_eq!(ids(&json(&["--flow", "good"])), [last.as_str(), &first]);
+    assert_eq!(ids(&json(&["--status", "failure"])), [failed.as_str()]);
+    assert_eq!(
+        ids(&json(&["--status", "success"])),
+        [last.as_str(), &first]
+    );
+    assert_eq!(ids(&json(&["--limit", "2"])), [last.as_str(), &failed]);
     assert_eq!(
         ids(&json(&["--flow", "good", "--limit", "1"])),
-        [c.as_str()]
+        [last.as_str()]
     );
     assert_eq!(ids(&json(&["--status", "running"])), Vec::<&str>::new());
     assert_eq!(ids(&json(&["--flow", "other"])), Vec::<&str>::new());
@@ -109,15 +113,15 @@ fn runs_lists_twenty_by_default() {
 #[test]
 fn runs_prints_a_table_newest_first() {
     let p = project();
-    let [a, b, c] = three_runs(&p);
+    let [first, failed, last] = three_runs(&p);
     let out = p.cmd(&["runs"]).run().ok();
     let lines: Vec<&str> = out.stdout.lines().collect();
     assert_eq!(lines.len(), 4, "{}", out.stdout);
     assert!(lines[0].starts_with("RUN"), "{}", lines[0]);
-    assert!(lines[1].starts_with(&c) && lines[1].contains("success"));
-    assert!(lines[2].starts_with(&b) && lines[2].contains("failure"));
+    assert!(lines[1].starts_with(&last) && lines[1].contains("success"));
+    assert!(lines[2].starts_with(&failed) && lines[2].contains("failure"));
     assert!(lines[2].trim_end().ends_with("check"), "{}", lines[2]);
-    assert!(lines[3].starts_with(&a));
+    assert!(lines[3].starts_with(&first));
 }
 
 #[test]
@@ -142,33 +146,33 @@ fn runs_rejects_a_bad_status() {
 #[test]
 fn show_finds_a_run_by_id_prefix_folder_and_last() {
     let p = project();
-    let [a, b, c] = three_runs(&p);
-    let abs = p.path(&format!("runs/good/{a}"));
+    let [first, failed, last] = three_runs(&p);
+    let abs = p.path(&format!("runs/good/{first}"));
     for reference in [
-        a.clone(),
-        a[..a.len() - 1].to_owned(),
-        format!("runs/good/{a}"),
-        format!("runs/good/{a}/"),
+        first.clone(),
+        first[..first.len() - 1].to_owned(),
+        format!("runs/good/{first}"),
+        format!("runs/good/{first}/"),
         abs.to_str().unwrap().to_owned(),
     ] {
         p.cmd(&["show", &reference])
             .run()
             .ok()
-            .stdout_has(&format!("run      {a}"));
+            .stdout_has(&format!("run      {first}"));
     }
     p.cmd(&["show", "last"])
         .run()
         .ok()
-        .stdout_has(&format!("run      {c}"));
-    p.cmd(&["show", &b])
+        .stdout_has(&format!("run      {last}"));
+    p.cmd(&["show", &failed])
         .run()
         .ok()
         .stdout_has("flow     bad")
         .stdout_has("status   failure")
-        .stdout_has(&format!("folder   runs/bad/{b}"))
+        .stdout_has(&format!("folder   runs/bad/{failed}"))
         .stdout_has("error in step check")
         .stdout_has(&format!(
-            "failed payload: runs/bad/{b}/steps/01-b/000002.json"
+            "failed payload: runs/bad/{failed}/steps/01-b/000002.json"
         ));
 }
 

@@ -276,9 +276,12 @@ fn command_gets_the_payload_on_stdin_and_its_stdout_is_the_output() {
 #[test]
 fn command_with_ndjson_output_emits_one_payload_per_line() {
     let p = one_step(
-        "id = \"sh\"\nkind = \"command\"\nrun = [\"sh\", \"-c\", \"cat >/dev/null; printf '1\\\\n\\\\n{\\\"a\\\": 2}\\\\n[3]\\\\n'\"]\n\
-         output = \"ndjson\"\n",
+        "id = \"sh\"\nkind = \"command\"\nrun = [\"scripts/lines.sh\"]\noutput = \"ndjson\"\n",
         "null",
+    );
+    p.script(
+        "scripts/lines.sh",
+        "#!/bin/sh\ncat >/dev/null\necho 1\necho\necho '{\"a\": 2}'\necho '[3]'\n",
     );
     p.cmd(&["run", "f", "--input", "in.json"]).run().ok();
     assert_eq!(
@@ -291,7 +294,7 @@ fn command_with_ndjson_output_emits_one_payload_per_line() {
 fn command_relative_program_resolves_against_the_root() {
     let p = one_step(
         "id = \"s\"\nkind = \"command\"\nrun = [\"scripts/echo.sh\"]\n",
-        r#"[1, 2]"#,
+        "[1, 2]",
     );
     p.script("scripts/echo.sh", "#!/bin/sh\nexec cat\n");
     let elsewhere = tempfile::tempdir().unwrap();
@@ -621,4 +624,59 @@ fn merge_concatenates_arrays_and_appends_other_payloads() {
         .run()
         .ok();
     assert_eq!(p.outputs("f", "j"), [json!([1, 2, {"x": 3}, [4]])]);
+}
+
+// ---- placeholders ----
+
+#[test]
+fn jq_options_may_use_env_placeholders() {
+    let p = Project::new();
+    p.flow(
+        "f",
+        "[[steps]]\nid = \"small\"\nkind = \"filter\"\njq = '.n < ${env:FLOWRUN_TEST_LIMIT}'\n\n\
+         [[steps]]\nid = \"tag\"\nkind = \"map\"\njq = 'map(. + {by: \"${env:FLOWRUN_TEST_WHO}\"})'\n",
+    )
+    .file("in.json", r#"[{"n": 1}, {"n": 13}, {"n": 25}, {"n": 3}]"#);
+    p.cmd(&["check"]).run().ok();
+    p.cmd(&["run", "f", "--input", "in.json"])
+        .env("FLOWRUN_TEST_LIMIT", "20")
+        .env("FLOWRUN_TEST_WHO", "robot")
+        .run()
+        .ok();
+    // Resolved values are kept out of the store, but every payload file stays JSON.
+    assert_eq!(
+        p.outputs("f", "small"),
+        [json!([{"n": 1}, {"n": 13}, {"n": 3}])]
+    );
+    assert_eq!(
+        p.outputs("f", "tag"),
+        [json!([{"n": 1, "by": "***"}, {"n": 13, "by": "***"}, {"n": 3, "by": "***"}])]
+    );
+}
+
+#[test]
+fn a_short_env_value_does_not_corrupt_payload_files() {
+    let p = one_step(
+        "id = \"small\"\nkind = \"filter\"\njq = '.n < ${env:FLOWRUN_TEST_LIMIT}'\n",
+        r#"[{"n": 1}, {"n": 13}, {"n": 3}, {"n": 2}]"#,
+    );
+    p.cmd(&["run", "f", "--input", "in.json"])
+        .env("FLOWRUN_TEST_LIMIT", "3")
+        .run()
+        .ok();
+    let id = p.last_run("f");
+    for (name, bytes) in p.tree(&format!("runs/f/{id}")) {
+        if std::path::Path::new(&name)
+            .extension()
+            .is_some_and(|e| e == "json")
+        {
+            serde_json::from_slice::<Value>(&bytes).unwrap_or_else(|e| {
+                panic!(
+                    "{name} is not JSON ({e}):\n{}",
+                    String::from_utf8_lossy(&bytes)
+                )
+            });
+        }
+    }
+    assert_eq!(p.outputs("f", "small"), [json!([{"n": 1}, {"n": 2}])]);
 }

@@ -136,11 +136,6 @@ impl Project {
         self.run_ids(flow).pop().expect("a run exists")
     }
 
-    /// `runs/<flow>/<id>`, relative to the project.
-    pub fn run_rel(&self, flow: &str, id: &str) -> String {
-        format!("runs/{flow}/{id}")
-    }
-
     /// The manifest of a run, as stored.
     #[track_caller]
     pub fn manifest(&self, flow: &str, id: &str) -> Value {

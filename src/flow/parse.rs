@@ -267,7 +267,9 @@ fn text_of(cx: &mut Cx<'_>, item: &Item<'_>, key: &str) -> Option<Text> {
 
 fn jq_of(cx: &mut Cx<'_>, item: &Item<'_>, key: &str) -> Option<JqOpt> {
     let text = text_of(cx, item, key)?;
-    match Jq::compile(text.raw()) {
+    // Placeholders are filled in when a run starts; until then a stand-in of the same
+    // length lets the rest of the filter be checked, errors keeping their positions.
+    match Jq::compile(&text.with_stand_ins()) {
         Ok(jq) => Some(JqOpt {
             text,
             jq: Arc::new(jq),
@@ -817,6 +819,20 @@ jq = '.a'
         let p = parse(src).unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(p.steps.len(), 2);
         assert_eq!(p.settings.max_payload_bytes, 10);
+    }
+
+    #[test]
+    fn jq_filters_may_hold_env_placeholders() {
+        let step = "[[steps]]\nid = \"m\"\nkind = \"filter\"\njq = ";
+        assert_eq!(
+            problems(&format!(
+                "{step}'.n < ${{env:LIMIT}} and .who == \"${{env:WHO}}\"'\n"
+            )),
+            Vec::<String>::new()
+        );
+        let p = problems(&format!("{step}'.n < ${{env:LIMIT}} | nosuch'\n"));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].starts_with("4:27: `jq`"), "{p:?}");
     }
 
     #[test]

@@ -89,6 +89,26 @@ impl Text {
         Ok(out)
     }
 
+    /// The text with each placeholder replaced by `null` padded with spaces to the
+    /// placeholder's length: a jq filter can be checked before the variables are known,
+    /// and positions in it still match the text as written.
+    #[must_use]
+    pub fn with_stand_ins(&self) -> String {
+        let mut out = String::with_capacity(self.raw.len());
+        for part in self.parts() {
+            match part {
+                Part::Lit(s) => out.push_str(s),
+                Part::Var(name) => {
+                    let len = OPEN.len() + name.len() + 1;
+                    out.push_str("null");
+                    out.extend(std::iter::repeat_n(' ', len.saturating_sub(4)));
+                }
+                Part::Bad(_) => unreachable!("placeholders are checked in Text::parse"),
+            }
+        }
+        out
+    }
+
     fn parts(&self) -> Parts<'_> {
         Parts {
             raw: &self.raw,
@@ -183,6 +203,14 @@ mod tests {
         let err = t.resolve(&env, &mut |_| {}).unwrap_err();
         assert_eq!(err.name, "NOPE");
         assert!(err.to_string().contains("${env:NOPE}"));
+    }
+
+    #[test]
+    fn stand_ins_keep_positions() {
+        let t = Text::parse(".n < ${env:LIMIT} | \"${env:A}\"").unwrap();
+        let s = t.with_stand_ins();
+        assert_eq!(s, ".n < null         | \"null    \"");
+        assert_eq!(s.len(), t.raw().len());
     }
 
     #[test]

@@ -48,8 +48,8 @@ impl Pending {
 }
 
 /// Writes `value` as pretty JSON to a synced temporary file in `dir`, hashing it and
-/// trimming it to `max_bytes` (0 = never) in the same pass. Every occurrence of a
-/// `secrets` value is replaced by `***` before anything is written.
+/// trimming it to `max_bytes` (0 = never) in the same pass. Every `secrets` value is
+/// masked out (see [`mask`]) before anything is written.
 ///
 /// # Errors
 /// The file could not be written.
@@ -65,14 +65,12 @@ pub fn encode_to_temp(
         .try_clone()
         .map_err(|e| StoreError::io(dir, e))?;
     let mut trim = TrimWriter::new(file, max_bytes);
-    let mut masked = false;
-    let written = if secrets.is_empty() {
+    let masked_value = mask(value, secrets);
+    let masked = masked_value.is_some();
+    let written = {
         let mut buf = BufWriter::with_capacity(256 * 1024, &mut trim);
-        crate::json::write_pretty(&mut buf, value).and_then(|()| buf.flush())
-    } else {
-        let (bytes, hit) = mask(crate::json::to_pretty(value), secrets);
-        masked = hit;
-        trim.write_all(&bytes)
+        crate::json::write_pretty(&mut buf, masked_value.as_ref().unwrap_or(value))
+            .and_then(|()| buf.flush())
     };
     let (file, mut encoded) = written
         .and_then(|()| trim.finish())
@@ -100,32 +98,53 @@ pub fn write(
     Ok(encoded)
 }
 
-/// Replaces each secret (as written and as it appears inside a JSON string) with `***`.
-fn mask(mut bytes: Vec<u8>, secrets: &[String]) -> (Vec<u8>, bool) {
-    let mut hit = false;
-    for secret in secrets.iter().filter(|s| !s.is_empty()) {
-        let escaped = serde_json::to_string(secret).expect("a string always serialises");
-        let escaped = &escaped[1..escaped.len() - 1];
-        for form in [secret.as_str(), escaped] {
-            let finder = memchr::memmem::Finder::new(form.as_bytes());
-            if finder.find(&bytes).is_none() {
-                continue;
-            }
-            hit = true;
-            let mut out = Vec::with_capacity(bytes.len());
-            let mut last = 0;
-            for at in finder.find_iter(&bytes) {
-                if at >= last {
-                    out.extend_from_slice(&bytes[last..at]);
-                    out.extend_from_slice(b"***");
-                    last = at + form.len();
-                }
-            }
-            out.extend_from_slice(&bytes[last..]);
-            bytes = out;
+/// `value` with every secret replaced by `***` inside strings (keys too), and numbers
+/// that read exactly as a secret replaced by the string `"***"`; `None` when no secret
+/// occurs. Masking the value rather than its text keeps the file valid JSON: a short
+/// secret such as `3` must not turn the number `13` into `1***`.
+fn mask(value: &Value, secrets: &[String]) -> Option<Value> {
+    fn in_text(s: &str, secrets: &[&str]) -> bool {
+        secrets.iter().any(|x| s.contains(x))
+    }
+    fn is_number(n: &serde_json::Number, secrets: &[&str]) -> bool {
+        let text = n.to_string();
+        secrets.contains(&text.as_str())
+    }
+    fn found(v: &Value, secrets: &[&str]) -> bool {
+        match v {
+            Value::String(s) => in_text(s, secrets),
+            Value::Number(n) => is_number(n, secrets),
+            Value::Array(items) => items.iter().any(|i| found(i, secrets)),
+            Value::Object(map) => map
+                .iter()
+                .any(|(k, v)| in_text(k, secrets) || found(v, secrets)),
+            Value::Bool(_) | Value::Null => false,
         }
     }
-    (bytes, hit)
+    fn text(s: &str, secrets: &[&str]) -> String {
+        secrets
+            .iter()
+            .fold(s.to_owned(), |out, x| out.replace(x, "***"))
+    }
+    fn masked(v: &Value, secrets: &[&str]) -> Value {
+        match v {
+            Value::String(s) => Value::String(text(s, secrets)),
+            Value::Number(n) if is_number(n, secrets) => Value::String("***".to_owned()),
+            Value::Array(items) => Value::Array(items.iter().map(|i| masked(i, secrets)).collect()),
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| (text(k, secrets), masked(v, secrets)))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+    let secrets: Vec<&str> = secrets
+        .iter()
+        .map(String::as_str)
+        .filter(|s| !s.is_empty())
+        .collect();
+    found(value, &secrets).then(|| masked(value, &secrets))
 }
 
 /// Reads a payload file back.
@@ -348,5 +367,27 @@ mod mask_tests {
         assert!(enc.masked);
         assert!(!text.contains("abc123") && !text.contains("t0k"), "{text}");
         assert!(text.contains("Bearer ***"), "{text}");
+    }
+
+    #[test]
+    fn masking_keeps_the_file_valid_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.json");
+        let secrets = vec!["3".to_owned(), "key".to_owned()];
+        let enc = write(
+            &path,
+            &json!({"n": 13, "m": 3, "a key": ["my key", 3.5, true, null]}),
+            0,
+            &secrets,
+        )
+        .unwrap();
+        assert!(enc.masked);
+        let back: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(
+            back,
+            json!({"n": 13, "m": "***", "a ***": ["my ***", 3.5, true, null]})
+        );
+        let enc = write(&path, &json!({"n": 14}), 0, &secrets).unwrap();
+        assert!(!enc.masked);
     }
 }

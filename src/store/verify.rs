@@ -16,7 +16,8 @@ pub enum Finding {
     Missing(String),
     /// A file the manifest does not list.
     Unlisted(String),
-    /// A payload file written after the last checkpoint of an interrupted run (not a problem).
+    /// A payload file written after the last checkpoint of a run that is still going or
+    /// was interrupted (not a problem).
     Unrecorded(String),
     /// A temporary file left by an interrupted write (not a problem).
     Leftover(String),
@@ -39,7 +40,7 @@ impl fmt::Display for Finding {
             Finding::Unlisted(p) => write!(f, "unlisted: {p} (not in the manifest)"),
             Finding::Unrecorded(p) => write!(
                 f,
-                "note: {p} was written after the run's last checkpoint before it was interrupted (not part of the trail)"
+                "note: {p} was written after the run's last checkpoint (not part of the trail yet)"
             ),
             Finding::Leftover(p) => {
                 write!(
@@ -107,7 +108,9 @@ pub fn verify(store: &Store, run: &RunRef) -> Report {
         }
     }
     listed.insert("manifest.json".into());
-    let interrupted = manifest.status == RunStatus::Interrupted;
+    // A run in progress records its files in the manifest at checkpoints, so the newest
+    // ones may not be listed yet; those of an interrupted run never will be.
+    let unfinished = matches!(manifest.status, RunStatus::Running | RunStatus::Interrupted);
     for entry in walkdir::WalkDir::new(&run.dir)
         .min_depth(1)
         .into_iter()
@@ -126,7 +129,7 @@ pub fn verify(store: &Store, run: &RunRef) -> Report {
         let name = entry.file_name().to_string_lossy();
         if name.starts_with(TEMP_PREFIX) {
             report.findings.push(Finding::Leftover(rel));
-        } else if interrupted && rel.starts_with("steps/") {
+        } else if unfinished && rel.starts_with("steps/") {
             report.findings.push(Finding::Unrecorded(rel));
         } else {
             report.findings.push(Finding::Unlisted(rel));
