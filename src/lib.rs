@@ -12,6 +12,7 @@ pub mod replay;
 pub mod steps;
 pub mod store;
 pub mod time;
+pub mod watch;
 
 use clap::Parser;
 use std::ffi::OsString;

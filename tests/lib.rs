@@ -13,3 +13,4 @@ mod run;
 mod server;
 mod steps;
 mod store;
+mod watch;

@@ -3,7 +3,7 @@
 use crate::support::{ORDERS_BAD, ORDERS_FLOW, ORDERS_GOOD, Project};
 use serde_json::json;
 
-/// A failed run of ORDERS_FLOW (fails at `valid` on batch 2 of 3); returns its id.
+/// A failed run of `ORDERS_FLOW` (fails at `valid` on batch 2 of 3); returns its id.
 fn failed(p: &Project) -> String {
     p.flow("orders", ORDERS_FLOW)
         .file("data/orders.json", ORDERS_BAD);

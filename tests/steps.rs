@@ -640,7 +640,7 @@ fn jq_options_may_use_env_placeholders() {
     p.cmd(&["check"]).run().ok();
     p.cmd(&["run", "f", "--input", "in.json"])
         .env("FLOWRUN_TEST_LIMIT", "20")
-        .env("FLOWRUN_TEST_WHO", "robot")
+        .env("FLOWRUN_TEST_WHO", "robot-42")
         .run()
         .ok();
     // Resolved values are kept out of the store, but every payload file stays JSON.

@@ -9,6 +9,7 @@ mod runs;
 mod show;
 mod skip;
 mod verify;
+mod watch;
 
 use crate::cli::{Cli, Command};
 use crate::error::{Error, Exit};
@@ -143,9 +144,8 @@ pub fn dispatch(cli: Cli) -> Result<Exit, Error> {
             through,
         } => skip::skip(&ctx, &flow, &steps, through.as_deref(), true),
         Command::Unskip { flow, steps } => skip::skip(&ctx, &flow, &steps, None, false),
-        Command::Watch { .. } | Command::Prune { .. } => {
-            Err(Error::Usage("this command is not available yet".into()))
-        }
+        Command::Watch { grace } => watch::watch(&ctx, &grace),
+        Command::Prune { .. } => Err(Error::Usage("this command is not available yet".into())),
     }
 }
 

@@ -3,16 +3,18 @@
 
 mod parallel;
 mod reuse;
+mod step;
 
 pub use reuse::{Recorded, Reuse};
+use step::{Cx, Flowing, record};
 
 use crate::flow::Flow;
-use crate::steps::{self, BuildError, Resolver, Step, StepCx, StepError};
+use crate::steps::{self, BuildError, Resolver, Step};
 use crate::store::manifest::{ReplayOf, RunError};
-use crate::store::payload::{self, Pending};
+use crate::store::payload;
 use crate::store::{
-    FlowLock, Manifest, PayloadRecord, RunDir, RunStatus, StepRecord, StepStatus, Store,
-    StoreError, TriggerKind, atomic,
+    FlowLock, Manifest, RunDir, RunStatus, StepRecord, StepStatus, Store, StoreError, TriggerKind,
+    atomic,
 };
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -82,15 +84,6 @@ pub enum EngineError {
     Store(#[from] StoreError),
 }
 
-/// A payload on its way from one step to the next.
-struct Flowing {
-    value: Value,
-    /// Its file in this run, relative to the run folder (`None` for the implicit start).
-    file: Option<String>,
-    /// blake3 of its pretty JSON, when known.
-    hash: Option<String>,
-}
-
 /// Runs `spec` while holding the flow's `lock`, reporting progress to `events`.
 ///
 /// # Errors
@@ -136,10 +129,12 @@ pub fn run(
     let max = flow.settings.max_payload_bytes;
     let mut payloads = store_inputs(&mut run, spec.inputs, max, &secrets)?;
     let mut reuse = spec.reuse;
+    let run_dir = run.path.clone();
     let mut cx = Cx {
         root: spec.root,
         flow,
         run_id: &run_id,
+        run_dir: &run_dir,
         deadline,
         max,
         secrets: &secrets,
@@ -276,7 +271,7 @@ fn store_inputs(
         return Ok(vec![Flowing {
             value: Value::Null,
             file: None,
-            hash: None,
+            enc: None,
         }]);
     }
     let dir = run.path.join("input");
@@ -284,290 +279,23 @@ fn store_inputs(
     let mut out = Vec::with_capacity(inputs.len());
     for (j, value) in inputs.into_iter().enumerate() {
         let name = payload::payload_name(j + 1);
-        let enc = payload::write(&dir.join(&name), &value, max, secrets)?;
+        let how = payload::Encoding {
+            max_bytes: max,
+            secrets,
+            threads: parallel::threads(),
+        };
+        let enc = payload::write(&dir.join(&name), &value, how)?;
         let file = format!("input/{name}");
         run.manifest.input.push(record(&file, &enc, None));
         out.push(Flowing {
             value,
             file: Some(file),
-            hash: Some(enc.full_blake3),
+            enc: Some(enc),
         });
     }
     atomic::sync_dir(&dir)?;
     run.save()?;
     Ok(out)
-}
-
-fn record(file: &str, enc: &payload::Encoded, source: Option<String>) -> PayloadRecord {
-    PayloadRecord {
-        file: file.to_owned(),
-        bytes: enc.bytes,
-        blake3: enc.blake3.clone(),
-        trimmed: enc.trimmed,
-        full_bytes: enc.full_bytes,
-        full_blake3: enc.full_blake3.clone(),
-        masked: enc.masked,
-        source,
-    }
-}
-
-/// A step failed on an input payload (or the store failed while it ran).
-struct Failure {
-    message: String,
-    input: Option<String>,
-}
-
-impl Failure {
-    fn store(e: &StoreError, input: Option<String>) -> Failure {
-        Failure {
-            message: format!("cannot record a payload: {e}"),
-            input,
-        }
-    }
-}
-
-/// What stays the same for every step of a run.
-struct Cx<'a> {
-    root: &'a Path,
-    flow: &'a Flow,
-    run_id: &'a str,
-    deadline: Option<Instant>,
-    max: u64,
-    secrets: &'a [String],
-}
-
-/// Outputs of one input payload, encoded into temporary files, ready to be numbered.
-type Encoded = Vec<(Value, Pending)>;
-
-impl Cx<'_> {
-    fn step_cx<'s>(&'s self, id: &'s str, n: usize, hash: &'s str) -> StepCx<'s> {
-        StepCx {
-            root: self.root,
-            flow: &self.flow.name,
-            run_id: self.run_id,
-            step_id: id,
-            n,
-            input_hash: hash,
-            deadline: self.deadline,
-        }
-    }
-
-    fn timed_out(&self) -> Option<Failure> {
-        let limit = self.flow.settings.timeout?;
-        self.deadline
-            .filter(|d| Instant::now() >= *d)
-            .map(|_| Failure {
-                message: format!(
-                    "the run's timeout of {} was reached",
-                    crate::flow::duration::show(limit)
-                ),
-                input: None,
-            })
-    }
-
-    fn encode(&self, dir: &Path, outputs: Vec<Value>) -> Result<Encoded, StoreError> {
-        outputs
-            .into_iter()
-            .map(|v| {
-                let pending = payload::encode_to_temp(dir, &v, self.max, self.secrets)?;
-                Ok((v, pending))
-            })
-            .collect()
-    }
-
-    /// Encodes outputs recorded by an earlier run, checking they are still what was recorded.
-    fn reencode(
-        &self,
-        dir: &Path,
-        old: &[Recorded],
-        source: Option<&String>,
-    ) -> Result<Encoded, Failure> {
-        old.iter()
-            .map(|o| {
-                let fail = |message: String| Failure {
-                    message,
-                    input: source.cloned(),
-                };
-                let value = payload::read(&o.path)
-                    .map_err(|e| fail(format!("cannot reuse an earlier output: {e}")))?;
-                let pending = payload::encode_to_temp(dir, &value, self.max, self.secrets)
-                    .map_err(|e| Failure::store(&e, source.cloned()))?;
-                if pending.encoded.full_blake3 != o.record.full_blake3 {
-                    return Err(fail(format!(
-                        "{}: the earlier output no longer matches its recorded hash",
-                        crate::flow::display_path(&o.path)
-                    )));
-                }
-                Ok((value, pending))
-            })
-            .collect()
-    }
-
-    fn run_step(
-        &mut self,
-        run: &mut RunDir,
-        i: usize,
-        step: &mut dyn Step,
-        inputs: Vec<Flowing>,
-        reuse: Option<&mut Reuse>,
-    ) -> Result<Vec<Flowing>, Failure> {
-        let id = self.flow.steps[i].id.clone();
-        let rel = run.step_rel(i + 1, &id);
-        let dir = run.path.join(&rel);
-        {
-            let rec = &mut run.manifest.steps[i];
-            rec.status = StepStatus::Running;
-            rec.started_at = Some(crate::time::now());
-        }
-        atomic::create_dir(&dir).map_err(|e| Failure::store(&e, None))?;
-        run.save().map_err(|e| Failure::store(&e, None))?;
-
-        let mut out: Vec<Flowing> = Vec::new();
-        let mut commit = Committer {
-            run,
-            i,
-            dir: &dir,
-            rel: &rel,
-            out: &mut out,
-        };
-        // Pair each input with the outputs an earlier run recorded for it, if any.
-        let todo: Vec<(usize, Flowing, Option<Vec<Recorded>>)> = match reuse {
-            Some(r) if r.covers(i) => inputs
-                .into_iter()
-                .enumerate()
-                .map(|(j, mut f)| {
-                    let hash = f
-                        .hash
-                        .get_or_insert_with(|| crate::json::payload_hash(&f.value))
-                        .clone();
-                    let old = r.take(i, &hash);
-                    (j, f, old)
-                })
-                .collect(),
-            _ => inputs
-                .into_iter()
-                .enumerate()
-                .map(|(j, f)| (j, f, None))
-                .collect(),
-        };
-        let threads = parallel::threads();
-        match step.as_pure() {
-            Some(pure) if threads > 1 && todo.len() > 1 => {
-                parallel::run(pure, todo, threads, self, &dir, &mut commit)?;
-            }
-            _ => {
-                for (j, input, old) in todo {
-                    if let Some(mut f) = self.timed_out() {
-                        f.input = input.file;
-                        return Err(f);
-                    }
-                    let source = input.file.clone();
-                    let encoded = match old {
-                        Some(old) => {
-                            commit.run.manifest.steps[i].reused += 1;
-                            self.reencode(&dir, &old, source.as_ref())?
-                        }
-                        None => {
-                            let hash = input
-                                .hash
-                                .clone()
-                                .unwrap_or_else(|| crate::json::payload_hash(&input.value));
-                            let cx = self.step_cx(&id, j + 1, &hash);
-                            let outputs = step.process(input.value, &cx);
-                            for mut note in step.take_notes() {
-                                if let Some(obj) = note.as_object_mut() {
-                                    obj.insert("input".into(), source.clone().into());
-                                }
-                                let masked = mask(&note.to_string(), self.secrets);
-                                let note = serde_json::from_str(&masked).unwrap_or(note);
-                                commit.run.manifest.steps[i].requests.push(note);
-                            }
-                            let outputs = outputs.map_err(|e| Failure {
-                                message: e.message,
-                                input: source.clone(),
-                            })?;
-                            self.encode(&dir, outputs)
-                                .map_err(|e| Failure::store(&e, source.clone()))?
-                        }
-                    };
-                    commit.commit(encoded, source.as_deref())?;
-                }
-                let cx = self.step_cx(&id, 0, "");
-                let held = step.finish(&cx).map_err(|e: StepError| Failure {
-                    message: e.message,
-                    input: None,
-                })?;
-                if !held.is_empty() {
-                    let encoded = self
-                        .encode(&dir, held)
-                        .map_err(|e| Failure::store(&e, None))?;
-                    commit.commit_held(encoded)?;
-                }
-            }
-        }
-        atomic::sync_dir(&dir).map_err(|e| Failure::store(&e, None))?;
-        let rec = &mut run.manifest.steps[i];
-        rec.status = StepStatus::Success;
-        rec.finished_at = Some(crate::time::now());
-        run.save().map_err(|e| Failure::store(&e, None))?;
-        Ok(out)
-    }
-}
-
-/// Gives encoded outputs their final names, in order, and records them.
-struct Committer<'r> {
-    run: &'r mut RunDir,
-    i: usize,
-    dir: &'r Path,
-    rel: &'r str,
-    out: &'r mut Vec<Flowing>,
-}
-
-impl Committer<'_> {
-    fn push(
-        &mut self,
-        value: Value,
-        pending: Pending,
-        source: Option<&str>,
-    ) -> Result<(), Failure> {
-        let n = self.run.manifest.steps[self.i].payloads.len() + 1;
-        let name = payload::payload_name(n);
-        let enc = pending.encoded.clone();
-        pending
-            .commit(&self.dir.join(&name))
-            .map_err(|e| Failure::store(&e, source.map(str::to_owned)))?;
-        let file = format!("{}/{name}", self.rel);
-        self.run.manifest.steps[self.i].payloads.push(record(
-            &file,
-            &enc,
-            source.map(str::to_owned),
-        ));
-        self.out.push(Flowing {
-            value,
-            file: Some(file),
-            hash: Some(enc.full_blake3),
-        });
-        Ok(())
-    }
-
-    /// Records the outputs of one input payload and counts the input as done.
-    fn commit(&mut self, encoded: Encoded, source: Option<&str>) -> Result<(), Failure> {
-        for (value, pending) in encoded {
-            self.push(value, pending, source)?;
-        }
-        self.run.manifest.steps[self.i].inputs_done += 1;
-        self.run
-            .checkpoint()
-            .map_err(|e| Failure::store(&e, source.map(str::to_owned)))
-    }
-
-    /// Records outputs a step held back until its last input (e.g. `merge`).
-    fn commit_held(&mut self, encoded: Encoded) -> Result<(), Failure> {
-        for (value, pending) in encoded {
-            self.push(value, pending, None)?;
-        }
-        Ok(())
-    }
 }
 
 /// How long a run took, for messages.

@@ -1,7 +1,8 @@
 //! Pure steps on several threads: payloads are handled and encoded side by side, and
 //! their outputs are numbered and recorded strictly in input order.
 
-use super::{Committer, Cx, Encoded, Failure, Flowing, Recorded};
+use super::Recorded;
+use super::step::{Committer, Cx, Encoded, Failure, Flowing};
 use crate::steps::PureStep;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -27,8 +28,13 @@ type Slot = Mutex<Option<(Flowing, Option<Vec<Recorded>>)>>;
 type Done = (usize, Result<(Encoded, bool), Failure>);
 
 /// Runs `step` over `todo` (input index, payload) on `threads` threads.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the pieces of one step's state, passed through"
+)]
 pub fn run(
     step: &dyn PureStep,
+    passes: bool,
     todo: Vec<(usize, Flowing, Option<Vec<Recorded>>)>,
     threads: usize,
     cx: &Cx<'_>,
@@ -64,7 +70,7 @@ pub fn run(
                         Some(old) => cx
                             .reencode(dir, &old, input.file.as_ref())
                             .map(|e| (e, true)),
-                        None => handle(step, input, cx, dir).map(|e| (e, false)),
+                        None => handle(step, passes, input, cx, dir).map(|e| (e, false)),
                     };
                     if tx.send((k, result)).is_err() {
                         break;
@@ -110,6 +116,7 @@ pub fn run(
 
 fn handle(
     step: &dyn PureStep,
+    passes: bool,
     input: Flowing,
     cx: &Cx<'_>,
     dir: &Path,
@@ -117,10 +124,19 @@ fn handle(
     if let Some(f) = cx.timed_out() {
         return Err(f);
     }
+    let passed = passes
+        .then(|| input.file.clone().zip(input.enc.clone()))
+        .flatten();
     let outputs = step.apply(input.value).map_err(|e| Failure {
         message: e.message,
         input: None,
     })?;
-    cx.encode(dir, outputs)
-        .map_err(|e| Failure::store(&e, None))
+    // One thread per payload here: the pool is already busy with other payloads.
+    cx.encode(
+        dir,
+        outputs,
+        passed.as_ref().map(|(f, e)| (f.as_str(), e)),
+        1,
+    )
+    .map_err(|e| Failure::store(&e, None))
 }

@@ -66,6 +66,10 @@ impl PureStep for Assert {
 }
 
 impl Step for Assert {
+    fn passes_through(&self) -> bool {
+        true
+    }
+
     fn process(&mut self, input: Value, _cx: &StepCx<'_>) -> Result<Vec<Value>, StepError> {
         self.apply(input)
     }

@@ -71,6 +71,8 @@ pub struct StepCx<'a> {
     pub n: usize,
     /// blake3 (hex) of the input payload's pretty JSON.
     pub input_hash: &'a str,
+    /// A file holding exactly the input payload's pretty JSON, when there is one.
+    pub input_file: Option<&'a Path>,
     /// When the whole run must end.
     pub deadline: Option<Instant>,
 }
@@ -89,6 +91,12 @@ pub trait Step: Send {
     /// The step failed.
     fn finish(&mut self, _cx: &StepCx<'_>) -> Result<Vec<Value>, StepError> {
         Ok(Vec::new())
+    }
+
+    /// Whether every input comes out unchanged as the one output (`assert`, `write`):
+    /// the engine then stores a copy of the input's file instead of printing it again.
+    fn passes_through(&self) -> bool {
+        false
     }
 
     /// Facts to record in the manifest about the payload just handled (e.g. requests).
@@ -120,6 +128,10 @@ pub trait PureStep: Sync {
     fn apply(&self, input: Value) -> Result<Vec<Value>, StepError>;
 }
 
+/// Resolved values shorter than this are not treated as secrets: masking a value like
+/// `3` or `erp` would corrupt every payload that happens to contain it.
+pub const MIN_SECRET_CHARS: usize = 6;
+
 /// Resolves `${env:NAME}` placeholders, remembering every value it hands out.
 pub struct Resolver<'a> {
     lookup: &'a dyn Fn(&str) -> Option<String>,
@@ -143,7 +155,7 @@ impl<'a> Resolver<'a> {
     pub fn text(&mut self, t: &Text) -> Result<String, MissingEnv> {
         let secrets = &mut self.secrets;
         t.resolve(self.lookup, &mut |s| {
-            if !s.is_empty() && !secrets.iter().any(|x| x == s) {
+            if s.chars().count() >= MIN_SECRET_CHARS && !secrets.iter().any(|x| x == s) {
                 secrets.push(s.to_owned());
             }
         })

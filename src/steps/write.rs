@@ -13,6 +13,10 @@ pub struct Write {
 }
 
 impl Step for Write {
+    fn passes_through(&self) -> bool {
+        true
+    }
+
     fn process(&mut self, input: Value, cx: &StepCx<'_>) -> Result<Vec<Value>, StepError> {
         let rel = render(&self.template, cx);
         let path = cx.root.join(&rel);
@@ -29,6 +33,12 @@ impl Step for Write {
                 let mut out = serde_json::to_vec(other).expect("writing to a Vec cannot fail");
                 out.push(b'\n');
                 out
+            }
+            (LineFormat::Json, _) if cx.input_file.is_some() => {
+                // The run store already holds these exact bytes.
+                let from = cx.input_file.expect("checked");
+                std::fs::read(from)
+                    .map_err(|e| StepError::new(format!("cannot read {}: {e}", from.display())))?
             }
             (LineFormat::Json, v) => crate::json::to_pretty(v),
         };

@@ -3,7 +3,7 @@
 use super::{StoreError, atomic};
 use serde_json::Value;
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use tempfile::NamedTempFile;
 
@@ -47,31 +47,36 @@ impl Pending {
     }
 }
 
+/// How payload files are written.
+#[derive(Debug, Clone, Copy)]
+pub struct Encoding<'a> {
+    /// Trim stored files to this many bytes (0 = never).
+    pub max_bytes: u64,
+    /// Values to mask out (see [`mask`]).
+    pub secrets: &'a [String],
+    /// Threads that may print one large payload.
+    pub threads: usize,
+}
+
 /// Writes `value` as pretty JSON to a synced temporary file in `dir`, hashing it and
-/// trimming it to `max_bytes` (0 = never) in the same pass. Every `secrets` value is
-/// masked out (see [`mask`]) before anything is written.
+/// trimming it in the same pass. Every secret is masked out before anything is written.
 ///
 /// # Errors
 /// The file could not be written.
-pub fn encode_to_temp(
-    dir: &Path,
-    value: &Value,
-    max_bytes: u64,
-    secrets: &[String],
-) -> Result<Pending, StoreError> {
+pub fn encode_to_temp(dir: &Path, value: &Value, how: Encoding<'_>) -> Result<Pending, StoreError> {
     let temp = atomic::temp_in(dir)?;
     let file = temp
         .as_file()
         .try_clone()
         .map_err(|e| StoreError::io(dir, e))?;
-    let mut trim = TrimWriter::new(file, max_bytes);
-    let masked_value = mask(value, secrets);
+    let mut trim = TrimWriter::new(file, how.max_bytes);
+    let masked_value = mask(value, how.secrets);
     let masked = masked_value.is_some();
-    let written = {
-        let mut buf = BufWriter::with_capacity(256 * 1024, &mut trim);
-        crate::json::write_pretty(&mut buf, masked_value.as_ref().unwrap_or(value))
-            .and_then(|()| buf.flush())
-    };
+    let written = crate::json::write_pretty_par(
+        &mut trim,
+        masked_value.as_ref().unwrap_or(value),
+        how.threads,
+    );
     let (file, mut encoded) = written
         .and_then(|()| trim.finish())
         .map_err(|e| StoreError::io(temp.path(), e))?;
@@ -81,18 +86,27 @@ pub fn encode_to_temp(
     Ok(Pending { temp, encoded })
 }
 
+/// Copies an already stored payload file (whose encoding is `encoded`) to a synced
+/// temporary file in `dir`.
+///
+/// # Errors
+/// The file could not be copied.
+pub fn copy_to_temp(dir: &Path, from: &Path, encoded: Encoded) -> Result<Pending, StoreError> {
+    let mut temp = atomic::temp_in(dir)?;
+    let mut src = File::open(from).map_err(|e| StoreError::io(from, e))?;
+    io::copy(&mut src, temp.as_file_mut())
+        .and_then(|_| temp.as_file().sync_all())
+        .map_err(|e| StoreError::io(temp.path(), e))?;
+    Ok(Pending { temp, encoded })
+}
+
 /// Writes `value` to `path` atomically and returns what was written.
 ///
 /// # Errors
 /// The file could not be written.
-pub fn write(
-    path: &Path,
-    value: &Value,
-    max_bytes: u64,
-    secrets: &[String],
-) -> Result<Encoded, StoreError> {
+pub fn write(path: &Path, value: &Value, how: Encoding<'_>) -> Result<Encoded, StoreError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let pending = encode_to_temp(dir, value, max_bytes, secrets)?;
+    let pending = encode_to_temp(dir, value, how)?;
     let encoded = pending.encoded.clone();
     pending.commit(path)?;
     Ok(encoded)
@@ -297,7 +311,16 @@ mod tests {
     fn store(value: &Value, limit: u64) -> (Vec<u8>, Encoded) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("p.json");
-        let enc = write(&path, value, limit, &[]).unwrap();
+        let enc = write(
+            &path,
+            value,
+            Encoding {
+                max_bytes: limit,
+                secrets: &[],
+                threads: 1,
+            },
+        )
+        .unwrap();
         (std::fs::read(&path).unwrap(), enc)
     }
 
@@ -341,7 +364,16 @@ mod tests {
     fn reading_a_trimmed_file_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("p.json");
-        write(&path, &json!([1, 2, 3, 4, 5]), 5, &[]).unwrap();
+        write(
+            &path,
+            &json!([1, 2, 3, 4, 5]),
+            Encoding {
+                max_bytes: 5,
+                secrets: &[],
+                threads: 1,
+            },
+        )
+        .unwrap();
         assert!(matches!(read(&path), Err(StoreError::Trimmed(_))));
     }
 }
@@ -359,8 +391,11 @@ mod mask_tests {
         let enc = write(
             &path,
             &json!({"auth": "Bearer abc123", "odd": "t0k\"en"}),
-            0,
-            &secrets,
+            Encoding {
+                max_bytes: 0,
+                secrets: &secrets,
+                threads: 1,
+            },
         )
         .unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
@@ -377,8 +412,11 @@ mod mask_tests {
         let enc = write(
             &path,
             &json!({"n": 13, "m": 3, "a key": ["my key", 3.5, true, null]}),
-            0,
-            &secrets,
+            Encoding {
+                max_bytes: 0,
+                secrets: &secrets,
+                threads: 1,
+            },
         )
         .unwrap();
         assert!(enc.masked);
@@ -387,7 +425,16 @@ mod mask_tests {
             back,
             json!({"n": 13, "m": "***", "a ***": ["my ***", 3.5, true, null]})
         );
-        let enc = write(&path, &json!({"n": 14}), 0, &secrets).unwrap();
+        let enc = write(
+            &path,
+            &json!({"n": 14}),
+            Encoding {
+                max_bytes: 0,
+                secrets: &secrets,
+                threads: 1,
+            },
+        )
+        .unwrap();
         assert!(!enc.masked);
     }
 }

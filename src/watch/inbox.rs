@@ -23,6 +23,8 @@ pub const PROCESSING: &str = ".processing";
 pub const DONE: &str = "done";
 /// Where files whose run failed (or that could not be run) go.
 pub const FAILED: &str = "failed";
+/// How many `name.N.ext` names are tried before a time stamp is used instead.
+const MAX_SUFFIX: u32 = 10_000;
 
 /// What a file's size and modification time were, and since when.
 #[derive(Debug, Clone, Copy)]
@@ -42,6 +44,8 @@ pub struct Inbox {
     /// The same glob, inside the `.processing/` folders.
     processing: String,
     seen: HashMap<PathBuf, Seen>,
+    /// The run store: never input, whatever the glob says.
+    store: PathBuf,
     /// Whether files left in `.processing/` by an earlier runner have been dealt with.
     pub recovered: bool,
 }
@@ -76,6 +80,7 @@ impl Inbox {
             pattern: join(glob),
             processing: join(&format!("{dir}{PROCESSING}/{name}")),
             seen: HashMap::new(),
+            store: crate::store::Store::new(root).path().to_path_buf(),
             recovered: false,
         }
     }
@@ -92,7 +97,7 @@ impl Inbox {
         // Unreadable folders and files vanishing mid-listing are skipped: looked at again
         // at the next poll.
         for path in paths.flatten() {
-            if is_runner_folder(path.parent()) {
+            if is_runner_folder(path.parent()) || path.starts_with(&self.store) {
                 continue;
             }
             let Ok(meta) = std::fs::metadata(&path) else {
@@ -200,15 +205,24 @@ fn free_name(dir: &Path, name: &Path) -> PathBuf {
     if !first.exists() {
         return first;
     }
-    let stem = name.file_stem().unwrap_or(name.as_os_str()).to_string_lossy();
+    let stem = name
+        .file_stem()
+        .unwrap_or(name.as_os_str())
+        .to_string_lossy();
     let ext = name.extension().map(|e| e.to_string_lossy());
-    (1u64..)
+    (1..MAX_SUFFIX)
         .map(|n| match &ext {
             Some(ext) => dir.join(format!("{stem}.{n}.{ext}")),
             None => dir.join(format!("{stem}.{n}")),
         })
         .find(|p| !p.exists())
-        .unwrap_or(first)
+        // Thousands of files of one name: a time stamp keeps this one apart.
+        .unwrap_or_else(|| {
+            dir.join(format!(
+                "{stem}.{}",
+                crate::time::run_id(chrono::Utc::now())
+            ))
+        })
 }
 
 /// Reads a dropped file as the run's one input payload.
@@ -217,13 +231,8 @@ fn free_name(dir: &Path, name: &Path) -> PathBuf {
 /// A message with `file:line:col` when it is not JSON, or the I/O error.
 pub fn read_payload(file: &Path, shown: &str) -> Result<Value, String> {
     let bytes = std::fs::read(file).map_err(|e| format!("{shown}: {e}"))?;
-    serde_json::from_slice(&bytes).map_err(|e| {
-        format!(
-            "{shown}:{}:{}: not valid JSON: {e}",
-            e.line(),
-            e.column()
-        )
-    })
+    serde_json::from_slice(&bytes)
+        .map_err(|e| format!("{shown}:{}:{}: not valid JSON: {e}", e.line(), e.column()))
 }
 
 #[cfg(test)]
@@ -261,15 +270,33 @@ mod tests {
             assert!(!inbox.join("a.json").exists());
             settle(&claimed, Outcome::Done).unwrap();
         }
-        assert_eq!(std::fs::read_to_string(inbox.join("done/a.json")).unwrap(), "0");
-        assert_eq!(std::fs::read_to_string(inbox.join("done/a.1.json")).unwrap(), "1");
-        assert_eq!(std::fs::read_to_string(inbox.join("done/a.2.json")).unwrap(), "2");
+        assert_eq!(
+            std::fs::read_to_string(inbox.join("done/a.json")).unwrap(),
+            "0"
+        );
+        assert_eq!(
+            std::fs::read_to_string(inbox.join("done/a.1.json")).unwrap(),
+            "1"
+        );
+        assert_eq!(
+            std::fs::read_to_string(inbox.join("done/a.2.json")).unwrap(),
+            "2"
+        );
 
         // Files in the runner's own folders are not input, even for a `**` glob.
+        std::fs::create_dir(inbox.join("sub")).unwrap();
+        std::fs::write(inbox.join("sub/c.json"), "{}").unwrap();
         let mut deep = Inbox::new(dir.path(), "inbox/**/*.json");
         let t0 = Instant::now();
         deep.poll(t0).unwrap();
-        assert!(deep.poll(t0 + SETTLE).unwrap().is_empty());
+        assert_eq!(deep.poll(t0 + SETTLE).unwrap(), [inbox.join("sub/c.json")]);
+
+        // Nor is the run store.
+        std::fs::create_dir_all(dir.path().join("runs/f/r")).unwrap();
+        std::fs::write(dir.path().join("runs/f/r/manifest.json"), "{}").unwrap();
+        let mut all = Inbox::new(dir.path(), "**/*.json");
+        all.poll(t0).unwrap();
+        assert_eq!(all.poll(t0 + SETTLE).unwrap(), [inbox.join("sub/c.json")]);
     }
 
     #[test]

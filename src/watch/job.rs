@@ -1,9 +1,9 @@
 //! One triggered run on its own thread: take the flow's lock, claim the dropped file,
 //! run the engine, move the file on, and tell the runner loop when it is over.
 
+use super::Msg;
 use super::inbox::{self, Outcome};
 use super::log::{Line, Log};
-use super::Msg;
 use crate::engine::{self, Event, RunSpec};
 use crate::flow::{Flow, display_path};
 use crate::store::{RunStatus, Store, StoreError, TriggerKind};
@@ -128,15 +128,39 @@ impl Job {
         };
         let mut on_event = |event: Event<'_>| {
             if let Event::Started { run_id, dir } = event {
-                self.started(run_id, dir, trigger, claimed.map(|(file, _)| file));
+                self.started(
+                    run_id,
+                    dir,
+                    trigger,
+                    claimed.as_ref().map(|(file, _)| *file),
+                );
             }
         };
-        let outcome = match engine::run(&self.store, &mut lock, spec, &mut on_event) {
-            Ok(fin) => self.finished(&fin),
-            Err(e) => {
+        // A panic in the run is a bug; contained, it still moves the file on and frees
+        // the flow instead of leaving both stuck until the next restart.
+        let result =
+            crate::panic::quietly(|| engine::run(&self.store, &mut lock, spec, &mut on_event));
+        let outcome = match result {
+            Ok(Ok(fin)) => self.finished(&fin),
+            Ok(Err(e)) => {
                 self.log.emit(
-                    Line::warn("run_error", format!("the run could not start: {e}"))
-                        .flow(&flow.name),
+                    Line::warn(
+                        "run_error",
+                        format!("the run could not be started or recorded: {e}"),
+                    )
+                    .flow(&flow.name),
+                );
+                Outcome::Failed
+            }
+            Err(panic) => {
+                self.log.emit(
+                    Line::warn(
+                        "run_error",
+                        format!(
+                            "the run stopped on an internal error (a bug in flowrun; please report it): {panic}"
+                        ),
+                    )
+                    .flow(&flow.name),
                 );
                 Outcome::Failed
             }
@@ -225,19 +249,17 @@ impl Job {
             return Outcome::Done;
         }
         let (step, message, input) = m.error.as_ref().map_or((None, "", None), |e| {
-            (e.step.as_deref(), e.message.as_str(), e.failed_input.as_deref())
+            (
+                e.step.as_deref(),
+                e.message.as_str(),
+                e.failed_input.as_deref(),
+            )
         });
-        let mut text = format!("run {} failed{took}", m.run_id);
-        if let Some(step) = step {
-            text.push_str(&format!(" at step `{step}`"));
-        }
-        text.push_str(&format!(": {message}"));
-        if let Some(input) = input {
-            text.push_str(&format!(
-                " (failed payload: {})",
-                display_path(&fin.dir.join(input))
-            ));
-        }
+        let at = step.map(|s| format!(" at step `{s}`")).unwrap_or_default();
+        let payload = input
+            .map(|i| format!(" (failed payload: {})", display_path(&fin.dir.join(i))))
+            .unwrap_or_default();
+        let text = format!("run {} failed{took}{at}: {message}{payload}", m.run_id);
         self.log.emit(base(
             Line::warn("run_failed", text)
                 .field("step", step)

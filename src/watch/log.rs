@@ -65,18 +65,16 @@ impl Line {
     }
 
     /// The line as printed, for the time `ts`.
-    fn render(&self, ts: &str, json: bool) -> String {
+    fn render(self, ts: &str, json: bool) -> String {
         if json {
             let mut obj = Map::new();
             obj.insert("ts".into(), ts.into());
             obj.insert("event".into(), self.event.into());
-            if let Some(flow) = &self.flow {
-                obj.insert("flow".into(), flow.as_str().into());
+            if let Some(flow) = self.flow {
+                obj.insert("flow".into(), flow.into());
             }
-            for (k, v) in &self.fields {
-                obj.insert(k.clone(), v.clone());
-            }
-            obj.insert("message".into(), self.text.as_str().into());
+            obj.extend(self.fields);
+            obj.insert("message".into(), self.text.into());
             Value::Object(obj).to_string()
         } else {
             // One event, one line: a multi-line message (several flow problems) is joined.
@@ -108,9 +106,12 @@ mod tests {
 
     #[test]
     fn human_lines_name_the_flow_and_stay_on_one_line() {
-        let line = Line::warn("flow_invalid", "flows/a.toml:3:1: bad\nflows/a.toml:5:2: worse")
-            .flow("a")
-            .field("file", "flows/a.toml");
+        let line = Line::warn(
+            "flow_invalid",
+            "flows/a.toml:3:1: bad\nflows/a.toml:5:2: worse",
+        )
+        .flow("a")
+        .field("file", "flows/a.toml");
         assert_eq!(
             line.render("2026-11-28T09:30:00.123Z", false),
             "2026-11-28T09:30:00.123Z a: flows/a.toml:3:1: bad; flows/a.toml:5:2: worse"

@@ -5,6 +5,9 @@ use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Intervals are capped at this (a century), so that adding them to a clock cannot overflow.
+const LONGEST: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
 /// The next fire time of one flow's timed trigger.
 #[derive(Debug, Clone)]
 pub enum Schedule {
@@ -32,10 +35,13 @@ impl Schedule {
     #[must_use]
     pub fn start(trigger: &Trigger, now: Instant, wall: DateTime<Utc>) -> Option<Schedule> {
         match trigger {
-            Trigger::Every(every) => Some(Schedule::Every {
-                every: *every,
-                next: now + *every,
-            }),
+            Trigger::Every(every) => {
+                let every = (*every).min(LONGEST);
+                Some(Schedule::Every {
+                    every,
+                    next: now + every,
+                })
+            }
             Trigger::Cron(cron, text) => Some(Schedule::Cron {
                 next: next_occurrence(cron, wall),
                 cron: Arc::clone(cron),
@@ -50,7 +56,7 @@ impl Schedule {
     #[must_use]
     pub fn same_trigger(&self, trigger: &Trigger) -> bool {
         match (self, trigger) {
-            (Schedule::Every { every, .. }, Trigger::Every(e)) => every == e,
+            (Schedule::Every { every, .. }, Trigger::Every(e)) => *every == (*e).min(LONGEST),
             (Schedule::Cron { text, .. }, Trigger::Cron(_, t)) => text == t,
             _ => false,
         }
@@ -185,11 +191,22 @@ mod tests {
 
     #[test]
     fn a_reload_keeps_the_schedule_only_for_the_same_trigger() {
-        let s = Schedule::start(&Trigger::Every(Duration::from_secs(5)), Instant::now(), Utc::now())
-            .unwrap();
+        let s = Schedule::start(
+            &Trigger::Every(Duration::from_secs(5)),
+            Instant::now(),
+            Utc::now(),
+        )
+        .unwrap();
         assert!(s.same_trigger(&Trigger::Every(Duration::from_secs(5))));
         assert!(!s.same_trigger(&Trigger::Every(Duration::from_secs(6))));
         assert!(!s.same_trigger(&cron("* * * * *")));
-        assert!(Schedule::start(&Trigger::Watch("in/*.json".into()), Instant::now(), Utc::now()).is_none());
+        assert!(
+            Schedule::start(
+                &Trigger::Watch("in/*.json".into()),
+                Instant::now(),
+                Utc::now()
+            )
+            .is_none()
+        );
     }
 }

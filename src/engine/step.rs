@@ -1,0 +1,356 @@
+//! One step of a run over all of its input payloads: handing each payload to the step,
+//! encoding the outputs into the step's folder, and recording them in order.
+
+use super::parallel;
+use super::{Recorded, Reuse, mask};
+use crate::flow::Flow;
+use crate::steps::{Step, StepCx, StepError};
+use crate::store::payload::{self, Encoding, Pending};
+use crate::store::{PayloadRecord, RunDir, StepStatus, StoreError, atomic};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// A payload on its way from one step to the next.
+pub(super) struct Flowing {
+    pub value: Value,
+    /// Its file in this run, relative to the run folder (`None` for the implicit start).
+    pub file: Option<String>,
+    /// How that file was written.
+    pub enc: Option<payload::Encoded>,
+}
+
+impl Flowing {
+    /// blake3 of the payload's pretty JSON (from its file's record when it has one).
+    pub fn hash(&self) -> String {
+        self.enc.as_ref().map_or_else(
+            || crate::json::payload_hash(&self.value),
+            |e| e.full_blake3.clone(),
+        )
+    }
+}
+
+/// The manifest record of a payload file.
+pub(super) fn record(file: &str, enc: &payload::Encoded, source: Option<String>) -> PayloadRecord {
+    PayloadRecord {
+        file: file.to_owned(),
+        bytes: enc.bytes,
+        blake3: enc.blake3.clone(),
+        trimmed: enc.trimmed,
+        full_bytes: enc.full_bytes,
+        full_blake3: enc.full_blake3.clone(),
+        masked: enc.masked,
+        source,
+    }
+}
+
+/// A step failed on an input payload (or the store failed while it ran).
+pub(super) struct Failure {
+    pub message: String,
+    pub input: Option<String>,
+}
+
+impl Failure {
+    pub fn store(e: &StoreError, input: Option<String>) -> Failure {
+        Failure {
+            message: format!("cannot record a payload: {e}"),
+            input,
+        }
+    }
+}
+
+/// What stays the same for every step of a run.
+pub(super) struct Cx<'a> {
+    pub root: &'a Path,
+    pub flow: &'a Flow,
+    pub run_id: &'a str,
+    pub run_dir: &'a Path,
+    pub deadline: Option<Instant>,
+    pub max: u64,
+    pub secrets: &'a [String],
+}
+
+/// Outputs of one input payload, encoded into temporary files, ready to be numbered.
+pub(super) type Encoded = Vec<(Value, Pending)>;
+
+impl Cx<'_> {
+    fn step_cx<'s>(
+        &'s self,
+        id: &'s str,
+        n: usize,
+        hash: &'s str,
+        file: Option<&'s Path>,
+    ) -> StepCx<'s> {
+        StepCx {
+            root: self.root,
+            flow: &self.flow.name,
+            run_id: self.run_id,
+            step_id: id,
+            n,
+            input_hash: hash,
+            input_file: file,
+            deadline: self.deadline,
+        }
+    }
+
+    pub fn timed_out(&self) -> Option<Failure> {
+        let limit = self.flow.settings.timeout?;
+        self.deadline
+            .filter(|d| Instant::now() >= *d)
+            .map(|_| Failure {
+                message: format!(
+                    "the run's timeout of {} was reached",
+                    crate::flow::duration::show(limit)
+                ),
+                input: None,
+            })
+    }
+
+    fn encoding(&self, threads: usize) -> Encoding<'_> {
+        Encoding {
+            max_bytes: self.max,
+            secrets: self.secrets,
+            threads,
+        }
+    }
+
+    /// Encodes a step's outputs for one input. A step that passes its input on unchanged
+    /// gets a copy of the input's stored file: same bytes, no second printing.
+    pub fn encode(
+        &self,
+        dir: &Path,
+        outputs: Vec<Value>,
+        passed: Option<(&str, &payload::Encoded)>,
+        threads: usize,
+    ) -> Result<Encoded, StoreError> {
+        if let (Some((file, enc)), 1) = (passed, outputs.len()) {
+            let value = outputs.into_iter().next().expect("one output");
+            let pending = payload::copy_to_temp(dir, &self.run_dir.join(file), enc.clone())?;
+            return Ok(vec![(value, pending)]);
+        }
+        outputs
+            .into_iter()
+            .map(|v| {
+                let pending = payload::encode_to_temp(dir, &v, self.encoding(threads))?;
+                Ok((v, pending))
+            })
+            .collect()
+    }
+
+    /// Encodes outputs recorded by an earlier run, checking they are still what was recorded.
+    pub fn reencode(
+        &self,
+        dir: &Path,
+        old: &[Recorded],
+        source: Option<&String>,
+    ) -> Result<Encoded, Failure> {
+        old.iter()
+            .map(|o| {
+                let fail = |message: String| Failure {
+                    message,
+                    input: source.cloned(),
+                };
+                let value = payload::read(&o.path)
+                    .map_err(|e| fail(format!("cannot reuse an earlier output: {e}")))?;
+                let pending = payload::encode_to_temp(dir, &value, self.encoding(1))
+                    .map_err(|e| Failure::store(&e, source.cloned()))?;
+                if pending.encoded.full_blake3 != o.record.full_blake3 {
+                    return Err(fail(format!(
+                        "{}: the earlier output no longer matches its recorded hash",
+                        crate::flow::display_path(&o.path)
+                    )));
+                }
+                Ok((value, pending))
+            })
+            .collect()
+    }
+
+    /// The stored file of `input` when it holds exactly the payload's pretty JSON.
+    fn exact_file(&self, input: &Flowing) -> Option<PathBuf> {
+        let (file, enc) = (input.file.as_ref()?, input.enc.as_ref()?);
+        (!enc.trimmed && !enc.masked).then(|| self.run_dir.join(file))
+    }
+
+    /// Runs step `i` over `inputs` and records its outputs; returns them for the next step.
+    pub fn run_step(
+        &mut self,
+        run: &mut RunDir,
+        i: usize,
+        step: &mut dyn Step,
+        inputs: Vec<Flowing>,
+        reuse: Option<&mut Reuse>,
+    ) -> Result<Vec<Flowing>, Failure> {
+        let id = self.flow.steps[i].id.clone();
+        let rel = run.step_rel(i + 1, &id);
+        let dir = run.path.join(&rel);
+        {
+            let rec = &mut run.manifest.steps[i];
+            rec.status = StepStatus::Running;
+            rec.started_at = Some(crate::time::now());
+        }
+        atomic::create_dir(&dir).map_err(|e| Failure::store(&e, None))?;
+        run.save().map_err(|e| Failure::store(&e, None))?;
+
+        let mut out: Vec<Flowing> = Vec::new();
+        let mut commit = Committer {
+            run,
+            i,
+            dir: &dir,
+            rel: &rel,
+            out: &mut out,
+        };
+        // Pair each input with the outputs an earlier run recorded for it, if any.
+        let todo: Vec<(usize, Flowing, Option<Vec<Recorded>>)> = match reuse {
+            Some(r) if r.covers(i) => inputs
+                .into_iter()
+                .enumerate()
+                .map(|(j, f)| {
+                    let old = r.take(i, &f.hash());
+                    (j, f, old)
+                })
+                .collect(),
+            _ => inputs
+                .into_iter()
+                .enumerate()
+                .map(|(j, f)| (j, f, None))
+                .collect(),
+        };
+        let threads = parallel::threads();
+        let passes = step.passes_through();
+        match step.as_pure() {
+            Some(pure) if threads > 1 && todo.len() > 1 => {
+                parallel::run(pure, passes, todo, threads, self, &dir, &mut commit)?;
+            }
+            _ => {
+                for (j, input, old) in todo {
+                    if let Some(mut f) = self.timed_out() {
+                        f.input = input.file;
+                        return Err(f);
+                    }
+                    let source = input.file.clone();
+                    let encoded = match old {
+                        Some(old) => {
+                            commit.run.manifest.steps[i].reused += 1;
+                            self.reencode(&dir, &old, source.as_ref())?
+                        }
+                        None => self.process(step, &id, j, input, &mut commit, threads)?,
+                    };
+                    commit.commit(encoded, source.as_deref())?;
+                }
+                let cx = self.step_cx(&id, 0, "", None);
+                let held = step.finish(&cx).map_err(|e: StepError| Failure {
+                    message: e.message,
+                    input: None,
+                })?;
+                if !held.is_empty() {
+                    let encoded = self
+                        .encode(&dir, held, None, threads)
+                        .map_err(|e| Failure::store(&e, None))?;
+                    commit.commit_held(encoded)?;
+                }
+            }
+        }
+        atomic::sync_dir(&dir).map_err(|e| Failure::store(&e, None))?;
+        let rec = &mut run.manifest.steps[i];
+        rec.status = StepStatus::Success;
+        rec.finished_at = Some(crate::time::now());
+        run.save().map_err(|e| Failure::store(&e, None))?;
+        Ok(out)
+    }
+
+    /// Hands input `j` to a step that is not run in parallel, recording what it notes.
+    fn process(
+        &self,
+        step: &mut dyn Step,
+        id: &str,
+        j: usize,
+        input: Flowing,
+        commit: &mut Committer<'_>,
+        threads: usize,
+    ) -> Result<Encoded, Failure> {
+        let source = input.file.clone();
+        let hash = input.hash();
+        let exact = self.exact_file(&input);
+        let cx = self.step_cx(id, j + 1, &hash, exact.as_deref());
+        let passed = step
+            .passes_through()
+            .then(|| input.file.clone().zip(input.enc.clone()))
+            .flatten();
+        let outputs = step.process(input.value, &cx);
+        for mut note in step.take_notes() {
+            if let Some(obj) = note.as_object_mut() {
+                obj.insert("input".into(), source.clone().into());
+            }
+            let masked = mask(&note.to_string(), self.secrets);
+            let note = serde_json::from_str(&masked).unwrap_or(note);
+            commit.run.manifest.steps[commit.i].requests.push(note);
+        }
+        let outputs = outputs.map_err(|e| Failure {
+            message: e.message,
+            input: source.clone(),
+        })?;
+        self.encode(
+            commit.dir,
+            outputs,
+            passed.as_ref().map(|(f, e)| (f.as_str(), e)),
+            threads,
+        )
+        .map_err(|e| Failure::store(&e, source))
+    }
+}
+
+/// Gives encoded outputs their final names, in order, and records them.
+pub(super) struct Committer<'r> {
+    pub run: &'r mut RunDir,
+    pub i: usize,
+    pub dir: &'r Path,
+    pub rel: &'r str,
+    pub out: &'r mut Vec<Flowing>,
+}
+
+impl Committer<'_> {
+    fn push(
+        &mut self,
+        value: Value,
+        pending: Pending,
+        source: Option<&str>,
+    ) -> Result<(), Failure> {
+        let n = self.run.manifest.steps[self.i].payloads.len() + 1;
+        let name = payload::payload_name(n);
+        let enc = pending.encoded.clone();
+        pending
+            .commit(&self.dir.join(&name))
+            .map_err(|e| Failure::store(&e, source.map(str::to_owned)))?;
+        let file = format!("{}/{name}", self.rel);
+        self.run.manifest.steps[self.i].payloads.push(record(
+            &file,
+            &enc,
+            source.map(str::to_owned),
+        ));
+        self.out.push(Flowing {
+            value,
+            file: Some(file),
+            enc: Some(enc),
+        });
+        Ok(())
+    }
+
+    /// Records the outputs of one input payload and counts the input as done.
+    pub fn commit(&mut self, encoded: Encoded, source: Option<&str>) -> Result<(), Failure> {
+        for (value, pending) in encoded {
+            self.push(value, pending, source)?;
+        }
+        self.run.manifest.steps[self.i].inputs_done += 1;
+        self.run
+            .checkpoint()
+            .map_err(|e| Failure::store(&e, source.map(str::to_owned)))
+    }
+
+    /// Records outputs a step held back until its last input (e.g. `merge`).
+    fn commit_held(&mut self, encoded: Encoded) -> Result<(), Failure> {
+        for (value, pending) in encoded {
+            self.push(value, pending, None)?;
+        }
+        Ok(())
+    }
+}
