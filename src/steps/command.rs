@@ -5,6 +5,7 @@ use crate::flow::LineFormat;
 use crate::flow::duration::show;
 use serde_json::Value;
 use std::io::{Read, Write};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -28,7 +29,9 @@ impl Step for Command {
         } else {
             name.into()
         };
+        // Its own process group: a Ctrl-C meant for the runner does not kill the step.
         let mut child = std::process::Command::new(&program)
+            .process_group(0)
             .args(&self.argv[1..])
             .current_dir(cx.root)
             .envs(self.env.iter().map(|(k, v)| (k, v)))

@@ -1,0 +1,1 @@
+range(0; length; $n) as $i | .[$i:$i+$n] | map({order_id: .id, email: (.customer.email|ascii_downcase), total: ([.lines[] | .qty * .price] | add), lines: [.lines[] | {sku, qty}]}) | map(select(.total > 0)) | if all(.[]; .email | contains("@")) then . else error("assert") end
