@@ -2,6 +2,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod cores;
 pub mod engine;
 pub mod error;
 pub mod flow;

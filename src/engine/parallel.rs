@@ -9,18 +9,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, mpsc};
 
-/// Threads for pure steps: `FLOWRUN_THREADS`, else the machine's cores (at most 8).
-pub fn threads() -> usize {
-    std::env::var("FLOWRUN_THREADS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map_or(1, usize::from)
-                .min(8)
-        })
-        .max(1)
-}
+pub use crate::cores::threads;
 
 /// An input waiting for a worker, with the outputs an earlier run recorded for it.
 type Slot = Mutex<Option<(Flowing, Option<Vec<Recorded>>)>>;

@@ -9,7 +9,7 @@ use crate::store::payload::{self, Encoding, Pending};
 use crate::store::{PayloadRecord, RunDir, StepStatus, StoreError, atomic};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// A payload on its way from one step to the next.
 pub(super) struct Flowing {
@@ -192,13 +192,7 @@ impl Cx<'_> {
         run.save().map_err(|e| Failure::store(&e, None))?;
 
         let mut out: Vec<Flowing> = Vec::new();
-        let mut commit = Committer {
-            run,
-            i,
-            dir: &dir,
-            rel: &rel,
-            out: &mut out,
-        };
+        let mut commit = Committer::new(run, i, &dir, &rel, &mut out);
         // Pair each input with the outputs an earlier run recorded for it, if any.
         let todo: Vec<(usize, Flowing, Option<Vec<Recorded>>)> = match reuse {
             Some(r) if r.covers(i) => inputs
@@ -215,47 +209,60 @@ impl Cx<'_> {
                 .map(|(j, f)| (j, f, None))
                 .collect(),
         };
-        let threads = parallel::threads();
-        let passes = step.passes_through();
-        match step.as_pure() {
-            Some(pure) if threads > 1 && todo.len() > 1 => {
-                parallel::run(pure, passes, todo, threads, self, &dir, &mut commit)?;
-            }
-            _ => {
-                for (j, input, old) in todo {
-                    if let Some(mut f) = self.timed_out() {
-                        f.input = input.file;
-                        return Err(f);
-                    }
-                    let source = input.file.clone();
-                    let encoded = match old {
-                        Some(old) => {
-                            commit.run.manifest.steps[i].reused += 1;
-                            self.reencode(&dir, &old, source.as_ref())?
-                        }
-                        None => self.process(step, &id, j, input, &mut commit, threads)?,
-                    };
-                    commit.commit(encoded, source.as_deref())?;
-                }
-                let cx = self.step_cx(&id, 0, "", None);
-                let held = step.finish(&cx).map_err(|e: StepError| Failure {
-                    message: e.message,
-                    input: None,
-                })?;
-                if !held.is_empty() {
-                    let encoded = self
-                        .encode(&dir, held, None, threads)
-                        .map_err(|e| Failure::store(&e, None))?;
-                    commit.commit_held(encoded)?;
-                }
-            }
-        }
-        atomic::sync_dir(&dir).map_err(|e| Failure::store(&e, None))?;
+        let fed = self.feed(step, &id, todo, &mut commit);
+        // What was finished before a failure is recorded too.
+        let flushed = commit.flush();
+        fed?;
+        flushed?;
         let rec = &mut run.manifest.steps[i];
         rec.status = StepStatus::Success;
         rec.finished_at = Some(crate::time::now());
         run.save().map_err(|e| Failure::store(&e, None))?;
         Ok(out)
+    }
+
+    /// Hands every input to the step (on several threads when it is pure).
+    fn feed(
+        &self,
+        step: &mut dyn Step,
+        id: &str,
+        todo: Vec<(usize, Flowing, Option<Vec<Recorded>>)>,
+        commit: &mut Committer<'_>,
+    ) -> Result<(), Failure> {
+        let threads = parallel::threads();
+        let passes = step.passes_through();
+        let dir = commit.dir;
+        if let Some(pure) = step.as_pure().filter(|_| threads > 1 && todo.len() > 1) {
+            return parallel::run(pure, passes, todo, threads, self, dir, commit);
+        }
+        for (j, input, old) in todo {
+            if let Some(mut f) = self.timed_out() {
+                f.input = input.file;
+                return Err(f);
+            }
+            commit.before_input()?;
+            let source = input.file.clone();
+            let encoded = match old {
+                Some(old) => {
+                    commit.run.manifest.steps[commit.i].reused += 1;
+                    self.reencode(dir, &old, source.as_ref())?
+                }
+                None => self.process(step, id, j, input, commit, threads)?,
+            };
+            commit.commit(encoded, source.as_deref())?;
+        }
+        let cx = self.step_cx(id, 0, "", None);
+        let held = step.finish(&cx).map_err(|e: StepError| Failure {
+            message: e.message,
+            input: None,
+        })?;
+        if !held.is_empty() {
+            let encoded = self
+                .encode(dir, held, None, threads)
+                .map_err(|e| Failure::store(&e, None))?;
+            commit.commit_held(encoded);
+        }
+        Ok(())
     }
 
     /// Hands input `j` to a step that is not run in parallel, recording what it notes.
@@ -299,28 +306,54 @@ impl Cx<'_> {
     }
 }
 
-/// Gives encoded outputs their final names, in order, and records them.
+/// Gives encoded outputs their final names, in order, and records them. Files are made
+/// durable in groups: every [`FLUSH_EVERY`] (and when the step ends) one file-system sync
+/// covers all staged files, then they are renamed to their final names and the manifest
+/// is saved — so a name never points at data that is not on disk, and the manifest never
+/// lists a file that is not there.
 pub(super) struct Committer<'r> {
     pub run: &'r mut RunDir,
     pub i: usize,
     pub dir: &'r Path,
     pub rel: &'r str,
     pub out: &'r mut Vec<Flowing>,
+    staged: Vec<(Pending, PathBuf)>,
+    last_flush: Instant,
+    flushed_any: bool,
 }
 
-impl Committer<'_> {
-    fn push(
-        &mut self,
-        value: Value,
-        pending: Pending,
-        source: Option<&str>,
-    ) -> Result<(), Failure> {
+/// How often a running step makes its outputs durable and records them.
+const FLUSH_EVERY: Duration = Duration::from_millis(200);
+/// Before a one-at-a-time step starts on its next input, what it finished is recorded
+/// if the last flush is this old: a slow step (a command, a request) records each
+/// output before it starts on the next input, a fast one in groups.
+const FLUSH_BEFORE_INPUT: Duration = Duration::from_millis(20);
+
+impl<'r> Committer<'r> {
+    pub fn new(
+        run: &'r mut RunDir,
+        i: usize,
+        dir: &'r Path,
+        rel: &'r str,
+        out: &'r mut Vec<Flowing>,
+    ) -> Self {
+        Committer {
+            run,
+            i,
+            dir,
+            rel,
+            out,
+            staged: Vec::new(),
+            last_flush: Instant::now(),
+            flushed_any: false,
+        }
+    }
+
+    fn push(&mut self, value: Value, pending: Pending, source: Option<&str>) {
         let n = self.run.manifest.steps[self.i].payloads.len() + 1;
         let name = payload::payload_name(n);
         let enc = pending.encoded.clone();
-        pending
-            .commit(&self.dir.join(&name))
-            .map_err(|e| Failure::store(&e, source.map(str::to_owned)))?;
+        self.staged.push((pending, self.dir.join(&name)));
         let file = format!("{}/{name}", self.rel);
         self.run.manifest.steps[self.i].payloads.push(record(
             &file,
@@ -332,25 +365,49 @@ impl Committer<'_> {
             file: Some(file),
             enc: Some(enc),
         });
-        Ok(())
     }
 
     /// Records the outputs of one input payload and counts the input as done.
     pub fn commit(&mut self, encoded: Encoded, source: Option<&str>) -> Result<(), Failure> {
         for (value, pending) in encoded {
-            self.push(value, pending, source)?;
+            self.push(value, pending, source);
         }
         self.run.manifest.steps[self.i].inputs_done += 1;
-        self.run
-            .checkpoint()
-            .map_err(|e| Failure::store(&e, source.map(str::to_owned)))
+        if self.last_flush.elapsed() >= FLUSH_EVERY {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Called before a one-at-a-time step starts on its next input.
+    fn before_input(&mut self) -> Result<(), Failure> {
+        let due = !self.flushed_any || self.last_flush.elapsed() >= FLUSH_BEFORE_INPUT;
+        if !self.staged.is_empty() && due {
+            self.flush()?;
+        }
+        Ok(())
     }
 
     /// Records outputs a step held back until its last input (e.g. `merge`).
-    fn commit_held(&mut self, encoded: Encoded) -> Result<(), Failure> {
+    fn commit_held(&mut self, encoded: Encoded) {
         for (value, pending) in encoded {
-            self.push(value, pending, None)?;
+            self.push(value, pending, None);
         }
-        Ok(())
+    }
+
+    /// Syncs, names and records everything staged, then saves the manifest.
+    pub fn flush(&mut self) -> Result<(), Failure> {
+        if !self.staged.is_empty() {
+            atomic::sync_filesystem(self.dir).map_err(|e| Failure::store(&e, None))?;
+            for (pending, path) in self.staged.drain(..) {
+                pending
+                    .commit(&path)
+                    .map_err(|e| Failure::store(&e, None))?;
+            }
+            atomic::sync_dir(self.dir).map_err(|e| Failure::store(&e, None))?;
+        }
+        self.last_flush = Instant::now();
+        self.flushed_any = true;
+        self.run.save().map_err(|e| Failure::store(&e, None))
     }
 }

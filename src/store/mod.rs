@@ -14,7 +14,7 @@ pub use lock::FlowLock;
 pub use manifest::{Manifest, PayloadRecord, RunStatus, StepRecord, StepStatus, TriggerKind};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Errors of the run store, each naming the path it is about.
 #[derive(Debug, thiserror::Error)]
@@ -230,9 +230,6 @@ pub struct RunDir {
     last_save: Instant,
 }
 
-/// How often a running step records its progress in the manifest.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
-
 impl RunDir {
     /// Creates the folder for a run whose manifest is `manifest` (its id fixes the
     /// folder name) with a copy of the flow file, and writes the manifest.
@@ -263,17 +260,6 @@ impl RunDir {
     pub fn save(&mut self) -> Result<(), StoreError> {
         write_manifest(&self.path, &self.manifest)?;
         self.last_save = Instant::now();
-        Ok(())
-    }
-
-    /// Writes the manifest when the last write is long enough ago.
-    ///
-    /// # Errors
-    /// The write failed.
-    pub fn checkpoint(&mut self) -> Result<(), StoreError> {
-        if self.last_save.elapsed() >= CHECKPOINT_EVERY {
-            self.save()?;
-        }
         Ok(())
     }
 

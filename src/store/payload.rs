@@ -35,6 +35,17 @@ pub struct Pending {
 }
 
 impl Pending {
+    /// Makes the file's data durable (use [`atomic::sync_filesystem`] for many at once).
+    ///
+    /// # Errors
+    /// The sync failed.
+    pub fn sync(&self) -> Result<(), StoreError> {
+        self.temp
+            .as_file()
+            .sync_data()
+            .map_err(|e| StoreError::io(self.temp.path(), e))
+    }
+
     /// Gives the file its final name (atomically).
     ///
     /// # Errors
@@ -58,8 +69,8 @@ pub struct Encoding<'a> {
     pub threads: usize,
 }
 
-/// Writes `value` as pretty JSON to a synced temporary file in `dir`, hashing it and
-/// trimming it in the same pass. Every secret is masked out before anything is written.
+/// Writes `value` as pretty JSON to a temporary file in `dir` (not yet synced: see
+/// [`Pending::sync`]), hashing it and trimming it in the same pass. Every secret is masked out before anything is written.
 ///
 /// # Errors
 /// The file could not be written.
@@ -81,22 +92,19 @@ pub fn encode_to_temp(dir: &Path, value: &Value, how: Encoding<'_>) -> Result<Pe
         .and_then(|()| trim.finish())
         .map_err(|e| StoreError::io(temp.path(), e))?;
     encoded.masked = masked;
-    file.sync_all()
-        .map_err(|e| StoreError::io(temp.path(), e))?;
+    drop(file);
     Ok(Pending { temp, encoded })
 }
 
-/// Copies an already stored payload file (whose encoding is `encoded`) to a synced
-/// temporary file in `dir`.
+/// Copies an already stored payload file (whose encoding is `encoded`) to a temporary
+/// file in `dir` (not yet synced).
 ///
 /// # Errors
 /// The file could not be copied.
 pub fn copy_to_temp(dir: &Path, from: &Path, encoded: Encoded) -> Result<Pending, StoreError> {
     let mut temp = atomic::temp_in(dir)?;
     let mut src = File::open(from).map_err(|e| StoreError::io(from, e))?;
-    io::copy(&mut src, temp.as_file_mut())
-        .and_then(|_| temp.as_file().sync_all())
-        .map_err(|e| StoreError::io(temp.path(), e))?;
+    io::copy(&mut src, temp.as_file_mut()).map_err(|e| StoreError::io(temp.path(), e))?;
     Ok(Pending { temp, encoded })
 }
 
@@ -107,6 +115,7 @@ pub fn copy_to_temp(dir: &Path, from: &Path, encoded: Encoded) -> Result<Pending
 pub fn write(path: &Path, value: &Value, how: Encoding<'_>) -> Result<Encoded, StoreError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let pending = encode_to_temp(dir, value, how)?;
+    pending.sync()?;
     let encoded = pending.encoded.clone();
     pending.commit(path)?;
     Ok(encoded)
@@ -190,14 +199,16 @@ pub fn hash_file(path: &Path) -> Result<(u64, String), StoreError> {
 }
 
 /// Passes bytes through to the file up to a limit, hashing the whole stream and the
-/// stored part; the cut falls back to a UTF-8 character boundary.
+/// stored part in one pass: the two hashes share the bytes before the trim window, so
+/// the stored-file hasher is forked from the whole-payload one only where they can part.
+/// The cut falls back to a UTF-8 character boundary.
 struct TrimWriter<W: Write> {
     inner: W,
     limit: u64,
     full: blake3::Hasher,
     full_bytes: u64,
-    stored: blake3::Hasher,
-    stored_bytes: u64,
+    /// The hash state at the start of the trim window (`hold_from`).
+    fork: Option<blake3::Hasher>,
     /// Bytes held back near the limit until we know where a character ends.
     held: Vec<u8>,
 }
@@ -209,16 +220,9 @@ impl<W: Write> TrimWriter<W> {
             limit,
             full: blake3::Hasher::new(),
             full_bytes: 0,
-            stored: blake3::Hasher::new(),
-            stored_bytes: 0,
+            fork: None,
             held: Vec::new(),
         }
-    }
-
-    fn pass(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.stored.update(buf);
-        self.stored_bytes += buf.len() as u64;
-        self.inner.write_all(buf)
     }
 
     /// Where held-back bytes start: four bytes before the limit (a UTF-8 character is
@@ -227,28 +231,46 @@ impl<W: Write> TrimWriter<W> {
         self.limit.saturating_sub(4)
     }
 
+    /// Keeps at most the window [limit-4, limit+1): enough to find the cut.
+    fn hold(&mut self, bytes: &[u8]) {
+        let room = 5usize.saturating_sub(self.held.len());
+        self.held.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+
     fn finish(mut self) -> io::Result<(W, Encoded)> {
         let trimmed = self.limit > 0 && self.full_bytes > self.limit;
         let held = std::mem::take(&mut self.held);
-        if trimmed {
+        let full_blake3 = self.full.finalize().to_hex().to_string();
+        let (bytes, blake3) = if trimmed {
             // `held` covers positions hold_from().. and reaches past the limit.
             let base = self.hold_from();
             let mut cut = usize::try_from(self.limit - base).unwrap_or(held.len());
             while cut > 0 && cut < held.len() && (held[cut] & 0xC0) == 0x80 {
                 cut -= 1;
             }
-            self.pass(&held[..cut])?;
-            self.pass(TRIMMED_MARK)?;
+            let mut stored = self
+                .fork
+                .take()
+                .expect("a trimmed stream passed the fork point");
+            stored.update(&held[..cut]);
+            stored.update(TRIMMED_MARK);
+            self.inner.write_all(&held[..cut])?;
+            self.inner.write_all(TRIMMED_MARK)?;
+            (
+                base + (cut + TRIMMED_MARK.len()) as u64,
+                stored.finalize().to_hex().to_string(),
+            )
         } else {
-            self.pass(&held)?;
-        }
+            self.inner.write_all(&held)?;
+            (self.full_bytes, full_blake3.clone())
+        };
         self.inner.flush()?;
         let encoded = Encoded {
-            bytes: self.stored_bytes,
-            blake3: self.stored.finalize().to_hex().to_string(),
+            bytes,
+            blake3,
             trimmed,
             full_bytes: self.full_bytes,
-            full_blake3: self.full.finalize().to_hex().to_string(),
+            full_blake3,
             masked: false,
         };
         Ok((self.inner, encoded))
@@ -257,37 +279,30 @@ impl<W: Write> TrimWriter<W> {
 
 impl<W: Write> Write for TrimWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.full.update(buf);
         let start = self.full_bytes;
         self.full_bytes += buf.len() as u64;
         if self.limit == 0 {
-            self.pass(buf)?;
+            self.full.update(buf);
+            self.inner.write_all(buf)?;
             return Ok(buf.len());
         }
+        // The part before the trim window goes straight through.
         let hold_from = self.hold_from();
-        // Part before the held window goes straight through.
-        if start < hold_from {
-            let direct =
-                usize::try_from((hold_from - start).min(buf.len() as u64)).unwrap_or(buf.len());
-            self.pass(&buf[..direct])?;
-            let rest = &buf[direct..];
-            self.hold(rest);
-        } else {
-            self.hold(buf);
+        let direct = usize::try_from(hold_from.saturating_sub(start).min(buf.len() as u64))
+            .unwrap_or(buf.len());
+        self.full.update(&buf[..direct]);
+        self.inner.write_all(&buf[..direct])?;
+        if self.fork.is_none() && start + direct as u64 == hold_from {
+            self.fork = Some(self.full.clone());
         }
+        let rest = &buf[direct..];
+        self.full.update(rest);
+        self.hold(rest);
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
-    }
-}
-
-impl<W: Write> TrimWriter<W> {
-    /// Keeps at most the window [limit-4, limit+1): enough to find the cut.
-    fn hold(&mut self, bytes: &[u8]) {
-        let room = 5usize.saturating_sub(self.held.len());
-        self.held.extend_from_slice(&bytes[..bytes.len().min(room)]);
     }
 }
 

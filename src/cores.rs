@@ -1,0 +1,15 @@
+//! How many threads flowrun uses for work that can be shared out.
+
+/// `FLOWRUN_THREADS` when set, else the machine's cores (at most 8).
+#[must_use]
+pub fn threads() -> usize {
+    std::env::var("FLOWRUN_THREADS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map_or(1, usize::from)
+                .min(8)
+        })
+        .max(1)
+}
