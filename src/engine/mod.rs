@@ -193,6 +193,9 @@ pub fn run(
     for (def, step) in flow.steps.iter().zip(built.iter_mut()) {
         store.add_dedupe_keys(&flow.name, &def.id, step.take_new_keys())?;
     }
+    // The last step's outputs can be large; freeing them is no reason to keep the
+    // caller (and the command line) waiting.
+    std::thread::spawn(move || drop(payloads));
     finish(run, RunStatus::Success)
 }
 
