@@ -425,8 +425,13 @@ fn sync_all(staged: &[(Pending, PathBuf)]) -> Result<(), StoreError> {
             .chunks(per)
             .map(|chunk| scope.spawn(move || chunk.iter().try_for_each(|(p, _)| p.sync())))
             .collect();
-        handles
-            .into_iter()
-            .try_for_each(|h| h.join().unwrap_or_else(|_| Ok(())))
+        handles.into_iter().try_for_each(|h| {
+            h.join().unwrap_or_else(|_| {
+                Err(StoreError::io(
+                    Path::new("."),
+                    std::io::Error::other("a sync thread panicked"),
+                ))
+            })
+        })
     })
 }

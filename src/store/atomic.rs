@@ -45,20 +45,6 @@ pub fn sync_dir(dir: &Path) -> Result<(), StoreError> {
         .map_err(|e| StoreError::io(dir, e))
 }
 
-/// Makes the data of every file written so far on `dir`'s file system durable, in one
-/// call (one journal commit instead of one per file).
-///
-/// # Errors
-/// The folder could not be opened or the sync failed.
-pub fn sync_filesystem(dir: &Path) -> Result<(), StoreError> {
-    let f = File::open(dir).map_err(|e| StoreError::io(dir, e))?;
-    #[cfg(target_os = "linux")]
-    let synced = rustix::fs::syncfs(&f).map_err(std::io::Error::from);
-    #[cfg(not(target_os = "linux"))]
-    let synced = f.sync_all();
-    synced.map_err(|e| StoreError::io(dir, e))
-}
-
 /// Creates `dir` and its parents.
 ///
 /// # Errors
