@@ -35,7 +35,7 @@ pub struct Pending {
 }
 
 impl Pending {
-    /// Makes the file's data durable (use [`atomic::sync_filesystem`] for many at once).
+    /// Makes the file's data durable.
     ///
     /// # Errors
     /// The sync failed.
