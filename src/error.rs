@@ -1,7 +1,6 @@
 //! Errors a command ends with, and the one place they become exit codes.
 
 use crate::flow::FlowError;
-use crate::steps::BuildError;
 use crate::store::StoreError;
 use std::process::ExitCode;
 
@@ -49,9 +48,9 @@ pub enum Error {
     /// The run store.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// A step could not be prepared.
-    #[error(transparent)]
-    Prepare(#[from] BuildError),
+    /// A step could not be prepared (the message names the flow file).
+    #[error("{0}")]
+    Prepare(String),
     /// Something failed after work had started.
     #[error("{0}")]
     Failed(String),
@@ -60,7 +59,7 @@ pub enum Error {
 impl From<crate::engine::EngineError> for Error {
     fn from(e: crate::engine::EngineError) -> Error {
         match e {
-            crate::engine::EngineError::Prepare(b) => Error::Prepare(b),
+            e @ crate::engine::EngineError::Prepare { .. } => Error::Prepare(e.to_string()),
             crate::engine::EngineError::Store(s) => Error::Store(s),
         }
     }

@@ -77,8 +77,13 @@ pub struct Finished {
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     /// A step could not be prepared (missing variable, unreadable file); nothing ran.
-    #[error(transparent)]
-    Prepare(#[from] BuildError),
+    #[error("{file}: {source}")]
+    Prepare {
+        /// The flow file, as shown to the user.
+        file: String,
+        /// What is wrong.
+        source: BuildError,
+    },
     /// The run store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -99,7 +104,12 @@ pub fn run(
     let mut resolver = Resolver::new(spec.env);
     let mut built: Vec<Box<dyn Step>> = Vec::with_capacity(flow.steps.len());
     for def in &flow.steps {
-        built.push(steps::build(def, spec.root, &mut resolver)?);
+        built.push(
+            steps::build(def, spec.root, &mut resolver).map_err(|source| EngineError::Prepare {
+                file: flow.file(),
+                source,
+            })?,
+        );
     }
     let secrets = resolver.secrets;
     for (def, step) in flow.steps.iter().zip(built.iter_mut()) {
