@@ -49,13 +49,17 @@ pub fn run_id_time(id: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.and_utc())
 }
 
-/// Whether `s` has the shape of a run id.
+/// Whether `s` has the shape of a run id: `YYYYMMDDTHHMMSS.mmmZ-hhhh` (checked byte by
+/// byte: listing a store with many runs calls this once per folder).
 #[must_use]
 pub fn is_run_id(s: &str) -> bool {
+    const SHAPE: &[u8; 25] = b"ddddddddTdddddd.dddZ-xxxx";
     s.len() == 25
-        && s.as_bytes()[20] == b'-'
-        && run_id_time(s).is_some()
-        && s[21..].bytes().all(|b| b.is_ascii_hexdigit())
+        && s.bytes().zip(SHAPE).all(|(b, &want)| match want {
+            b'd' => b.is_ascii_digit(),
+            b'x' => b.is_ascii_hexdigit(),
+            other => b == other,
+        })
 }
 
 #[cfg(test)]
@@ -71,5 +75,8 @@ mod tests {
         assert_eq!(run_id_time(&id), Some(t));
         assert_ne!(run_id(t), run_id(t));
         assert_eq!(rfc3339(t), "2026-11-28T09:30:00.123Z");
+        assert!(!is_run_id("20261128T093000.123Z-7f3"));
+        assert!(!is_run_id("20261128T093000.123Z_7f3a"));
+        assert!(!is_run_id("2026112xT093000.123Z-7f3a"));
     }
 }

@@ -15,8 +15,11 @@ use crate::store::{RunStatus, TriggerKind};
 /// The run cannot be resumed, the flow is busy, or the store failed.
 pub fn resume(ctx: &Ctx, run: &str, version: FlowVersion) -> Result<Exit, Error> {
     let r = ctx.store.resolve(run)?;
-    // Take the lock first: a run that is still going must not be resumed.
+    // Take the lock first: a run that is still going must not be resumed. Holding it,
+    // a run left `running` by a process that died is recorded as `interrupted` (readers
+    // would otherwise see it as running: the lock is held, by this process).
     let mut lock = ctx.store.lock(&r.flow)?;
+    ctx.store.settle_previous(&r.flow, &lock)?;
     let plan = plan_resume(&ctx.store, &ctx.root, &r, version)?;
     if !ctx.quiet {
         let stopped = &plan.flow.steps[plan.stopped].id;
@@ -42,6 +45,7 @@ pub fn resume(ctx: &Ctx, run: &str, version: FlowVersion) -> Result<Exit, Error>
 pub fn retry(ctx: &Ctx, run: &str, version: FlowVersion) -> Result<Exit, Error> {
     let r = ctx.store.resolve(run)?;
     let mut lock = ctx.store.lock(&r.flow)?;
+    ctx.store.settle_previous(&r.flow, &lock)?;
     let plan = plan_retry(&ctx.store, &ctx.root, &r, version)?;
     if !ctx.quiet {
         out(format!("retry run {} from the start", r.id));

@@ -31,7 +31,7 @@ pub fn runs(
         return Err(Error::Usage(format!("`{f}` is not a valid flow name")));
     }
     let mut shown: Vec<Manifest> = Vec::new();
-    for r in ctx.store.runs_newest_first(flow) {
+    for r in ctx.store.newest_runs(flow) {
         if shown.len() >= limit {
             break;
         }
@@ -74,7 +74,7 @@ pub fn runs(
     }
     let fw = shown.iter().map(|m| m.flow.len()).max().unwrap_or(4).max(4);
     out(format!(
-        "{:<24}  {:<fw$}  {:<11}  {:<8}  {:<24}  {:>8}  FAILED STEP",
+        "{:<25}  {:<fw$}  {:<11}  {:<8}  {:<24}  {:>8}  FAILED STEP",
         "RUN", "FLOW", "STATUS", "TRIGGER", "STARTED", "TOOK"
     ));
     for m in &shown {
@@ -85,7 +85,7 @@ pub fn runs(
             _ => "",
         };
         out(format!(
-            "{:<24}  {:<fw$}  {:<11}  {:<8}  {:<24}  {took:>8}  {failed}",
+            "{:<25}  {:<fw$}  {:<11}  {:<8}  {:<24}  {took:>8}  {failed}",
             m.run_id,
             m.flow,
             m.status.to_string(),

@@ -179,18 +179,7 @@ pub fn run(
                 Some(())
             }
         };
-        if std::env::var_os("FLOWRUN_DEBUG_RSS").is_some() {
-            let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-            let hwm = status
-                .lines()
-                .find(|l| l.starts_with("VmHWM"))
-                .unwrap_or_default();
-            let rss = status
-                .lines()
-                .find(|l| l.starts_with("VmRSS"))
-                .unwrap_or_default();
-            eprintln!("after step {}: {hwm} {rss}", flow.steps[i].id);
-        }
+        debug_rss(&flow.steps[i].id);
         events(Event::StepEnded {
             record: &run.manifest.steps[i],
             inputs,
@@ -207,6 +196,23 @@ pub fn run(
     // caller (and the command line) waiting.
     std::thread::spawn(move || drop(payloads));
     finish(run, RunStatus::Success)
+}
+
+/// With `FLOWRUN_DEBUG_RSS` set, prints the process's memory after each step (for the
+/// benchmarks in `bench/`).
+fn debug_rss(step: &str) {
+    if std::env::var_os("FLOWRUN_DEBUG_RSS").is_none() {
+        return;
+    }
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    eprintln!("after step {step}: {} {}", field("VmHWM"), field("VmRSS"));
 }
 
 /// The manifest of a run that is just starting.

@@ -14,8 +14,11 @@ pub const TEMP_PREFIX: &str = ".tmp-";
 /// # Errors
 /// The file could not be created.
 pub fn temp_in(dir: &Path) -> Result<NamedTempFile, StoreError> {
+    use std::os::unix::fs::PermissionsExt as _;
+    // Like files a shell creates: 0666 less the umask (a temporary file defaults to 0600).
     tempfile::Builder::new()
         .prefix(TEMP_PREFIX)
+        .permissions(std::fs::Permissions::from_mode(0o666))
         .tempfile_in(dir)
         .map_err(|e| StoreError::io(dir, e))
 }

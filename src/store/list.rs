@@ -1,4 +1,10 @@
 //! Finding runs: listing them newest first and resolving what a user typed to one run.
+//!
+//! Each flow keeps an index of its run ids, `runs/<flow>/.runs`: fixed-width lines (the
+//! 25-character id and a newline), appended as runs are created. Listing the newest runs
+//! then reads that one small file instead of every entry of a folder holding thousands
+//! of runs. The index is only trusted when it accounts for every sub-folder of the flow's
+//! folder (the folder's link count, one stat); otherwise it is rebuilt from the folder.
 
 use super::{Store, StoreError};
 use crate::flow::is_name;
@@ -39,25 +45,80 @@ impl Store {
         ids
     }
 
-    /// Every run (of `flow`, or of all flows), newest first.
-    #[must_use]
-    pub fn runs_newest_first(&self, flow: Option<&str>) -> Vec<RunRef> {
+    /// Runs of `flow` (or of all flows), newest first, read lazily.
+    pub fn newest_runs(&self, flow: Option<&str>) -> impl Iterator<Item = RunRef> + '_ {
         let flows = match flow {
             Some(f) => vec![f.to_owned()],
             None => self.flows(),
         };
-        let mut all: Vec<RunRef> = flows
-            .iter()
-            .flat_map(|f| {
-                self.run_ids(f).into_iter().map(|id| RunRef {
-                    dir: self.run_dir(f, &id),
-                    flow: f.clone(),
-                    id,
-                })
-            })
+        let mut lists: Vec<(String, IdsDesc)> = flows
+            .into_iter()
+            .map(|f| (f.clone(), self.ids_desc(&f)))
             .collect();
-        all.sort_by(|a, b| b.id.cmp(&a.id).then_with(|| b.flow.cmp(&a.flow)));
-        all
+        std::iter::from_fn(move || {
+            // The next run is the newest head among the flows (few flows: a linear scan).
+            let mut best: Option<(usize, String)> = None;
+            for (k, (_, ids)) in lists.iter_mut().enumerate() {
+                if let Some(head) = ids.peek()
+                    && best.as_ref().is_none_or(|(_, b)| head > b.as_str())
+                {
+                    best = Some((k, head.to_owned()));
+                }
+            }
+            let (k, id) = best?;
+            lists[k].1.advance();
+            let flow = lists[k].0.clone();
+            Some(RunRef {
+                dir: self.run_dir(&flow, &id),
+                flow,
+                id,
+            })
+        })
+    }
+
+    /// Adds a new run to `flow`'s index (the caller holds the flow's lock).
+    pub fn index_run(&self, flow: &str, id: &str) {
+        use std::io::Write as _;
+        // Best effort: a missing or partial index is rebuilt by the next listing.
+        let line = format!("{id}\n");
+        if line.len() == LINE && is_run_id(id) {
+            let _ = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.index_path(flow))
+                .and_then(|mut f| f.write_all(line.as_bytes()));
+        }
+    }
+
+    fn index_path(&self, flow: &str) -> PathBuf {
+        self.flow_dir(flow).join(".runs")
+    }
+
+    /// Run ids of `flow`, newest first: from the index when it is complete, else from
+    /// the folder (and the index is rewritten).
+    fn ids_desc(&self, flow: &str) -> IdsDesc {
+        let dir = self.flow_dir(flow);
+        if let Some(bytes) = complete_index(&dir) {
+            return IdsDesc::Index {
+                pos: bytes.len(),
+                bytes,
+            };
+        }
+        let ids = self.run_ids(flow);
+        let mut text = String::with_capacity(ids.len() * LINE);
+        for id in &ids {
+            text.push_str(id);
+            text.push('\n');
+        }
+        // Best effort (a read-only store still lists): written whole, then renamed.
+        let _ = super::atomic::write(&self.index_path(flow), text.as_bytes());
+        IdsDesc::Listed(ids)
+    }
+
+    /// Every run (of `flow`, or of all flows), newest first.
+    #[must_use]
+    pub fn runs_newest_first(&self, flow: Option<&str>) -> Vec<RunRef> {
+        self.newest_runs(flow).collect()
     }
 
     /// Resolves a run reference: a run id, a unique prefix of one, a run folder, or `last`.
@@ -67,14 +128,26 @@ impl Store {
     pub fn resolve(&self, reference: &str) -> Result<RunRef, StoreError> {
         if reference == "last" {
             return self
-                .runs_newest_first(None)
-                .into_iter()
+                .newest_runs(None)
                 .next()
                 .ok_or_else(|| StoreError::NoSuchRun(reference.to_owned()));
         }
         let as_path = Path::new(reference);
         if reference.contains('/') || as_path.is_dir() {
             return self.resolve_dir(reference, as_path);
+        }
+        if is_run_id(reference) {
+            // A whole id: look for its folder instead of listing every run.
+            return self
+                .flows()
+                .into_iter()
+                .find(|f| self.run_dir(f, reference).is_dir())
+                .map(|flow| RunRef {
+                    dir: self.run_dir(&flow, reference),
+                    flow,
+                    id: reference.to_owned(),
+                })
+                .ok_or_else(|| StoreError::NoSuchRun(reference.to_owned()));
         }
         let mut found = Vec::new();
         for flow in self.flows() {
@@ -123,6 +196,60 @@ impl Store {
                 dir: self.run_dir(flow, id),
             }),
             _ => Err(not_a_run()),
+        }
+    }
+}
+
+/// The index of the flow folder `dir`, when it lists exactly its run folders.
+fn complete_index(dir: &Path) -> Option<Vec<u8>> {
+    use std::os::unix::fs::MetadataExt as _;
+    let bytes = std::fs::read(dir.join(".runs")).ok()?;
+    if bytes.len() % LINE != 0 {
+        return None;
+    }
+    let count = bytes.len() / LINE;
+    // A folder's link count is 2 plus its sub-folders: the runs, and `dedupe/`.
+    let links = std::fs::metadata(dir).ok()?.nlink();
+    let others = u64::from(dir.join("dedupe").is_dir());
+    (links >= 2 && links - 2 == count as u64 + others).then_some(bytes)
+}
+
+/// Bytes of one index line: a run id and a newline.
+const LINE: usize = 26;
+
+/// Run ids newest first, from an index or from a listing.
+enum IdsDesc {
+    Index { bytes: Vec<u8>, pos: usize },
+    Listed(Vec<String>),
+}
+
+impl IdsDesc {
+    fn peek(&mut self) -> Option<&str> {
+        match self {
+            IdsDesc::Index { bytes, pos } => loop {
+                if *pos < LINE {
+                    return None;
+                }
+                let line = &bytes[*pos - LINE..*pos - 1];
+                match std::str::from_utf8(line) {
+                    // Re-borrow to return the slice.
+                    Ok(id) if is_run_id(id) => {
+                        let id = &bytes[*pos - LINE..*pos - 1];
+                        return std::str::from_utf8(id).ok();
+                    }
+                    _ => *pos -= LINE,
+                }
+            },
+            IdsDesc::Listed(ids) => ids.last().map(String::as_str),
+        }
+    }
+
+    fn advance(&mut self) {
+        match self {
+            IdsDesc::Index { pos, .. } => *pos = pos.saturating_sub(LINE),
+            IdsDesc::Listed(ids) => {
+                ids.pop();
+            }
         }
     }
 }

@@ -119,6 +119,13 @@ impl Store {
         self.runs.join(flow).join(run_id)
     }
 
+    /// `runs/<flow>/.tmp-<run>/`: where a run folder is built before it gets its name.
+    #[must_use]
+    pub fn staging_dir(&self, flow: &str, run_id: &str) -> PathBuf {
+        self.flow_dir(flow)
+            .join(format!("{}{run_id}", atomic::TEMP_PREFIX))
+    }
+
     /// Takes the lock of `flow`.
     ///
     /// # Errors
@@ -157,6 +164,8 @@ impl Store {
         if !crate::time::is_run_id(prev) {
             return Ok(());
         }
+        // A run folder its process never finished creating.
+        let _ = std::fs::remove_dir_all(self.staging_dir(flow, prev));
         let dir = self.run_dir(flow, prev);
         let Ok(mut m) = read_manifest_raw(&dir) else {
             return Ok(());
@@ -242,15 +251,21 @@ impl RunDir {
         flow_source: &[u8],
     ) -> Result<RunDir, StoreError> {
         let path = store.run_dir(&manifest.flow, &manifest.run_id);
-        atomic::create_dir(&path)?;
-        atomic::write(&path.join("flow.toml"), flow_source)?;
-        let mut run = RunDir {
+        // Built under a hidden name and renamed into place, so that a run folder never
+        // exists without its manifest: a process killed half-way leaves only the hidden
+        // folder, which the next holder of the flow lock removes (`settle_previous`).
+        let staging = store.staging_dir(&manifest.flow, &manifest.run_id);
+        atomic::create_dir(&staging)?;
+        atomic::write(&staging.join("flow.toml"), flow_source)?;
+        write_manifest(&staging, &manifest)?;
+        std::fs::rename(&staging, &path).map_err(|e| StoreError::io(&path, e))?;
+        atomic::sync_dir(&store.flow_dir(&manifest.flow))?;
+        store.index_run(&manifest.flow, &manifest.run_id);
+        Ok(RunDir {
             path,
             manifest,
             last_save: Instant::now(),
-        };
-        run.save()?;
-        Ok(run)
+        })
     }
 
     /// Writes the manifest now, synced.

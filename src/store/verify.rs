@@ -109,7 +109,8 @@ pub fn verify(store: &Store, run: &RunRef) -> Report {
     }
     listed.insert("manifest.json".into());
     // A run in progress records its files in the manifest at checkpoints, so the newest
-    // ones may not be listed yet; those of an interrupted run never will be.
+    // ones may not be listed yet; those of an interrupted run never will be. That holds
+    // for its input files too: a run killed while storing them never listed them.
     let unfinished = matches!(manifest.status, RunStatus::Running | RunStatus::Interrupted);
     for entry in walkdir::WalkDir::new(&run.dir)
         .min_depth(1)
@@ -129,7 +130,7 @@ pub fn verify(store: &Store, run: &RunRef) -> Report {
         let name = entry.file_name().to_string_lossy();
         if name.starts_with(TEMP_PREFIX) {
             report.findings.push(Finding::Leftover(rel));
-        } else if unfinished && rel.starts_with("steps/") {
+        } else if unfinished && (rel.starts_with("steps/") || rel.starts_with("input/")) {
             report.findings.push(Finding::Unrecorded(rel));
         } else {
             report.findings.push(Finding::Unlisted(rel));
