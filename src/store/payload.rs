@@ -167,6 +167,9 @@ fn mask(value: &Value, secrets: &[String]) -> Option<Value> {
         .map(String::as_str)
         .filter(|s| !s.is_empty())
         .collect();
+    if secrets.is_empty() {
+        return None;
+    }
     found(value, &secrets).then(|| masked(value, &secrets))
 }
 
