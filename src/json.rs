@@ -10,14 +10,29 @@ use std::io::{self, Write};
 /// # Errors
 /// The writer failed.
 pub fn write_pretty(w: &mut impl Write, value: &Value) -> io::Result<()> {
+    // One buffer per thread, reused: fresh buffers for every payload cost page faults.
+    thread_local! {
+        static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let mut buf = BUF.with(std::cell::RefCell::take);
+    buf.clear();
+    buf.reserve(FLUSH_AT + 4096);
     let mut sink = Sink {
-        buf: Vec::with_capacity(FLUSH_AT + 4096),
+        buf,
         w,
         flush_at: FLUSH_AT,
     };
-    sink.value(value, 0)?;
-    sink.buf.push(b'\n');
-    sink.flush()
+    let result = sink
+        .value(value, 0)
+        .and_then(|()| {
+            sink.buf.push(b'\n');
+            sink.flush()
+        });
+    let buf = std::mem::take(&mut sink.buf);
+    if buf.capacity() <= 4 * FLUSH_AT {
+        BUF.with(|cell| cell.replace(buf));
+    }
+    result
 }
 
 /// Like [`write_pretty`], printing the elements of a large top-level array on `threads`
@@ -108,17 +123,20 @@ fn par_array(w: &mut impl Write, items: &[Value], threads: usize) -> io::Result<
     let chunks: Vec<&[Value]> = items.chunks(CHUNK).collect();
     let next = AtomicUsize::new(0);
     let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Vec<u8>)>(threads * 2);
+    // Chunk buffers go back to the workers once written, instead of being freed.
+    let spare: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
     w.write_all(b"[")?;
     std::thread::scope(|scope| {
         for _ in 0..threads {
-            let (tx, chunks, next) = (tx.clone(), &chunks, &next);
+            let (tx, chunks, next, spare) = (tx.clone(), &chunks, &next, &spare);
             scope.spawn(move || {
                 loop {
                     let k = next.fetch_add(1, Ordering::Relaxed);
                     let Some(chunk) = chunks.get(k) else { break };
+                    let buf = spare.lock().ok().and_then(|mut s| s.pop()).unwrap_or_default();
                     // Printed into memory only: this sink never flushes.
                     let mut sink = Sink {
-                        buf: Vec::with_capacity(CHUNK * 512),
+                        buf,
                         w: &mut io::sink(),
                         flush_at: usize::MAX,
                     };
@@ -139,9 +157,13 @@ fn par_array(w: &mut impl Write, items: &[Value], threads: usize) -> io::Result<
         let mut want = 0;
         for (k, buf) in rx {
             ready.insert(k, buf);
-            while let Some(buf) = ready.remove(&want) {
+            while let Some(mut buf) = ready.remove(&want) {
                 w.write_all(&buf)?;
                 want += 1;
+                buf.clear();
+                if let Ok(mut s) = spare.lock() {
+                    s.push(buf);
+                }
             }
         }
         Ok::<(), io::Error>(())
