@@ -16,3 +16,28 @@ ci:
 # Benchmarks (run by hand, not in CI)
 bench:
     ./bench/run.sh
+
+# Crash campaign (issue 6): ≥ 100 SIGKILLs at seeded random moments, each followed by
+# checks and a resume; then resumes killed too. FLOWRUN_CRASH_SEED=N repeats a campaign.
+crash:
+    FLOWRUN_CRASH_KILLS=100 FLOWRUN_CRASH_PAYLOADS=300 cargo test --release --test integration crash_campaign:: -- --nocapture --test-threads=1
+
+# Disk faults (issue 6): full and read-only run store on a tmpfs (needs root; skips otherwise)
+disk-faults:
+    cargo test --release --test integration disk_faults:: -- --nocapture --test-threads=1
+
+# Property tests (issue 6) at 10 000 cases each; plain `cargo test` runs 256
+props:
+    PROPTEST_CASES=10000 cargo test --release --test integration props:: -- --nocapture
+
+# Bad-input corpus (issue 6) plus 5 000 byte-level mutants of valid flows (`cargo test`: 100)
+corpus-big:
+    FLOWRUN_CORPUS_MUTANTS=5000 cargo test --release --test integration corpus:: -- --nocapture
+
+# Regenerate the flow and payload fixtures of the bad-input corpus (tests/corpus/)
+corpus-gen:
+    python3 scripts/gen_corpus.py
+
+# HTTP faults (issue 6), printing the time and peak memory of each
+http-faults:
+    cargo test --test integration http_faults:: -- --nocapture --test-threads=1

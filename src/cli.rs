@@ -19,7 +19,7 @@ pub struct Global {
     /// Project folder holding flows/ and runs/ [env: `FLOWRUN_ROOT`; default: .]
     #[arg(long, global = true, value_name = "DIR")]
     pub root: Option<PathBuf>,
-    /// Print JSON (runs, show, verify, check, watch)
+    /// Print JSON (runs, show, verify, check, prune, watch)
     #[arg(long, global = true)]
     pub json: bool,
     /// Print less: only errors and what a script needs
@@ -140,7 +140,7 @@ pub enum Command {
         #[arg(long, default_value = "30s", value_name = "DURATION")]
         grace: String,
     },
-    /// Delete old runs
+    /// Delete old runs (never one in progress); give --keep and/or --older-than
     Prune {
         /// Keep the newest N runs of each flow
         #[arg(long, value_name = "N")]
@@ -151,5 +151,8 @@ pub enum Command {
         /// Only runs of this flow
         #[arg(long)]
         flow: Option<String>,
+        /// Print what would be deleted, and stop
+        #[arg(long)]
+        dry_run: bool,
     },
 }

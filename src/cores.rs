@@ -13,3 +13,8 @@ pub fn threads() -> usize {
         })
         .max(1)
 }
+
+/// Stack size of threads that run steps: jq filters may recurse deeply on deep data,
+/// and running out of stack aborts the process instead of failing the step. Only the
+/// pages used are ever backed by memory.
+pub const STEP_STACK: usize = 256 << 20;

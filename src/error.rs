@@ -76,6 +76,7 @@ impl Error {
                 StoreError::NoSuchRun(_)
                 | StoreError::Ambiguous { .. }
                 | StoreError::Trimmed(_)
+                | StoreError::Unreadable { .. }
                 | StoreError::BadJson { .. }
                 | StoreError::BadManifest { .. },
             ) => Exit::Usage,
@@ -100,5 +101,27 @@ impl From<crate::replay::ReplayError> for Error {
             crate::replay::ReplayError::Flow(f) => Error::Flow(f),
             crate::replay::ReplayError::Refused(m) => Error::Usage(m),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io;
+    use std::path::Path;
+
+    #[test]
+    fn unreadable_recorded_files_are_bad_input_not_a_failed_run() {
+        let missing = || io::Error::from(io::ErrorKind::NotFound);
+        let read = StoreError::io(Path::new("runs/f/r/manifest.json"), missing()).reading();
+        assert!(matches!(read, StoreError::Unreadable { .. }), "{read:?}");
+        assert!(
+            read.to_string()
+                .starts_with("runs/f/r/manifest.json: cannot read it: ")
+        );
+        assert_eq!(Error::Store(read).exit(), Exit::Usage);
+        // Writing the store while a run goes on stays a failed run.
+        let written = StoreError::io(Path::new("runs/f/r/manifest.json"), missing());
+        assert_eq!(Error::Store(written).exit(), Exit::Failed);
     }
 }

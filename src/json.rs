@@ -22,12 +22,10 @@ pub fn write_pretty(w: &mut impl Write, value: &Value) -> io::Result<()> {
         w,
         flush_at: FLUSH_AT,
     };
-    let result = sink
-        .value(value, 0)
-        .and_then(|()| {
-            sink.buf.push(b'\n');
-            sink.flush()
-        });
+    let result = sink.value(value, 0).and_then(|()| {
+        sink.buf.push(b'\n');
+        sink.flush()
+    });
     let buf = std::mem::take(&mut sink.buf);
     if buf.capacity() <= 4 * FLUSH_AT {
         BUF.with(|cell| cell.replace(buf));
@@ -133,7 +131,11 @@ fn par_array(w: &mut impl Write, items: &[Value], threads: usize) -> io::Result<
                 loop {
                     let k = next.fetch_add(1, Ordering::Relaxed);
                     let Some(chunk) = chunks.get(k) else { break };
-                    let buf = spare.lock().ok().and_then(|mut s| s.pop()).unwrap_or_default();
+                    let buf = spare
+                        .lock()
+                        .ok()
+                        .and_then(|mut s| s.pop())
+                        .unwrap_or_default();
                     // Printed into memory only: this sink never flushes.
                     let mut sink = Sink {
                         buf,
@@ -252,7 +254,10 @@ pub fn parse(bytes: &[u8], threads: usize) -> serde_json::Result<Value> {
 /// The top-level array in `bytes` parsed in parallel, or `None` to let the sequential
 /// parser handle (and report) anything else.
 fn par_array_parse(bytes: &[u8], threads: usize) -> Option<Value> {
-    let open = bytes.iter().position(|b| !b.is_ascii_whitespace())?;
+    // Nesting the sequential parser would refuse (its limit counts the outer array too)
+    // is left to it, so that both paths agree.
+    const MAX_NESTING: usize = 127;
+    let open = bytes.iter().position(|b| !is_json_space(*b))?;
     if bytes[open] != b'[' {
         return None;
     }
@@ -272,7 +277,12 @@ fn par_array_parse(bytes: &[u8], threads: usize) -> Option<Value> {
         }
         match b {
             b'"' => in_str = true,
-            b'[' | b'{' => depth += 1,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return None;
+                }
+            }
             b']' | b'}' => {
                 depth -= 1;
                 if depth == 0 {
@@ -286,7 +296,7 @@ fn par_array_parse(bytes: &[u8], threads: usize) -> Option<Value> {
     }
     let close = close?;
     // Each element is validated by the parser; the array's own end must be `]`.
-    if bytes[close] != b']' || !bytes[close + 1..].iter().all(u8::is_ascii_whitespace) {
+    if bytes[close] != b']' || !bytes[close + 1..].iter().all(|b| is_json_space(*b)) {
         return None;
     }
     bounds.push(close + 1);
@@ -294,7 +304,7 @@ fn par_array_parse(bytes: &[u8], threads: usize) -> Option<Value> {
     if spans.len() == 1
         && bytes[spans[0].0..spans[0].1]
             .iter()
-            .all(u8::is_ascii_whitespace)
+            .all(|b| is_json_space(*b))
     {
         return Some(Value::Array(Vec::new()));
     }
@@ -321,6 +331,11 @@ fn par_array_parse(bytes: &[u8], threads: usize) -> Option<Value> {
         items.extend(part?);
     }
     Some(Value::Array(items))
+}
+
+/// JSON's whitespace (not form feed, unlike `u8::is_ascii_whitespace`).
+fn is_json_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
 
 /// blake3 (hex) of a payload's pretty bytes: what the store records as `full_blake3`.

@@ -33,7 +33,20 @@ pub fn main_with(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             };
         }
     };
-    match commands::dispatch(cli) {
+    // Commands run on a thread with a large stack: steps may recurse deeply (jq).
+    let worker = std::thread::Builder::new()
+        .name("flowrun".into())
+        .stack_size(cores::STEP_STACK)
+        .spawn(move || commands::dispatch(cli));
+    let result = match worker {
+        Ok(handle) => handle.join().unwrap_or_else(|_| {
+            Err(error::Error::Failed(
+                "internal error: the command thread stopped".into(),
+            ))
+        }),
+        Err(e) => Err(error::Error::Failed(format!("cannot start a thread: {e}"))),
+    };
+    match result {
         Ok(exit) => exit.into(),
         Err(e) => {
             for line in e.lines() {

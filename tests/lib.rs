@@ -4,10 +4,16 @@ mod support;
 
 mod check;
 mod commands;
+mod corpus;
 mod crash;
+mod crash_campaign;
+mod disk_faults;
 mod flow_errors;
 mod http;
+mod http_faults;
 mod lock;
+mod props;
+mod prune;
 mod replay;
 mod run;
 mod server;

@@ -44,6 +44,10 @@ pub struct Reply {
     pub trickle: usize,
     /// Promise `Content-Length` of the full body but close after half of it.
     pub cut: bool,
+    /// Instead of `body`, stream a JSON array of exactly this many bytes (0: send `body`).
+    pub generated: u64,
+    /// Close the connection after reading the request, answering nothing.
+    pub hangup: bool,
 }
 
 impl Reply {
@@ -56,6 +60,8 @@ impl Reply {
             delay: Duration::ZERO,
             trickle: 0,
             cut: false,
+            generated: 0,
+            hangup: false,
         }
     }
 
@@ -68,6 +74,32 @@ impl Reply {
             delay: Duration::ZERO,
             trickle: 0,
             cut: false,
+            generated: 0,
+            hangup: false,
+        }
+    }
+
+    /// A 200 whose body is a JSON array of `bytes` bytes, streamed without holding it.
+    pub fn generated(bytes: u64) -> Reply {
+        Reply {
+            generated: bytes,
+            ..Reply::text(200, "")
+        }
+    }
+
+    /// A reply that never comes: the server reads the request and waits an hour.
+    pub fn silent() -> Reply {
+        Reply {
+            delay: Duration::from_secs(3600),
+            ..Reply::text(200, "")
+        }
+    }
+
+    /// No reply: the server reads the request and closes the connection.
+    pub fn hangup() -> Reply {
+        Reply {
+            hangup: true,
+            ..Reply::text(200, "")
         }
     }
 
@@ -156,17 +188,27 @@ fn serve(stream: TcpStream, seen: &Mutex<Vec<Req>>, handler: &Handler) -> std::i
     };
     let reply = handler(&req, n);
     std::thread::sleep(reply.delay);
+    if reply.hangup {
+        return Ok(());
+    }
     let mut out = stream;
+    let length = if reply.generated > 0 {
+        reply.generated
+    } else {
+        reply.body.len() as u64
+    };
     let mut head = format!(
-        "HTTP/1.1 {} X\r\nContent-Length: {}\r\nConnection: close\r\n",
+        "HTTP/1.1 {} X\r\nContent-Length: {length}\r\nConnection: close\r\n",
         reply.status,
-        reply.body.len()
     );
     for (k, v) in &reply.headers {
         let _ = write!(head, "{k}: {v}\r\n");
     }
     head.push_str("\r\n");
     out.write_all(head.as_bytes())?;
+    if reply.generated > 0 {
+        return write_generated(&mut out, reply.generated);
+    }
     if reply.cut {
         out.write_all(&reply.body[..reply.body.len() / 2])?;
         return Ok(());
@@ -180,5 +222,22 @@ fn serve(stream: TcpStream, seen: &Mutex<Vec<Req>>, handler: &Handler) -> std::i
     } else {
         out.write_all(&reply.body)?;
     }
+    out.flush()
+}
+
+/// Writes `[0,0,…,0]` padded to exactly `bytes` bytes (at least 3), 64 KiB at a time.
+fn write_generated(out: &mut impl Write, bytes: u64) -> std::io::Result<()> {
+    let chunk = ",0".repeat(32 * 1024);
+    out.write_all(b"[0")?;
+    let mut left = bytes.saturating_sub(3);
+    while left >= 2 {
+        let n = usize::try_from(left.min(chunk.len() as u64)).unwrap_or(chunk.len()) & !1;
+        out.write_all(&chunk.as_bytes()[..n])?;
+        left -= n as u64;
+    }
+    if left == 1 {
+        out.write_all(b" ")?;
+    }
+    out.write_all(b"]")?;
     out.flush()
 }

@@ -1,6 +1,7 @@
 //! The commands, one file each, over a shared context.
 
 mod check;
+mod prune;
 mod replay;
 mod report;
 mod rerun;
@@ -145,7 +146,20 @@ pub fn dispatch(cli: Cli) -> Result<Exit, Error> {
         } => skip::skip(&ctx, &flow, &steps, through.as_deref(), true),
         Command::Unskip { flow, steps } => skip::skip(&ctx, &flow, &steps, None, false),
         Command::Watch { grace } => watch::watch(&ctx, &grace),
-        Command::Prune { .. } => Err(Error::Usage("this command is not available yet".into())),
+        Command::Prune {
+            keep,
+            older_than,
+            flow,
+            dry_run,
+        } => prune::prune(
+            &ctx,
+            &prune::Options {
+                keep,
+                older_than: older_than.as_deref(),
+                flow: flow.as_deref(),
+                dry_run,
+            },
+        ),
     }
 }
 

@@ -21,8 +21,31 @@ pub fn resume(ctx: &Ctx, run: &str, version: FlowVersion) -> Result<Exit, Error>
     let mut lock = ctx.store.lock(&r.flow)?;
     ctx.store.settle_previous(&r.flow, &lock)?;
     let plan = plan_resume(&ctx.store, &ctx.root, &r, version)?;
+    // A resume killed before it recorded itself in the replay index is recorded now, so
+    // the guards see the whole lineage once this run finishes it.
+    let known = ctx.store.replay_entries(&r.flow);
+    for pair in plan.lineage.windows(2) {
+        if !known.iter().any(|e| e.run_id == pair[0]) {
+            ctx.store.record_replay(
+                &r.flow,
+                Entry {
+                    run_id: pair[0].clone(),
+                    of_run: pair[1].clone(),
+                    files: Vec::new(),
+                    resume: true,
+                    status: RunStatus::Interrupted,
+                },
+            )?;
+        }
+    }
     if !ctx.quiet {
         let stopped = &plan.flow.steps[plan.stopped].id;
+        if let Some(earlier) = &plan.continues {
+            out(format!(
+                "resume run {}: it was cut off before it started a step, so the work of run {earlier} is continued",
+                r.id
+            ));
+        }
         if plan.start < plan.stopped {
             out(format!(
                 "resume run {}: it stopped in step `{stopped}`; step `{}` changed since, so the run continues from there (work already finished on unchanged payloads is reused)",

@@ -49,7 +49,7 @@ pub fn show(ctx: &Ctx, run: &str, step: Option<&str>) -> Result<Exit, Error> {
     ));
     out(format!("folder   {}", shown(&r.dir)));
     if !m.input.is_empty() {
-        let bytes: u64 = m.input.iter().map(|p| p.full_bytes).sum();
+        let bytes = total_bytes(&m.input);
         out(format!(
             "input    {} payload{} ({})",
             m.input.len(),
@@ -64,7 +64,7 @@ pub fn show(ctx: &Ctx, run: &str, step: Option<&str>) -> Result<Exit, Error> {
         "STEP", "KIND", "STATUS", "PAYLOADS", "BYTES"
     ));
     for s in &m.steps {
-        let bytes: u64 = s.payloads.iter().map(|p| p.full_bytes).sum();
+        let bytes = total_bytes(&s.payloads);
         let trimmed = s.payloads.iter().filter(|p| p.trimmed).count();
         let (count, bytes) = if s.status == StepStatus::Skipped || s.status == StepStatus::Pending {
             ("-".to_owned(), "-".to_owned())
@@ -132,16 +132,50 @@ fn show_step(ctx: &Ctx, dir: &std::path::Path, m: &Manifest, id: &str) -> Result
     Ok(Exit::Success)
 }
 
+/// The payloads' full size (a manifest is input: its numbers may be anything).
+fn total_bytes(payloads: &[PayloadRecord]) -> u64 {
+    payloads
+        .iter()
+        .fold(0, |sum, p| sum.saturating_add(p.full_bytes))
+}
+
 fn payload_line(dir: &std::path::Path, p: &PayloadRecord) -> String {
     format!(
         "{}  {:>10}  blake3 {}{}{}",
         shown(&dir.join(&p.file)),
         size(p.full_bytes),
-        &p.blake3[..p.blake3.len().min(16)],
+        p.blake3.chars().take(16).collect::<String>(),
         if p.trimmed { "  trimmed" } else { "" },
         p.source
             .as_ref()
             .map(|s| format!("  from {s}"))
             .unwrap_or_default()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(full_bytes: u64, blake3: &str) -> PayloadRecord {
+        PayloadRecord {
+            file: "steps/01-a/000001.json".into(),
+            bytes: 1,
+            blake3: blake3.into(),
+            trimmed: false,
+            full_bytes,
+            full_blake3: blake3.into(),
+            masked: false,
+            source: None,
+        }
+    }
+
+    #[test]
+    fn odd_manifest_numbers_and_hashes_do_not_panic() {
+        let huge = [record(u64::MAX, "ab"), record(u64::MAX, "cd")];
+        assert_eq!(total_bytes(&huge), u64::MAX);
+        // A hash of three-byte characters: cutting it at byte 16 would split one.
+        let line = payload_line(std::path::Path::new("r"), &record(1, &"€".repeat(30)));
+        assert!(line.contains(&"€".repeat(16)), "{line}");
+    }
 }

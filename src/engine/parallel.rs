@@ -41,10 +41,13 @@ pub fn run(
     let (tx, rx) = mpsc::sync_channel::<Done>(threads * 2);
 
     std::thread::scope(|scope| {
+        let mut started = 0;
+        let mut spawn_error = None;
         for _ in 0..threads.min(count) {
             let tx = tx.clone();
             let (slots, next, stop) = (&slots, &next, &stop);
-            scope.spawn(move || {
+            let worker = std::thread::Builder::new().stack_size(crate::cores::STEP_STACK);
+            let spawned = worker.spawn_scoped(scope, move || {
                 loop {
                     if stop.load(Ordering::Relaxed) {
                         break;
@@ -66,8 +69,21 @@ pub fn run(
                     }
                 }
             });
+            match spawned {
+                Ok(_) => started += 1,
+                Err(e) => spawn_error = Some(e),
+            }
         }
         drop(tx);
+        if started == 0 {
+            return Err(Failure {
+                message: format!(
+                    "cannot start a thread: {}",
+                    spawn_error.map(|e| e.to_string()).unwrap_or_default()
+                ),
+                input: None,
+            });
+        }
 
         // Commit in order; results that arrive early wait in `ready`.
         let mut ready: BTreeMap<usize, Result<(Encoded, bool), Failure>> = BTreeMap::new();

@@ -1,6 +1,7 @@
 //! Flow files: the model of `flows/<name>.toml`, loading and validation, in-place skip edits.
 
 pub mod duration;
+pub mod nesting;
 mod parse;
 pub mod skip;
 pub mod text;

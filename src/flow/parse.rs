@@ -3,7 +3,7 @@
 use super::text::Text;
 use super::{
     BodyMode, DEFAULT_MAX_PAYLOAD_BYTES, DedupeMode, HttpSpec, JqOpt, LineFormat, Problem,
-    ReadFormat, ResponseMode, Settings, Spec, StepDef, Trigger, duration, is_name,
+    ReadFormat, ResponseMode, Settings, Spec, StepDef, Trigger, duration, is_name, nesting,
 };
 use crate::jq::Jq;
 use serde_json::Value;
@@ -42,21 +42,30 @@ pub fn line_col(src: &str, offset: usize) -> (usize, usize) {
 
 struct Cx<'s> {
     src: &'s str,
-    problems: Vec<(usize, String)>,
+    /// Problems at a byte offset; `None` for one about the whole file.
+    problems: Vec<(Option<usize>, String)>,
 }
 
 impl Cx<'_> {
     fn err(&mut self, at: usize, message: impl Into<String>) {
-        self.problems.push((at, message.into()));
+        self.problems.push((Some(at), message.into()));
     }
 
     fn done(mut self) -> Vec<Problem> {
+        // Whole-file problems (`None`) sort first.
         self.problems.sort_by_key(|(at, _)| *at);
         self.problems
             .into_iter()
-            .map(|(at, message)| {
-                let (line, col) = line_col(self.src, at);
-                Problem { line, col, message }
+            .map(|(at, message)| match at {
+                Some(at) => {
+                    let (line, col) = line_col(self.src, at);
+                    Problem { line, col, message }
+                }
+                None => Problem {
+                    line: 0,
+                    col: 0,
+                    message,
+                },
             })
             .collect()
     }
@@ -269,7 +278,16 @@ fn jq_of(cx: &mut Cx<'_>, item: &Item<'_>, key: &str) -> Option<JqOpt> {
     let text = text_of(cx, item, key)?;
     // Placeholders are filled in when a run starts; until then a stand-in of the same
     // length lets the rest of the filter be checked, errors keeping their positions.
-    match Jq::compile(&text.with_stand_ins()) {
+    let stand_in = text.with_stand_ins();
+    if let Some(at) = nesting::too_deep(&stand_in, nesting::MAX_JQ_DEPTH) {
+        let content = content_start(cx.src, item.span(), text.raw());
+        cx.err(
+            content.map_or(item.span().start, |c| c + at),
+            format!("`{key}`: {}", nesting::message()),
+        );
+        return None;
+    }
+    match Jq::compile(&stand_in) {
         Ok(jq) => Some(JqOpt {
             text,
             jq: Arc::new(jq),
@@ -353,8 +371,11 @@ pub fn parse(src: &str) -> Result<Parsed, Vec<Problem>> {
     let (doc, errors) = DeTable::parse_recoverable(src);
     if !errors.is_empty() {
         for e in errors {
-            let at = e.span().map_or(0, |s| s.start);
-            cx.err(at, format!("TOML: {}", e.message().trim_end()));
+            // Some errors (the parser's nesting limit) come without a place: they are
+            // about the whole file rather than its first character.
+            let at = e.span().map(|s| s.start);
+            let message = format!("TOML: {}", e.message().trim_end());
+            cx.problems.push((at, message));
         }
         return Err(cx.done());
     }
@@ -794,6 +815,15 @@ mod tests {
     }
 
     #[test]
+    fn toml_errors_without_a_place_are_about_the_whole_file() {
+        let deep = format!("{} = 1\n", vec!["a"; 10_000].join("."));
+        let err = parse(&deep).err().expect("too deep");
+        assert_eq!(err.len(), 1, "{err:?}");
+        assert_eq!((err[0].line, err[0].col), (0, 0), "{err:?}");
+        assert!(err[0].message.starts_with("TOML: "), "{err:?}");
+    }
+
+    #[test]
     fn line_col_counts_characters() {
         assert_eq!(line_col("ab\ncé d", 7), (2, 4));
         assert_eq!(line_col("x", 99), (1, 2));
@@ -841,6 +871,25 @@ jq = '.a'
         let p = problems(src);
         assert_eq!(p.len(), 1, "{p:?}");
         assert!(p[0].starts_with("4:12:"), "{p:?}");
+    }
+
+    #[test]
+    fn deeply_nested_jq_is_refused_before_it_is_compiled() {
+        // Compiling this overflowed the stack (an abort, not an error) before the pre-scan.
+        let deep = format!("{}.{}", "(".repeat(5000), ")".repeat(5000));
+        let p = problems(&format!(
+            "[[steps]]\nid = \"m\"\nkind = \"map\"\njq = '{deep}'\n"
+        ));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].starts_with("4:207: `jq`: the filter nests more than"),
+            "{p:?}"
+        );
+        let chain = format!("{}1", "1 + ".repeat(5000));
+        let p = problems(&format!(
+            "[[steps]]\nid = \"m\"\nkind = \"map\"\njq = '{chain}'\n"
+        ));
+        assert_eq!(p.len(), 1, "{p:?}");
     }
 
     #[test]

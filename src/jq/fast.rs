@@ -179,16 +179,19 @@ impl Expr {
                 }
             }),
             Expr::Alt(l, r) => {
-                // Two passes instead of buffering: filters here are pure.
-                let mut any = false;
+                // The left side runs once (running it twice made `a // b // …` cost 2^n);
+                // its truthy outputs are kept until we know whether there are any.
+                let mut kept: Vec<Value> = Vec::new();
                 l.run(input, &mut |v| {
-                    any |= truthy(&v);
+                    if truthy(&v) {
+                        kept.push(v.into_owned());
+                    }
                     Some(())
                 })?;
-                if any {
-                    l.run(input, &mut |v| if truthy(&v) { out(v) } else { Some(()) })
-                } else {
+                if kept.is_empty() {
                     r.run(input, out)
+                } else {
+                    kept.into_iter().try_for_each(|v| out(Cow::Owned(v)))
                 }
             }
             Expr::If(cond, then, else_) => cond.run(input, &mut |c| {

@@ -105,7 +105,11 @@ impl Program {
             let mut out = Vec::new();
             for item in self.filter.id.run((ctx, to_val(input))).map(unwrap_valr) {
                 match item {
-                    Ok(v) => out.push(from_val(&v)),
+                    Ok(v) => out.push(from_val(&v, 0).ok_or_else(|| {
+                        format!(
+                            "jq: the filter built a value nested more than {MAX_DEPTH} levels deep"
+                        )
+                    })?),
                     Err(e) => return Err(format!("jq error: {}", error_text(&e))),
                 }
             }
@@ -160,14 +164,26 @@ pub fn to_val(v: &Value) -> Val {
     }
 }
 
-/// Converts jaq's value type back into a payload, as jq would print it.
-pub fn from_val(v: &Val) -> Value {
-    match v {
+/// Payloads nest at most this deep: deeper values would exhaust the stack of every
+/// recursive walk over them (printing, hashing, dropping).
+pub const MAX_DEPTH: usize = 10_000;
+
+/// Converts jaq's value type back into a payload, as jq would print it; `None` when
+/// the value nests deeper than [`MAX_DEPTH`].
+pub fn from_val(v: &Val, depth: usize) -> Option<Value> {
+    if depth > MAX_DEPTH {
+        return None;
+    }
+    Some(match v {
         Val::Null => Value::Null,
         Val::Bool(b) => Value::Bool(*b),
         Val::Num(n) => num_to_value(n),
         Val::TStr(b) | Val::BStr(b) => Value::String(String::from_utf8_lossy(b).into_owned()),
-        Val::Arr(a) => Value::Array(a.iter().map(from_val).collect()),
+        Val::Arr(a) => Value::Array(
+            a.iter()
+                .map(|x| from_val(x, depth + 1))
+                .collect::<Option<_>>()?,
+        ),
         Val::Obj(o) => {
             let mut map = Map::with_capacity(o.len());
             for (k, v) in o.iter() {
@@ -175,11 +191,11 @@ pub fn from_val(v: &Val) -> Value {
                     Val::TStr(b) | Val::BStr(b) => String::from_utf8_lossy(b).into_owned(),
                     other => other.to_string(),
                 };
-                map.insert(key, from_val(v));
+                map.insert(key, from_val(v, depth + 1)?);
             }
             Value::Object(map)
         }
-    }
+    })
 }
 
 fn num_to_value(n: &Num) -> Value {

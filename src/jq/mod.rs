@@ -6,6 +6,7 @@
 //! conversions around it. Both paths give the same results (see the tests).
 
 mod fast;
+mod guard;
 mod interp;
 
 use serde_json::Value;
@@ -51,6 +52,7 @@ impl Jq {
     /// Lexer, parser and undefined-name errors, each with its location.
     pub fn compile(source: &str) -> Result<Jq, Vec<CompileError>> {
         let interp = interp::Program::compile(source)?;
+        guard::check(source).map_err(|e| vec![e])?;
         let fast = fast::compile(source);
         Ok(Jq {
             source: source.to_owned(),

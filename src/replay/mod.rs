@@ -78,7 +78,7 @@ pub fn read_payloads(dir: &Path, records: &[PayloadRecord]) -> Result<Vec<Value>
             if r.trimmed || r.masked {
                 return Err(incomplete(&dir.join(&r.file), r.masked));
             }
-            Ok(payload::read(&dir.join(&r.file))?)
+            Ok(payload::read(&dir.join(&r.file)).map_err(StoreError::reading)?)
         })
         .collect()
 }
@@ -232,7 +232,7 @@ fn read_checked(
         if r.trimmed || r.masked {
             return Err(incomplete(&path, r.masked));
         }
-        let (_, hash) = hash_file(&path)?;
+        let (_, hash) = hash_file(&path).map_err(StoreError::reading)?;
         if hash != r.blake3 {
             if !allow_edits {
                 return Err(refused(format!(
@@ -242,7 +242,7 @@ fn read_checked(
             }
             edited = true;
         }
-        inputs.push(payload::read(&path)?);
+        inputs.push(payload::read(&path).map_err(StoreError::reading)?);
         replayed.push(ReplayedPayload {
             file: r.file.clone(),
             blake3: hash,
@@ -391,7 +391,7 @@ fn locate(store: &Store, paths: &[PathBuf]) -> Result<Located, ReplayError> {
     let runs = store
         .path()
         .canonicalize()
-        .map_err(|e| StoreError::io(store.path(), e))?;
+        .map_err(|e| StoreError::io(store.path(), e).reading())?;
     let mut found: Option<Located> = None;
     for p in paths {
         let not_payload = || {
@@ -401,7 +401,9 @@ fn locate(store: &Store, paths: &[PathBuf]) -> Result<Located, ReplayError> {
                 display_path(store.path())
             ))
         };
-        let full = p.canonicalize().map_err(|e| StoreError::io(p, e))?;
+        let full = p
+            .canonicalize()
+            .map_err(|e| StoreError::io(p, e).reading())?;
         let rel = full.strip_prefix(&runs).map_err(|_| not_payload())?;
         let parts: Vec<&str> = rel.iter().filter_map(|s| s.to_str()).collect();
         let (flow, id, step, file) = match parts.as_slice() {

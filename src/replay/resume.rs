@@ -25,6 +25,18 @@ pub struct RerunPlan {
     pub start: usize,
     /// The step the source run stopped in (0-based).
     pub stopped: usize,
+    /// When the run to resume is itself a resume that was cut off before it started a
+    /// step: the earlier run whose work is continued instead.
+    pub continues: Option<String>,
+    /// The run to resume and the runs it resumes, transitively, newest first (resume only).
+    pub lineage: Vec<String>,
+}
+
+/// One run of a resume lineage, with its manifest and flow file.
+struct Member {
+    run: RunRef,
+    m: Manifest,
+    source: String,
 }
 
 /// Plans `flowrun resume RUN`.
@@ -53,38 +65,67 @@ pub fn plan_resume(
             )));
         }
     }
-    if let Some(e) = store
-        .replay_entries(&run.flow)
-        .into_iter()
-        .find(|e| e.resume && e.of_run == run.id && e.status == RunStatus::Success)
-    {
+    let lineage = lineage(store, run, m);
+    let origin = &lineage[lineage.len() - 1].run;
+    // A run counts as resumed once any resume of it (or of a resume of it…) succeeded.
+    if let Some(e) = store.resumed_by(&run.flow, &origin.id).first() {
+        let what = if origin.id == run.id {
+            format!(
+                "run {} was already resumed by successful run {}",
+                run.id, e.run_id
+            )
+        } else {
+            format!(
+                "run {} continues run {}, whose work successful run {} already finished",
+                run.id, origin.id, e.run_id
+            )
+        };
         return Err(refused(format!(
-            "run {} was already resumed by successful run {}; resuming it again would repeat its work",
-            run.id, e.run_id
+            "{what}; resuming it again would repeat its work"
         )));
     }
-    let f = stop_point(&m).ok_or_else(|| {
+    // A resume cut off before it started a step recorded nothing of its own (not even,
+    // perhaps, all of its input): continue the newest run of the lineage that did.
+    let e = lineage
+        .iter()
+        .position(|x| started_a_step(&x.m))
+        .unwrap_or(lineage.len() - 1);
+    let eff = &lineage[e];
+    let f = stop_point(&eff.m).ok_or_else(|| {
         refused(format!(
             "run {} has no failed or unfinished step to resume",
-            run.id
+            eff.run.id
         ))
     })?;
     let flow = load_flow(root, run, version)?;
-    check_fits(&flow, &m, f)?;
+    check_fits(&flow, &eff.m, f)?;
     // A step changed since the run (before the one that stopped) runs again from there.
-    let old_source = std::fs::read_to_string(run.dir.join("flow.toml")).unwrap_or_default();
     let start = (0..f)
-        .find(|&i| step_changed(&old_source, &flow.source, i))
+        .find(|&i| step_changed(&eff.source, &flow.source, i))
         .unwrap_or(f);
 
-    let inputs = read_payloads(&run.dir, step_inputs(&m, start))?;
-    let mut reuse = Reuse::new(&run.id);
+    let inputs = read_payloads(&eff.run.dir, step_inputs(&eff.m, start))?;
+    let mut reuse = Reuse::new(&eff.run.id);
     for i in start..=f {
         // A changed step must redo its work; the stopped step keeps what it finished (§5).
-        if i < f && step_changed(&old_source, &flow.source, i) {
+        if i < f && step_changed(&eff.source, &flow.source, i) {
             continue;
         }
-        add_finished(&mut reuse, &m, run, i)?;
+        let mut covered = add_finished(&mut reuse, &eff.m, &eff.run, i, 0)?;
+        if !ran(&eff.m, i) {
+            continue;
+        }
+        // Work an earlier run of the lineage finished that this one had not taken over
+        // yet when it stopped (a resume cut off while copying reused outputs): the same
+        // step over the same inputs, so its outputs line up position by position.
+        for older in &lineage[e + 1..] {
+            if step_changed(&older.source, &eff.source, i)
+                || input_hashes(&older.m, i) != input_hashes(&eff.m, i)
+            {
+                break;
+            }
+            covered = covered.max(add_finished(&mut reuse, &older.m, &older.run, i, covered)?);
+        }
     }
     Ok(RerunPlan {
         flow,
@@ -94,27 +135,80 @@ pub fn plan_resume(
         reuse: Some(reuse),
         start,
         stopped: f,
+        continues: (e > 0).then(|| eff.run.id.clone()),
+        lineage: lineage.iter().map(|x| x.run.id.clone()).collect(),
     })
 }
 
-/// Records the outputs step `i` of run `m` finished, grouped by the input they came from.
+/// `run` and the runs it resumes, transitively, newest first.
+fn lineage(store: &Store, run: &RunRef, m: Manifest) -> Vec<Member> {
+    let source = |r: &RunRef| std::fs::read_to_string(r.dir.join("flow.toml")).unwrap_or_default();
+    let mut out = vec![Member {
+        source: source(run),
+        run: run.clone(),
+        m,
+    }];
+    while let Some(parent) = out[out.len() - 1].m.resume_of.clone() {
+        // Run ids sort by start time and a resume starts after its source: no cycles,
+        // but a hand-edited manifest could still claim one.
+        if out.iter().any(|x| x.run.id == parent) || !crate::time::is_run_id(&parent) {
+            break;
+        }
+        let dir = store.run_dir(&run.flow, &parent);
+        let Ok(pm) = crate::store::read_manifest_raw(&dir) else {
+            break;
+        };
+        let pr = RunRef {
+            flow: run.flow.clone(),
+            id: parent,
+            dir,
+        };
+        out.push(Member {
+            source: source(&pr),
+            run: pr,
+            m: pm,
+        });
+    }
+    out
+}
+
+/// Whether any step of the run got as far as starting (a skip is not recorded before then).
+fn started_a_step(m: &Manifest) -> bool {
+    (0..m.steps.len()).any(|i| ran(m, i))
+}
+
+/// Whether step `i` of the run handled any of its inputs (rather than being skipped or
+/// never reached).
+fn ran(m: &Manifest, i: usize) -> bool {
+    matches!(
+        m.steps[i].status,
+        StepStatus::Running | StepStatus::Success | StepStatus::Failure
+    )
+}
+
+/// The hashes of the inputs of step `i` in run `m`, in order.
+fn input_hashes(m: &Manifest, i: usize) -> Vec<&str> {
+    step_inputs(m, i)
+        .iter()
+        .map(|r| r.full_blake3.as_str())
+        .collect()
+}
+
+/// Records the outputs step `i` of run `m` finished for its inputs after the first
+/// `skip`, grouped by the input they came from. Returns how many of the step's inputs
+/// the run finished.
 fn add_finished(
     reuse: &mut Reuse,
     m: &Manifest,
     run: &RunRef,
     i: usize,
-) -> Result<(), ReplayError> {
+    skip: usize,
+) -> Result<usize, ReplayError> {
     let rec = &m.steps[i];
     // A step that holds its outputs back until its last input (merge), or whose state
     // is saved only by a successful run (dedupe), starts over.
-    if rec.kind == "merge"
-        || rec.kind == "dedupe"
-        || !matches!(
-            rec.status,
-            StepStatus::Success | StepStatus::Failure | StepStatus::Running
-        )
-    {
-        return Ok(());
+    if rec.kind == "merge" || rec.kind == "dedupe" || !ran(m, i) {
+        return Ok(0);
     }
     let inputs = step_inputs(m, i);
     let null_hash;
@@ -132,7 +226,8 @@ fn add_finished(
             .map(|r| (Some(r.file.as_str()), r.full_blake3.as_str()))
             .collect()
     };
-    for (file, hash) in finished {
+    let done = finished.len();
+    for (file, hash) in finished.into_iter().skip(skip) {
         let outputs: Vec<Recorded> = rec
             .payloads
             .iter()
@@ -151,7 +246,7 @@ fn add_finished(
         }
         reuse.add(i, hash, outputs);
     }
-    Ok(())
+    Ok(done)
 }
 
 /// Whether step `i` reads differently in the two flow texts (ignoring `skip` and
@@ -194,6 +289,8 @@ pub fn plan_retry(
         reuse: None,
         start: 0,
         stopped: 0,
+        continues: None,
+        lineage: Vec::new(),
     })
 }
 

@@ -173,6 +173,15 @@ impl<'a> Resolver<'a> {
             step: step.to_owned(),
             source,
         })?;
+        if crate::flow::nesting::too_deep(&text, crate::flow::nesting::MAX_JQ_DEPTH).is_some() {
+            return Err(BuildError::Other {
+                step: step.to_owned(),
+                message: format!(
+                    "once its placeholders are filled in, {}",
+                    crate::flow::nesting::message()
+                ),
+            });
+        }
         Jq::compile(&text)
             .map(Arc::new)
             .map_err(|errs| BuildError::Other {

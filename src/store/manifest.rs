@@ -171,6 +171,17 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
+/// Whether a payload file named in a manifest stays inside the run folder: relative,
+/// `/`-separated, without empty, `.` or `..` parts.
+#[must_use]
+pub fn is_inside_run(file: &str) -> bool {
+    !file.is_empty()
+        && !file.contains('\\')
+        && file
+            .split('/')
+            .all(|p| !p.is_empty() && p != "." && p != "..")
+}
+
 /// The source of a replay.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ReplayOf {
@@ -230,6 +241,31 @@ impl fmt::Display for TriggerKind {
 }
 
 impl Manifest {
+    /// Checks what the store relies on before it follows a manifest's names: the
+    /// format, a flow name that is a name, and payload files inside the run folder
+    /// (a manifest listing `../../etc/passwd` must not make any command read it).
+    ///
+    /// # Errors
+    /// What is wrong.
+    pub fn check(&self) -> Result<(), String> {
+        if self.format != FORMAT {
+            return Err(format!("unknown format `{}`", self.format));
+        }
+        if !crate::flow::is_name(&self.flow) {
+            return Err(format!(
+                "`flow` is `{}`, which is not a flow name",
+                self.flow
+            ));
+        }
+        match self.records().find(|r| !is_inside_run(&r.file)) {
+            Some(r) => Err(format!(
+                "payload file `{}` is not a path inside the run folder",
+                r.file
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// The step that failed, if any.
     #[must_use]
     pub fn failed_step(&self) -> Option<&str> {
@@ -241,5 +277,63 @@ impl Manifest {
         self.input
             .iter()
             .chain(self.steps.iter().flat_map(|s| s.payloads.iter()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(flow: &str, file: &str) -> Manifest {
+        Manifest {
+            format: FORMAT.into(),
+            run_id: "20261128T093000.123Z-7f3a".into(),
+            flow: flow.into(),
+            flow_blake3: String::new(),
+            trigger: TriggerKind::Manual,
+            replay_of: None,
+            resume_of: None,
+            retry_of: None,
+            status: RunStatus::Failure,
+            started_at: String::new(),
+            finished_at: None,
+            pid: 0,
+            input: vec![PayloadRecord {
+                file: file.into(),
+                bytes: 0,
+                blake3: String::new(),
+                trimmed: false,
+                full_bytes: 0,
+                full_blake3: String::new(),
+                masked: false,
+                source: None,
+            }],
+            steps: Vec::new(),
+            error: None,
+        }
+    }
+
+    #[test]
+    fn paths_outside_the_run_folder_are_refused() {
+        assert_eq!(manifest("f", "input/000001.json").check(), Ok(()));
+        for bad in [
+            "../../etc/passwd",
+            "/etc/passwd",
+            "",
+            "input//000001.json",
+            "input/./000001.json",
+            "steps\\01-a\\000001.json",
+            "input/..",
+        ] {
+            let err = manifest("f", bad).check().unwrap_err();
+            assert!(
+                err.contains("not a path inside the run folder"),
+                "{bad}: {err}"
+            );
+        }
+        assert!(manifest("../x", "input/000001.json").check().is_err());
+        let mut m = manifest("f", "input/000001.json");
+        m.format = "flowrun.run/2".into();
+        assert_eq!(m.check(), Err("unknown format `flowrun.run/2`".into()));
     }
 }

@@ -6,6 +6,7 @@ pub mod list;
 pub mod lock;
 pub mod manifest;
 pub mod payload;
+pub mod prune;
 pub mod replays;
 pub mod verify;
 
@@ -22,6 +23,15 @@ pub enum StoreError {
     /// An I/O error on a path.
     #[error("{}: {source}", display_path(path))]
     Io {
+        /// The path.
+        path: PathBuf,
+        /// The error.
+        source: io::Error,
+    },
+    /// A file of a recorded run that a command needs and cannot read (missing, a
+    /// folder, …): the command does nothing.
+    #[error("{}: cannot read it: {source}", display_path(path))]
+    Unreadable {
         /// The path.
         path: PathBuf,
         /// The error.
@@ -82,6 +92,16 @@ impl StoreError {
         StoreError::Io {
             path: path.to_path_buf(),
             source,
+        }
+    }
+
+    /// This error, met while reading a recorded run before anything started: an I/O
+    /// error becomes [`StoreError::Unreadable`] (bad input rather than a failed run).
+    #[must_use]
+    pub fn reading(self) -> StoreError {
+        match self {
+            StoreError::Io { path, source } => StoreError::Unreadable { path, source },
+            other => other,
         }
     }
 }
@@ -186,7 +206,7 @@ impl Store {
 /// The manifest is missing or malformed.
 pub fn read_manifest_raw(run_dir: &Path) -> Result<Manifest, StoreError> {
     let path = run_dir.join("manifest.json");
-    let bytes = std::fs::read(&path).map_err(|e| StoreError::io(&path, e))?;
+    let bytes = std::fs::read(&path).map_err(|e| StoreError::io(&path, e).reading())?;
     let value: serde_json::Value =
         serde_json::from_slice(&bytes).map_err(|e| StoreError::BadJson {
             path: path.clone(),
@@ -198,12 +218,8 @@ pub fn read_manifest_raw(run_dir: &Path) -> Result<Manifest, StoreError> {
         path: path.clone(),
         message: e.to_string(),
     })?;
-    if m.format != manifest::FORMAT {
-        return Err(StoreError::BadManifest {
-            path,
-            message: format!("unknown format `{}`", m.format),
-        });
-    }
+    m.check()
+        .map_err(|message| StoreError::BadManifest { path, message })?;
     Ok(m)
 }
 
@@ -255,10 +271,15 @@ impl RunDir {
         // exists without its manifest: a process killed half-way leaves only the hidden
         // folder, which the next holder of the flow lock removes (`settle_previous`).
         let staging = store.staging_dir(&manifest.flow, &manifest.run_id);
-        atomic::create_dir(&staging)?;
-        atomic::write(&staging.join("flow.toml"), flow_source)?;
-        write_manifest(&staging, &manifest)?;
-        std::fs::rename(&staging, &path).map_err(|e| StoreError::io(&path, e))?;
+        let built = atomic::create_dir(&staging)
+            .and_then(|()| atomic::write(&staging.join("flow.toml"), flow_source))
+            .and_then(|()| write_manifest(&staging, &manifest))
+            .and_then(|()| std::fs::rename(&staging, &path).map_err(|e| StoreError::io(&path, e)));
+        if let Err(e) = built {
+            // A full or read-only disk: leave nothing behind that would need clearing.
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(e);
+        }
         atomic::sync_dir(&store.flow_dir(&manifest.flow))?;
         store.index_run(&manifest.flow, &manifest.run_id);
         Ok(RunDir {

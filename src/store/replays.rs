@@ -82,14 +82,41 @@ impl Store {
         Ok(())
     }
 
-    /// Successful runs that already replayed `file` of run `of_run`, or resumed `of_run`.
+    /// Successful runs that already replayed `file` of run `of_run`, or resumed `of_run`
+    /// (see [`Store::resumed_by`]).
     #[must_use]
     pub fn replayed_by(&self, flow: &str, of_run: &str, file: &str) -> Vec<Entry> {
-        self.replay_entries(flow)
+        let mut out: Vec<Entry> = self
+            .replay_entries(flow)
             .into_iter()
-            .filter(|e| e.of_run == of_run && (e.resume || e.files.iter().any(|f| f == file)))
+            .filter(|e| !e.resume && e.of_run == of_run && e.files.iter().any(|f| f == file))
             .filter(|e| self.entry_status(flow, e) == RunStatus::Success)
-            .collect()
+            .collect();
+        out.extend(self.resumed_by(flow, of_run));
+        out
+    }
+
+    /// Successful runs that finished the work of `of_run`: its resumes, and the resumes
+    /// of those (a resume that was itself cut off and resumed), transitively.
+    #[must_use]
+    pub fn resumed_by(&self, flow: &str, of_run: &str) -> Vec<Entry> {
+        let entries = self.replay_entries(flow);
+        let mut out = Vec::new();
+        let mut seen: Vec<&str> = vec![of_run];
+        let mut todo: Vec<&str> = vec![of_run];
+        while let Some(run) = todo.pop() {
+            for e in entries.iter().filter(|e| e.resume && e.of_run == run) {
+                if seen.contains(&e.run_id.as_str()) {
+                    continue;
+                }
+                seen.push(&e.run_id);
+                todo.push(&e.run_id);
+                if self.entry_status(flow, e) == RunStatus::Success {
+                    out.push(e.clone());
+                }
+            }
+        }
+        out
     }
 
     /// An entry's status; one recorded as running is looked up in its manifest.

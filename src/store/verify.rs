@@ -97,7 +97,7 @@ pub fn verify(store: &Store, run: &RunRef) -> Report {
     for r in manifest.records() {
         listed.insert(r.file.clone());
         report.checked += 1;
-        if !is_inside(&r.file) {
+        if !super::manifest::is_inside_run(&r.file) {
             report.findings.push(Finding::Changed(r.file.clone()));
             continue;
         }
@@ -137,14 +137,4 @@ pub fn verify(store: &Store, run: &RunRef) -> Report {
         }
     }
     report
-}
-
-/// Whether a manifest path stays inside the run folder.
-fn is_inside(file: &str) -> bool {
-    !file.is_empty()
-        && !file.starts_with('/')
-        && !file.contains('\\')
-        && file
-            .split('/')
-            .all(|p| !p.is_empty() && p != "." && p != "..")
 }

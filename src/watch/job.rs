@@ -77,6 +77,7 @@ impl Drop for Report {
 pub fn spawn(job: Job) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name(format!("run {}", job.flow.name))
+        .stack_size(crate::cores::STEP_STACK)
         .spawn(move || {
             let mut report = Report {
                 tx: job.tx.clone(),

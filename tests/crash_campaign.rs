@@ -1,0 +1,728 @@
+//! Crash campaign (issue 6): a six-step run over hundreds of payloads is killed with
+//! SIGKILL at seeded random moments. After every kill the trail must be whole (every
+//! manifest parses, `verify` passes, no half-written file sits under a final name, the run
+//! reads as `interrupted`), and `resume` must finish the work so that the outputs equal
+//! those of an uninterrupted run, with no side effect repeated for a payload whose output
+//! was recorded and none missing.
+//!
+//! A payload whose side effect happened but whose output was not recorded yet when the
+//! kill came is legitimately done again by `resume` (the store cannot know about it);
+//! those are counted apart as "re-done after kill (unrecorded)".
+//!
+//! Settings (environment): `FLOWRUN_CRASH_KILLS` (kills per test; default 5),
+//! `FLOWRUN_CRASH_SEED` (default: from the clock; always printed), `FLOWRUN_CRASH_PAYLOADS`
+//! (default 120; the full campaign uses 300), `FLOWRUN_CRASH_DIR` (where the projects live; default `/dev/shm` when it
+//! is writable, else the temporary folder). SIGKILL kills the process, not the machine: the
+//! page cache survives, so what a reader finds after the kill does not depend on the file
+//! system, and a tmpfs keeps the campaign fast (fsync costs nothing there).
+
+use crate::support::Project;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+/// read → split (size 1) → a pure map → a command with a side effect (a line in
+/// `call.log`) → filter → write with `{n}`.
+const FLOW: &str = r#"[[steps]]
+id = "load"
+kind = "read"
+path = "data/in.json"
+
+[[steps]]
+id = "one"
+kind = "split"
+size = 1
+
+[[steps]]
+id = "shape"
+kind = "map"
+jq = '.[0] | {id, sq: (.v * .v), tag: ("p" + (.id | tostring))}'
+
+[[steps]]
+id = "call"
+kind = "command"
+run = ["sh", "-c", "read -r x; echo \"$FLOWRUN_RUN $FLOWRUN_PAYLOAD $x\" >> call.log; echo \"{\\\"done\\\": $x}\""]
+
+[[steps]]
+id = "keep"
+kind = "filter"
+jq = '.done.id % 3 != 0'
+
+[[steps]]
+id = "save"
+kind = "write"
+path = "out/{n}.json"
+"#;
+
+/// The line that ends a trimmed payload file.
+const TRIMMED_MARK: &[u8] = b"\n[trimmed]\n";
+
+/// A tiny seeded generator (xorshift64): the same seed gives the same moments.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Rng {
+        // Never zero, and nearby seeds start far apart.
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+
+    /// A number in `0..n` (`n` > 0).
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+
+    /// A moment in `from..to`.
+    fn between(&mut self, from: Duration, to: Duration) -> Duration {
+        let span = to.saturating_sub(from).as_micros().max(1);
+        from + Duration::from_micros(self.below(u64::try_from(span).unwrap_or(u64::MAX)))
+    }
+}
+
+/// The campaign's settings.
+struct Config {
+    kills: usize,
+    seed: u64,
+    payloads: usize,
+    base: PathBuf,
+}
+
+fn env_number(name: &str) -> Option<u64> {
+    let text = std::env::var(name).ok()?;
+    Some(
+        text.trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={text} is not a number")),
+    )
+}
+
+impl Config {
+    fn from_env() -> Config {
+        let seed = env_number("FLOWRUN_CRASH_SEED").unwrap_or_else(|| {
+            let now = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default();
+            u64::try_from(now.as_nanos() % u128::from(u64::MAX)).unwrap_or(1)
+        });
+        let shm = Path::new("/dev/shm");
+        let base = std::env::var_os("FLOWRUN_CRASH_DIR").map_or_else(
+            || {
+                let usable = tempfile::tempdir_in(shm).is_ok();
+                if usable {
+                    shm.to_path_buf()
+                } else {
+                    std::env::temp_dir()
+                }
+            },
+            PathBuf::from,
+        );
+        Config {
+            kills: env_number("FLOWRUN_CRASH_KILLS").map_or(5, |n| usize::try_from(n).unwrap_or(5)),
+            seed,
+            payloads: env_number("FLOWRUN_CRASH_PAYLOADS")
+                .map_or(120, |n| usize::try_from(n).unwrap_or(120)),
+            base,
+        }
+    }
+}
+
+/// One project folder for one chain of kills.
+struct Site {
+    dir: tempfile::TempDir,
+}
+
+impl Site {
+    fn new(cfg: &Config) -> Site {
+        let dir = tempfile::Builder::new()
+            .prefix("flowrun-crash-")
+            .tempdir_in(&cfg.base)
+            .expect("campaign folder");
+        std::fs::create_dir_all(dir.path().join("flows")).expect("flows dir");
+        std::fs::create_dir_all(dir.path().join("data")).expect("data dir");
+        std::fs::write(dir.path().join("flows/c.toml"), FLOW).expect("flow file");
+        let items: Vec<Value> = (1..=cfg.payloads)
+            .map(|i| serde_json::json!({"id": i, "v": (i * 7) % 101, "name": format!("item-{i}")}))
+            .collect();
+        std::fs::write(
+            dir.path().join("data/in.json"),
+            serde_json::to_vec(&items).expect("data"),
+        )
+        .expect("data file");
+        Site { dir }
+    }
+
+    fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn run_dir(&self, id: &str) -> PathBuf {
+        self.root().join("runs/c").join(id)
+    }
+
+    /// Run ids, oldest first (names that look like run ids: they start with the year).
+    fn run_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = std::fs::read_dir(self.root().join("runs/c"))
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.starts_with("20"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        ids.sort();
+        ids
+    }
+
+    fn manifest(&self, id: &str) -> Option<Value> {
+        let text = std::fs::read(self.run_dir(id).join("manifest.json")).ok()?;
+        serde_json::from_slice(&text).ok()
+    }
+
+    /// Every file under `rel` with its bytes (temporary files left out).
+    fn files(&self, rel: &str) -> BTreeMap<String, Vec<u8>> {
+        let base = self.root().join(rel);
+        let mut out = BTreeMap::new();
+        for entry in walkdir::WalkDir::new(&base).into_iter().flatten() {
+            if !entry.file_type().is_file()
+                || entry.file_name().to_string_lossy().starts_with(".tmp-")
+            {
+                continue;
+            }
+            let rel = entry
+                .path()
+                .strip_prefix(&base)
+                .expect("inside")
+                .to_string_lossy()
+                .into_owned();
+            out.insert(rel, std::fs::read(entry.path()).unwrap_or_default());
+        }
+        out
+    }
+
+    /// Lines of `call.log` as (run id, payload id).
+    fn calls(&self) -> Vec<(String, u64)> {
+        let text = std::fs::read_to_string(self.root().join("call.log")).unwrap_or_default();
+        text.lines()
+            .filter_map(|line| {
+                let mut parts = line.splitn(3, ' ');
+                let run = parts.next()?.to_owned();
+                let _n = parts.next()?;
+                let v: Value = serde_json::from_str(parts.next()?).ok()?;
+                Some((run, v["id"].as_u64()?))
+            })
+            .collect()
+    }
+
+    /// The payload ids whose `call` output run `id` recorded in its manifest.
+    fn recorded_calls(&self, id: &str) -> BTreeSet<u64> {
+        let Some(m) = self.manifest(id) else {
+            return BTreeSet::new();
+        };
+        let dir = self.run_dir(id);
+        m["steps"][3]["payloads"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| {
+                let bytes = std::fs::read(dir.join(p["file"].as_str()?)).ok()?;
+                let v: Value = serde_json::from_slice(&bytes).ok()?;
+                v["done"]["id"].as_u64()
+            })
+            .collect()
+    }
+}
+
+/// What an uninterrupted run produced, and when its steps ran.
+struct Reference {
+    took: Duration,
+    /// Step windows, from the start of the process.
+    windows: Vec<(Duration, Duration)>,
+    out: BTreeMap<String, Vec<u8>>,
+    save: Vec<(String, Value, Value, Vec<u8>)>,
+}
+
+fn since(start: SystemTime, stamp: &Value) -> Duration {
+    let t = stamp
+        .as_str()
+        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+        .map_or(start, SystemTime::from);
+    t.duration_since(start).unwrap_or_default()
+}
+
+/// The last step's records (file, bytes, blake3) with the file's bytes.
+fn save_records(site: &Site, id: &str) -> Vec<(String, Value, Value, Vec<u8>)> {
+    let m = site.manifest(id).unwrap_or_default();
+    m["steps"][5]["payloads"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            let file = p["file"].as_str().unwrap_or_default().to_owned();
+            let bytes = std::fs::read(site.run_dir(id).join(&file)).unwrap_or_default();
+            (file, p["bytes"].clone(), p["blake3"].clone(), bytes)
+        })
+        .collect()
+}
+
+fn reference(launcher: &Project, cfg: &Config) -> Reference {
+    let site = Site::new(cfg);
+    let wall = SystemTime::now();
+    let start = Instant::now();
+    launcher.cmd(&["run", "c"]).cwd(site.root()).run().ok();
+    let took = start.elapsed();
+    let id = site.run_ids().pop().expect("the reference run");
+    let m = site.manifest(&id).expect("reference manifest");
+    let windows = m["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| {
+            (
+                since(wall, &s["started_at"]),
+                since(wall, &s["finished_at"]),
+            )
+        })
+        .collect();
+    let calls = site.calls();
+    assert_eq!(
+        calls.len(),
+        cfg.payloads,
+        "the reference run's side effects"
+    );
+    Reference {
+        took,
+        windows,
+        out: site.files("out"),
+        save: save_records(&site, &id),
+    }
+}
+
+/// What was found, over the whole campaign.
+#[derive(Default)]
+struct Tally {
+    kills: usize,
+    landed: BTreeMap<String, usize>,
+    redone: usize,
+    damage: Vec<String>,
+    chains: usize,
+}
+
+impl Tally {
+    fn damage(&mut self, chain: usize, what: impl Into<String>) {
+        let what = what.into();
+        eprintln!("  DAMAGE (chain {chain}): {what}");
+        self.damage.push(format!("chain {chain}: {what}"));
+    }
+
+    fn summary(&self, cfg: &Config) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "crash campaign: seed {} ({} payloads, projects in {})",
+            cfg.seed,
+            cfg.payloads,
+            cfg.base.display()
+        );
+        let _ = writeln!(
+            s,
+            "  kills made: {} over {} chains",
+            self.kills, self.chains
+        );
+        for (place, n) in &self.landed {
+            let _ = writeln!(s, "    {n:>4}  {place}");
+        }
+        let _ = writeln!(
+            s,
+            "  re-done after kill (unrecorded): {} payloads",
+            self.redone
+        );
+        let _ = writeln!(s, "  damage found: {}", self.damage.len());
+        for d in &self.damage {
+            let _ = writeln!(s, "    {d}");
+        }
+        s
+    }
+}
+
+/// A moment to kill at: half uniformly over the whole run, half inside one step (or the
+/// start-up before the first, or the finish after the last), so short steps get hit too.
+/// A resume does its own bookkeeping first (storing its input, copying reused outputs),
+/// so half of the kills of a resume land in its first 300 ms.
+fn moment(rng: &mut Rng, r: &Reference, resume: bool) -> Duration {
+    if resume && rng.below(2) == 0 {
+        return rng.between(Duration::ZERO, r.took.min(Duration::from_millis(300)));
+    }
+    if rng.below(2) == 0 {
+        return rng.between(Duration::ZERO, r.took);
+    }
+    let pick = usize::try_from(rng.below(r.windows.len() as u64 + 2)).unwrap_or(0);
+    let (from, to) = match pick {
+        0 => (Duration::ZERO, r.windows[0].0),
+        p if p <= r.windows.len() => r.windows[p - 1],
+        _ => (r.windows[r.windows.len() - 1].1, r.took),
+    };
+    rng.between(from, to + Duration::from_millis(2))
+}
+
+/// Where a kill landed, from what the run store says.
+fn landing(site: &Site, id: Option<&str>, resume: bool) -> String {
+    let prefix = if resume { "resume: " } else { "" };
+    let Some(id) = id else {
+        return format!("{prefix}before the run folder existed");
+    };
+    let Some(m) = site.manifest(id) else {
+        return format!("{prefix}run folder without a manifest");
+    };
+    let steps = m["steps"].as_array().cloned().unwrap_or_default();
+    if m["status"] == "success" {
+        return format!("{prefix}after the run finished");
+    }
+    let stored_inputs = site.files(&format!("runs/c/{id}/input")).len();
+    if m["input"].as_array().is_some_and(Vec::is_empty) && stored_inputs > 0 {
+        return format!("{prefix}storing its input");
+    }
+    if let Some(s) = steps.iter().find(|s| s["status"] == "running") {
+        let reused = s["reused"].as_u64().unwrap_or(0);
+        let what = if reused > 0 && reused == s["inputs_done"].as_u64().unwrap_or(0) {
+            " (copying reused outputs)"
+        } else {
+            ""
+        };
+        return format!("{prefix}in step {}{what}", s["id"].as_str().unwrap_or("?"));
+    }
+    let done: Vec<&Value> = steps
+        .iter()
+        .filter(|s| s["status"] == "success" || s["status"] == "skipped")
+        .collect();
+    match (done.len(), steps.len()) {
+        (0, _) => format!("{prefix}start-up (no step started)"),
+        (d, n) if d == n => format!("{prefix}every step done, run status not yet written"),
+        (d, _) => format!(
+            "{prefix}between steps {} and {}",
+            steps[d - 1]["id"].as_str().unwrap_or("?"),
+            steps[d]["id"].as_str().unwrap_or("?")
+        ),
+    }
+}
+
+/// The checks made after every kill; returns the damage found.
+fn inspect(launcher: &Project, site: &Site, id: &str) -> Vec<String> {
+    let mut damage = Vec::new();
+    for run in site.run_ids() {
+        match site.manifest(&run) {
+            None => damage.push(format!("run {run}: manifest.json missing or not JSON")),
+            Some(m) if m["format"] != "flowrun.run/1" => {
+                damage.push(format!("run {run}: manifest format is {}", m["format"]));
+            }
+            Some(_) => {}
+        }
+        for (rel, bytes) in site.files(&format!("runs/c/{run}")) {
+            let payload = rel.starts_with("steps/") || rel.starts_with("input/");
+            if (payload || rel == "manifest.json")
+                && Path::new(&rel).extension().is_some_and(|e| e == "json")
+                && !bytes.ends_with(TRIMMED_MARK)
+                && serde_json::from_slice::<Value>(&bytes).is_err()
+            {
+                damage.push(format!("run {run}: {rel} is half-written (not JSON)"));
+            }
+        }
+    }
+    for (rel, bytes) in site.files("out") {
+        if serde_json::from_slice::<Value>(&bytes).is_err() {
+            damage.push(format!("out/{rel} is half-written (not JSON)"));
+        }
+    }
+    let verify = launcher.cmd(&["verify"]).cwd(site.root()).run();
+    if verify.code != 0 {
+        damage.push(format!(
+            "verify exited {}: {}{}",
+            verify.code, verify.stdout, verify.stderr
+        ));
+    }
+    let shown = launcher.cmd(&["show", id, "--json"]).cwd(site.root()).run();
+    if shown.code == 0 {
+        let status = shown.json()["status"].clone();
+        if status != "interrupted" && status != "success" {
+            damage.push(format!("run {id} reads as {status} after the kill"));
+        }
+    } else {
+        damage.push(format!("show {id} exited {}: {}", shown.code, shown.stderr));
+    }
+    damage
+}
+
+/// Starts `args` and kills it with SIGKILL `after` from now (unless it ended before).
+/// Returns whether the kill happened.
+fn run_and_kill(launcher: &Project, site: &Site, args: &[&str], after: Duration) -> bool {
+    let mut running = launcher.cmd(args).cwd(site.root()).spawn();
+    let deadline = Instant::now() + after;
+    loop {
+        if running.has_exited() {
+            let out = running.wait();
+            assert!(
+                !out.stderr.contains("panicked"),
+                "flowrun {args:?} panicked:\n{}",
+                out.stderr
+            );
+            return false;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            running.kill();
+            return true;
+        }
+        std::thread::sleep((deadline - now).min(Duration::from_millis(2)));
+    }
+}
+
+/// The run ids that are new since `before`.
+fn new_run(site: &Site, before: &[String]) -> Option<String> {
+    site.run_ids().into_iter().find(|id| !before.contains(id))
+}
+
+/// Checks the side effects over a whole chain: every payload's effect happened, and
+/// none was repeated once its output was recorded. Returns the re-done count.
+fn check_effects(site: &Site, cfg: &Config, chain: usize, tally: &mut Tally) -> usize {
+    let mut recorded: BTreeMap<String, BTreeSet<u64>> = BTreeMap::new();
+    for run in site.run_ids() {
+        let ids = site.recorded_calls(&run);
+        recorded.insert(run, ids);
+    }
+    let mut by_payload: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+    for (run, id) in site.calls() {
+        by_payload.entry(id).or_default().push(run);
+    }
+    let mut redone = 0;
+    // Payload ids per kind of damage, with the runs involved.
+    let mut found: BTreeMap<&str, (Vec<u64>, BTreeSet<String>)> = BTreeMap::new();
+    for id in 1..=cfg.payloads as u64 {
+        let runs = by_payload.remove(&id).unwrap_or_default();
+        let with_record = runs
+            .iter()
+            .filter(|r| recorded.get(*r).is_some_and(|s| s.contains(&id)))
+            .count();
+        let kind = match (runs.len(), with_record) {
+            (0, _) => "their command never ran (missing)",
+            (_, 0) => "no run recorded the output of their command",
+            (_, 1) => {
+                redone += runs.len() - 1;
+                continue;
+            }
+            _ => "their command ran again after their output was recorded",
+        };
+        let entry = found.entry(kind).or_default();
+        entry.0.push(id);
+        entry.1.extend(runs);
+    }
+    for (kind, (ids, runs)) in found {
+        let runs: Vec<String> = runs.into_iter().collect();
+        tally.damage(
+            chain,
+            format!(
+                "payloads {} ({} of them): {kind} (runs {})",
+                ranges(&ids),
+                ids.len(),
+                runs.join(", ")
+            ),
+        );
+    }
+    for id in by_payload.keys() {
+        tally.damage(chain, format!("unknown payload {id} in call.log"));
+    }
+    redone
+}
+
+/// `1-3, 7, 9-10` for `[1, 2, 3, 7, 9, 10]` (sorted).
+fn ranges(ids: &[u64]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < ids.len() {
+        let mut j = i;
+        while j + 1 < ids.len() && ids[j + 1] == ids[j] + 1 {
+            j += 1;
+        }
+        parts.push(if i == j {
+            ids[i].to_string()
+        } else {
+            format!("{}-{}", ids[i], ids[j])
+        });
+        i = j + 1;
+    }
+    parts.join(", ")
+}
+
+/// One chain: a run killed at a random moment; then, with `kill_resumes`, possibly its
+/// resume killed too (up to three kills), and a final resume to the end.
+fn chain(
+    launcher: &Project,
+    cfg: &Config,
+    r: &Reference,
+    rng: &mut Rng,
+    n: usize,
+    kill_resumes: bool,
+    tally: &mut Tally,
+) {
+    let site = Site::new(cfg);
+    let mut args: Vec<String> = vec!["run".into(), "c".into()];
+    let mut kills_here = 0;
+    let finished = loop {
+        let before = site.run_ids();
+        let may_kill = kills_here == 0 || (kill_resumes && kills_here < 3 && rng.below(2) == 0);
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        if !may_kill {
+            let out = launcher.cmd(&argv).cwd(site.root()).run();
+            let id = new_run(&site, &before);
+            if out.code != 0 {
+                tally.damage(
+                    n,
+                    format!(
+                        "`flowrun {}` exited {}: {}",
+                        args.join(" "),
+                        out.code,
+                        out.stderr.trim()
+                    ),
+                );
+                return;
+            }
+            break id;
+        }
+        let at = moment(rng, r, args[0] == "resume");
+        if !run_and_kill(launcher, &site, &argv, at) {
+            // It ended before the moment came: a whole run.
+            break new_run(&site, &before);
+        }
+        kills_here += 1;
+        tally.kills += 1;
+        let id = new_run(&site, &before);
+        let place = landing(&site, id.as_deref(), args[0] == "resume");
+        eprintln!(
+            "chain {n}: kill {} at {:.3}s: {place}",
+            tally.kills,
+            at.as_secs_f64()
+        );
+        *tally.landed.entry(place.clone()).or_default() += 1;
+        let Some(id) = id else {
+            // Nothing was started: try the same command again.
+            continue;
+        };
+        for d in inspect(launcher, &site, &id) {
+            tally.damage(n, format!("after a kill {place}: {d}"));
+        }
+        let status = site.manifest(&id).map(|m| m["status"].clone());
+        let all_done = site.manifest(&id).is_some_and(|m| {
+            m["steps"].as_array().is_some_and(|s| {
+                s.iter()
+                    .all(|s| s["status"] == "success" || s["status"] == "skipped")
+            })
+        });
+        if status.is_some_and(|s| s == "success") || all_done {
+            break Some(id);
+        }
+        args = vec!["resume".into(), id];
+    };
+    tally.chains += 1;
+    let Some(last) = finished else {
+        tally.damage(n, "no run finished");
+        return;
+    };
+    final_checks(launcher, cfg, &site, r, &last, n, tally);
+}
+
+/// After a chain: the outputs equal the reference run's, the trail verifies, and every
+/// payload's side effect happened once (plus re-dos of effects a kill left unrecorded).
+fn final_checks(
+    launcher: &Project,
+    cfg: &Config,
+    site: &Site,
+    r: &Reference,
+    last: &str,
+    n: usize,
+    tally: &mut Tally,
+) {
+    let out = site.files("out");
+    if out != r.out {
+        let missing: Vec<&String> = r.out.keys().filter(|k| !out.contains_key(*k)).collect();
+        let extra: Vec<&String> = out.keys().filter(|k| !r.out.contains_key(*k)).collect();
+        let changed: Vec<&String> = out
+            .iter()
+            .filter(|(k, v)| r.out.get(*k).is_some_and(|w| w != *v))
+            .map(|(k, _)| k)
+            .collect();
+        tally.damage(
+            n,
+            format!("out/ differs from the reference: missing {missing:?}, extra {extra:?}, changed {changed:?}"),
+        );
+    }
+    let save = save_records(site, last);
+    if save != r.save {
+        tally.damage(
+            n,
+            format!(
+                "run {last}: the last step's payloads differ from the reference ({} vs {})",
+                save.len(),
+                r.save.len()
+            ),
+        );
+    }
+    let verify = launcher.cmd(&["verify"]).cwd(site.root()).run();
+    if verify.code != 0 {
+        tally.damage(
+            n,
+            format!("final verify exited {}: {}", verify.code, verify.stderr),
+        );
+    }
+    let redone = check_effects(site, cfg, n, tally);
+    if redone > 0 {
+        eprintln!("chain {n}: {redone} payloads re-done after a kill (unrecorded)");
+    }
+    tally.redone += redone;
+}
+
+fn campaign(kill_resumes: bool) {
+    let cfg = Config::from_env();
+    let launcher = Project::new();
+    eprintln!(
+        "crash campaign: seed {} (set FLOWRUN_CRASH_SEED to repeat), {} kills, {} payloads, in {}{}",
+        cfg.seed,
+        cfg.kills,
+        cfg.payloads,
+        cfg.base.display(),
+        if kill_resumes {
+            ", resumes killed too"
+        } else {
+            ""
+        }
+    );
+    let r = reference(&launcher, &cfg);
+    eprintln!("reference run: {:.2}s", r.took.as_secs_f64());
+    let mut rng = Rng::new(cfg.seed ^ u64::from(kill_resumes));
+    let mut tally = Tally::default();
+    let mut n = 0;
+    while tally.kills < cfg.kills {
+        n += 1;
+        chain(&launcher, &cfg, &r, &mut rng, n, kill_resumes, &mut tally);
+    }
+    let summary = tally.summary(&cfg);
+    eprintln!("{summary}");
+    assert!(tally.damage.is_empty(), "{summary}");
+}
+
+#[test]
+fn killed_runs_keep_a_whole_trail_and_resume_exactly_once() {
+    campaign(false);
+}
+
+#[test]
+fn killed_resumes_resume_exactly_once_too() {
+    campaign(true);
+}
