@@ -259,7 +259,7 @@ fn a_resume_cut_off_before_its_first_step_repeats_no_work() {
             .as_array()
             .expect("steps")
             .iter()
-            .all(|s| s["status"] == "pending");
+            .all(|s| s["status"] == "pending" || s["status"] == "skipped");
         p.cmd(&["verify"]).run().ok();
         p.cmd(&["resume", &second])
             .run()

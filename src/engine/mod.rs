@@ -128,7 +128,7 @@ pub fn run(
         .enumerate()
         .map(|(i, s)| s.skip || spec.also_skip.contains(&i))
         .collect();
-    let manifest = new_manifest(flow, &run_id, started, &spec);
+    let manifest = new_manifest(flow, &run_id, started, &spec, &skipped);
     let mut run = RunDir::create(store, manifest, flow.source.as_bytes())?;
     events(Event::Started {
         run_id: &run_id,
@@ -221,6 +221,7 @@ fn new_manifest(
     run_id: &str,
     started: chrono::DateTime<chrono::Utc>,
     spec: &RunSpec<'_>,
+    skipped: &[bool],
 ) -> Manifest {
     Manifest {
         format: crate::store::manifest::FORMAT.to_owned(),
@@ -244,7 +245,13 @@ fn new_manifest(
                 index: i + 1,
                 id: s.id.clone(),
                 kind: s.kind().to_owned(),
-                status: StepStatus::Pending,
+                // Skipped steps are known from the start: a run cut off early still
+                // says which steps it was never going to run.
+                status: if skipped[i] {
+                    StepStatus::Skipped
+                } else {
+                    StepStatus::Pending
+                },
                 started_at: None,
                 finished_at: None,
                 payloads: Vec::new(),
