@@ -13,9 +13,13 @@ test:
 ci:
     ./.ci/run
 
-# Benchmarks (run by hand, not in CI)
+# Benchmarks (run by hand, not in CI): workload W side by side with jq and the I/O floor
 bench:
     ./bench/run.sh
+
+# Benchmark: runs/show/replay --dry-run with 100 vs 10,000 stored runs
+bench-store:
+    ./bench/store.sh
 
 # Crash campaign (issue 6): ≥ 100 SIGKILLs at seeded random moments, each followed by
 # checks and a resume; then resumes killed too. FLOWRUN_CRASH_SEED=N repeats a campaign.
