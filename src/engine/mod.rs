@@ -4,6 +4,7 @@
 mod parallel;
 mod reuse;
 mod step;
+mod sync;
 
 pub use reuse::{Recorded, Reuse};
 use step::{Cx, Flowing, record};

@@ -2,6 +2,7 @@
 //! encoding the outputs into the step's folder, and recording them in order.
 
 use super::parallel;
+use super::sync::Syncer;
 use super::{Recorded, Reuse, mask};
 use crate::flow::Flow;
 use crate::steps::{Step, StepCx, StepError};
@@ -260,7 +261,7 @@ impl Cx<'_> {
             let encoded = self
                 .encode(dir, held, None, threads)
                 .map_err(|e| Failure::store(&e, None))?;
-            commit.commit_held(encoded);
+            commit.commit_held(encoded)?;
         }
         Ok(())
     }
@@ -306,11 +307,11 @@ impl Cx<'_> {
     }
 }
 
-/// Gives encoded outputs their final names, in order, and records them. Files are made
-/// durable in groups: every [`FLUSH_EVERY`] (and when the step ends) the staged files are
-/// synced side by side (the file system batches the syncs), then renamed to their final
-/// names and the manifest is saved — so a name never points at data that is not on disk,
-/// and the manifest never lists a file that is not there.
+/// Gives encoded outputs their final names, in order, and records them. Each file is
+/// synced in the background as soon as it is staged; every [`FLUSH_EVERY`] (and when the
+/// step ends) the flush waits for those syncs, renames the files to their final names
+/// and saves the manifest — so a name never points at data that is not on disk, and the
+/// manifest never lists a file that is not there.
 pub(super) struct Committer<'r> {
     pub run: &'r mut RunDir,
     pub i: usize,
@@ -318,6 +319,7 @@ pub(super) struct Committer<'r> {
     pub rel: &'r str,
     pub out: &'r mut Vec<Flowing>,
     staged: Vec<(Pending, PathBuf)>,
+    syncer: Syncer,
     last_flush: Instant,
     flushed_any: bool,
 }
@@ -344,15 +346,27 @@ impl<'r> Committer<'r> {
             rel,
             out,
             staged: Vec::new(),
+            syncer: Syncer::new(),
             last_flush: Instant::now(),
             flushed_any: false,
         }
     }
 
-    fn push(&mut self, value: Value, pending: Pending, source: Option<&str>) {
+    fn push(
+        &mut self,
+        value: Value,
+        pending: Pending,
+        source: Option<&str>,
+    ) -> Result<(), Failure> {
         let n = self.run.manifest.steps[self.i].payloads.len() + 1;
         let name = payload::payload_name(n);
         let enc = pending.encoded.clone();
+        let (file, path) = pending
+            .handle()
+            .map_err(|e| Failure::store(&e, source.map(str::to_owned)))?;
+        self.syncer
+            .submit(file, path)
+            .map_err(|e| Failure::store(&e, source.map(str::to_owned)))?;
         self.staged.push((pending, self.dir.join(&name)));
         let file = format!("{}/{name}", self.rel);
         self.run.manifest.steps[self.i].payloads.push(record(
@@ -365,12 +379,13 @@ impl<'r> Committer<'r> {
             file: Some(file),
             enc: Some(enc),
         });
+        Ok(())
     }
 
     /// Records the outputs of one input payload and counts the input as done.
     pub fn commit(&mut self, encoded: Encoded, source: Option<&str>) -> Result<(), Failure> {
         for (value, pending) in encoded {
-            self.push(value, pending, source);
+            self.push(value, pending, source)?;
         }
         self.run.manifest.steps[self.i].inputs_done += 1;
         if self.last_flush.elapsed() >= FLUSH_EVERY {
@@ -389,16 +404,17 @@ impl<'r> Committer<'r> {
     }
 
     /// Records outputs a step held back until its last input (e.g. `merge`).
-    fn commit_held(&mut self, encoded: Encoded) {
+    fn commit_held(&mut self, encoded: Encoded) -> Result<(), Failure> {
         for (value, pending) in encoded {
-            self.push(value, pending, None);
+            self.push(value, pending, None)?;
         }
+        Ok(())
     }
 
     /// Syncs, names and records everything staged, then saves the manifest.
     pub fn flush(&mut self) -> Result<(), Failure> {
         if !self.staged.is_empty() {
-            sync_all(&self.staged).map_err(|e| Failure::store(&e, None))?;
+            self.syncer.wait().map_err(|e| Failure::store(&e, None))?;
             for (pending, path) in self.staged.drain(..) {
                 pending
                     .commit(&path)
@@ -410,28 +426,4 @@ impl<'r> Committer<'r> {
         self.flushed_any = true;
         self.run.save().map_err(|e| Failure::store(&e, None))
     }
-}
-
-/// Syncs the data of staged files on a few threads at once: the syncs overlap, and the
-/// file system's journal commits them together.
-fn sync_all(staged: &[(Pending, PathBuf)]) -> Result<(), StoreError> {
-    const THREADS: usize = 8;
-    if staged.len() == 1 {
-        return staged[0].0.sync();
-    }
-    let per = staged.len().div_ceil(THREADS);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = staged
-            .chunks(per)
-            .map(|chunk| scope.spawn(move || chunk.iter().try_for_each(|(p, _)| p.sync())))
-            .collect();
-        handles.into_iter().try_for_each(|h| {
-            h.join().unwrap_or_else(|_| {
-                Err(StoreError::io(
-                    Path::new("."),
-                    std::io::Error::other("a sync thread panicked"),
-                ))
-            })
-        })
-    })
 }

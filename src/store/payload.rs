@@ -35,6 +35,20 @@ pub struct Pending {
 }
 
 impl Pending {
+    /// A second handle on the temporary file, and its path (e.g. to sync it elsewhere).
+    ///
+    /// # Errors
+    /// The handle could not be duplicated.
+    pub fn handle(&self) -> Result<(File, PathBuf), StoreError> {
+        let path = self.temp.path().to_path_buf();
+        let file = self
+            .temp
+            .as_file()
+            .try_clone()
+            .map_err(|e| StoreError::io(&path, e))?;
+        Ok((file, path))
+    }
+
     /// Makes the file's data durable.
     ///
     /// # Errors
