@@ -63,7 +63,7 @@ fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let mut temp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
-    temp.write_all(bytes)?;
+    temp.as_file_mut().write_all(bytes)?;
     temp.as_file().sync_data()?;
     temp.persist(path).map_err(|e| e.error)?;
     Ok(())

@@ -20,7 +20,14 @@ pub fn temp_in(dir: &Path) -> Result<NamedTempFile, StoreError> {
         .prefix(TEMP_PREFIX)
         .permissions(std::fs::Permissions::from_mode(0o666))
         .tempfile_in(dir)
-        .map_err(|e| StoreError::io(dir, e))
+        // tempfile adds the temporary path to its message; the folder is what matters.
+        .map_err(|e| {
+            StoreError::io(
+                dir,
+                e.raw_os_error()
+                    .map_or(e, std::io::Error::from_raw_os_error),
+            )
+        })
 }
 
 /// Writes `bytes` to `path` so that `path` never holds a partial file.
@@ -30,7 +37,9 @@ pub fn temp_in(dir: &Path) -> Result<NamedTempFile, StoreError> {
 pub fn write(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut temp = temp_in(dir)?;
-    temp.write_all(bytes)
+    // The file's own handle: its errors name only the store's path, not the temporary one.
+    temp.as_file_mut()
+        .write_all(bytes)
         .and_then(|()| temp.as_file().sync_all())
         .map_err(|e| StoreError::io(path, e))?;
     temp.persist(path)
