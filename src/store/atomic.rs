@@ -30,6 +30,19 @@ pub fn temp_in(dir: &Path) -> Result<NamedTempFile, StoreError> {
         })
 }
 
+/// tempfile wraps errors to add the temporary file's path (`… at path "…"`); the store
+/// names its own path, so keep only the operating system's message.
+fn without_path(e: std::io::Error) -> std::io::Error {
+    if e.raw_os_error().is_some() {
+        return e;
+    }
+    let text = e.to_string();
+    match text.split_once(" at path ") {
+        Some((message, _)) => std::io::Error::new(e.kind(), message.to_owned()),
+        None => e,
+    }
+}
+
 /// Writes `bytes` to `path` so that `path` never holds a partial file.
 ///
 /// # Errors
@@ -43,7 +56,7 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
         .and_then(|()| temp.as_file().sync_all())
         .map_err(|e| StoreError::io(path, e))?;
     temp.persist(path)
-        .map_err(|e| StoreError::io(path, e.error))?;
+        .map_err(|e| StoreError::io(path, without_path(e.error)))?;
     Ok(())
 }
 
