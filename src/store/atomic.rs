@@ -20,14 +20,7 @@ pub fn temp_in(dir: &Path) -> Result<NamedTempFile, StoreError> {
         .prefix(TEMP_PREFIX)
         .permissions(std::fs::Permissions::from_mode(0o666))
         .tempfile_in(dir)
-        // tempfile adds the temporary path to its message; the folder is what matters.
-        .map_err(|e| {
-            StoreError::io(
-                dir,
-                e.raw_os_error()
-                    .map_or(e, std::io::Error::from_raw_os_error),
-            )
-        })
+        .map_err(|e| StoreError::io(dir, without_path(e)))
 }
 
 /// tempfile wraps errors to add the temporary file's path (`… at path "…"`); the store
