@@ -80,16 +80,9 @@ pub fn replay(ctx: &Ctx, payloads: &[PathBuf], o: &Options) -> Result<Exit, Erro
         .map(|p| p.file.clone())
         .collect();
     let spec = RunSpec {
-        root: &ctx.root,
-        flow,
-        trigger: TriggerKind::Replay,
-        inputs: plan.inputs,
         also_skip: plan.also_skip,
         replay_of: Some(plan.replay_of),
-        resume_of: None,
-        retry_of: None,
-        reuse: None,
-        env: &env,
+        ..RunSpec::new(&ctx.root, flow, TriggerKind::Replay, plan.inputs, &env)
     };
     let mut started: Option<String> = None;
     let mut printer = report::printer(ctx, flow);

@@ -88,16 +88,11 @@ fn execute(
     let source = plan.source.id.clone();
     let resume = trigger == TriggerKind::Resume;
     let spec = RunSpec {
-        root: &ctx.root,
-        flow,
-        trigger,
-        inputs: plan.inputs,
         also_skip: plan.also_skip,
-        replay_of: None,
         resume_of: resume.then(|| source.clone()),
         retry_of: (!resume).then(|| source.clone()),
         reuse: plan.reuse,
-        env: &env,
+        ..RunSpec::new(&ctx.root, flow, trigger, plan.inputs, &env)
     };
     let store = &ctx.store;
     let mut printer = report::printer(ctx, flow);

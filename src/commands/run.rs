@@ -20,18 +20,7 @@ pub fn run(ctx: &Ctx, flow_arg: &str, inputs: &[String]) -> Result<Exit, Error> 
     let mut lock = ctx.store.lock(&flow.name)?;
     announce_skips(ctx, &flow);
     let env = |name: &str| std::env::var(name).ok();
-    let spec = RunSpec {
-        root: &ctx.root,
-        flow: &flow,
-        trigger: TriggerKind::Manual,
-        inputs,
-        also_skip: Vec::new(),
-        replay_of: None,
-        resume_of: None,
-        retry_of: None,
-        reuse: None,
-        env: &env,
-    };
+    let spec = RunSpec::new(&ctx.root, &flow, TriggerKind::Manual, inputs, &env);
     let finished = engine::run(
         &ctx.store,
         &mut lock,

@@ -45,6 +45,31 @@ pub struct RunSpec<'a> {
     pub env: &'a dyn Fn(&str) -> Option<String>,
 }
 
+impl<'a> RunSpec<'a> {
+    /// A plain run of `flow` started by `trigger` with `inputs` (none = `null`); the
+    /// re-sync fields are left empty for the caller to fill in.
+    pub fn new(
+        root: &'a Path,
+        flow: &'a Flow,
+        trigger: TriggerKind,
+        inputs: Vec<Value>,
+        env: &'a dyn Fn(&str) -> Option<String>,
+    ) -> RunSpec<'a> {
+        RunSpec {
+            root,
+            flow,
+            trigger,
+            inputs,
+            also_skip: Vec::new(),
+            replay_of: None,
+            resume_of: None,
+            retry_of: None,
+            reuse: None,
+            env,
+        }
+    }
+}
+
 /// Progress of a run, as it happens.
 pub enum Event<'a> {
     /// The run folder exists.

@@ -115,18 +115,7 @@ impl Job {
             Work::File(_) => TriggerKind::Watch,
         };
         let env = |name: &str| std::env::var(name).ok();
-        let spec = RunSpec {
-            root: &self.root,
-            flow,
-            trigger,
-            inputs,
-            also_skip: Vec::new(),
-            replay_of: None,
-            resume_of: None,
-            retry_of: None,
-            reuse: None,
-            env: &env,
-        };
+        let spec = RunSpec::new(&self.root, flow, trigger, inputs, &env);
         let mut on_event = |event: Event<'_>| {
             if let Event::Started { run_id, dir } = event {
                 self.started(
