@@ -169,18 +169,9 @@ impl Site {
         self.root().join("runs/c").join(id)
     }
 
-    /// Run ids, oldest first (names that look like run ids: they start with the year).
+    /// Run ids, oldest first.
     fn run_ids(&self) -> Vec<String> {
-        let mut ids: Vec<String> = std::fs::read_dir(self.root().join("runs/c"))
-            .map(|rd| {
-                rd.flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .filter(|n| n.starts_with("20"))
-                    .collect()
-            })
-            .unwrap_or_default();
-        ids.sort();
-        ids
+        crate::support::run_ids_in(&self.root().join("runs/c"))
     }
 
     fn manifest(&self, id: &str) -> Option<Value> {

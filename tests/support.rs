@@ -118,16 +118,7 @@ impl Project {
 
     /// Run ids of `flow`, oldest first.
     pub fn run_ids(&self, flow: &str) -> Vec<String> {
-        let mut ids: Vec<String> = std::fs::read_dir(self.path(&format!("runs/{flow}")))
-            .map(|rd| {
-                rd.flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .filter(|n| n.starts_with("20"))
-                    .collect()
-            })
-            .unwrap_or_default();
-        ids.sort();
-        ids
+        run_ids_in(&self.path(&format!("runs/{flow}")))
     }
 
     /// The newest run id of `flow`.
@@ -481,3 +472,18 @@ pub const ORDERS_GOOD: &str = r#"[
   {"id": 4, "email": "d@x.com"},
   {"id": 5, "email": "e@x.com"}
 ]"#;
+
+/// Run ids in a flow's run folder, oldest first (names that look like run ids: they
+/// start with the year).
+pub fn run_ids_in(flow_dir: &Path) -> Vec<String> {
+    let mut ids: Vec<String> = std::fs::read_dir(flow_dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("20"))
+                .collect()
+        })
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}

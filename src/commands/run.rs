@@ -32,12 +32,7 @@ pub fn run(ctx: &Ctx, flow_arg: &str, inputs: &[String]) -> Result<Exit, Error> 
 
 /// Says which steps the flow file skips.
 pub fn announce_skips(ctx: &Ctx, flow: &crate::flow::Flow) {
-    let skipped: Vec<&str> = flow
-        .steps
-        .iter()
-        .filter(|s| s.skip)
-        .map(|s| s.id.as_str())
-        .collect();
+    let skipped: Vec<&str> = flow.skipped_steps();
     if !skipped.is_empty() && !ctx.quiet {
         out(format!(
             "skipping {} (skip = true in {}): {}",

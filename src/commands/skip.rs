@@ -31,12 +31,7 @@ pub fn skip(
     }
     // The edit must leave a valid flow; report it if it somehow does not.
     let after = crate::flow::load_file(&f.path)?;
-    let skipped: Vec<&str> = after
-        .steps
-        .iter()
-        .filter(|s| s.skip)
-        .map(|s| s.id.as_str())
-        .collect();
+    let skipped: Vec<&str> = after.skipped_steps();
     if !ctx.quiet {
         if skipped.is_empty() {
             out(format!("{}: no steps skipped", after.file()));

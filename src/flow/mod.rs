@@ -459,6 +459,16 @@ impl Flow {
         self.steps.iter().position(|s| s.id == id)
     }
 
+    /// Ids of the steps the flow file marks `skip = true`, in order.
+    #[must_use]
+    pub fn skipped_steps(&self) -> Vec<&str> {
+        self.steps
+            .iter()
+            .filter(|s| s.skip)
+            .map(|s| s.id.as_str())
+            .collect()
+    }
+
     /// The flow file as shown to the user.
     #[must_use]
     pub fn file(&self) -> String {

@@ -137,12 +137,7 @@ impl Runner {
 
     /// Says when a (re)loaded flow becomes paused by skip flags, or resumes.
     fn note_pause(&self, flow: &Flow, was_paused: bool) {
-        let skipped: Vec<&str> = flow
-            .steps
-            .iter()
-            .filter(|s| s.skip)
-            .map(|s| s.id.as_str())
-            .collect();
+        let skipped: Vec<&str> = flow.skipped_steps();
         let name = flow.name.as_str();
         if !skipped.is_empty() && !was_paused {
             self.log.emit(
