@@ -396,7 +396,7 @@ IDS = [
 ]
 for name, v in IDS:
     add(f"id-{name}", f'[[steps]]\nid = @@"{v}"\nkind = "merge"\n', "is not valid", f"step id {v!r}")
-add("id-duplicate", '[[steps]]\nid = "a"\nkind = "merge"\n@@[[steps]]\nid = "a"\nkind = "merge"\n', "duplicate step id `a`", "the same id twice")
+add("id-duplicate", '[[steps]]\nid = "a"\nkind = "merge"\n[[steps]]\nid = @@"a"\nkind = "merge"\n', "duplicate step id `a`", "the same id twice")
 
 # ---------------------------------------------------------------------------------
 # Deep nesting: must not overflow the stack anywhere.

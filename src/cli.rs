@@ -19,7 +19,7 @@ pub struct Global {
     /// Project folder holding flows/ and runs/ [env: `FLOWRUN_ROOT`; default: .]
     #[arg(long, global = true, value_name = "DIR")]
     pub root: Option<PathBuf>,
-    /// Print JSON (runs, show, verify, check, prune, watch)
+    /// Print JSON (run, replay, resume, retry, runs, show, verify, check, prune, watch)
     #[arg(long, global = true)]
     pub json: bool,
     /// Print less: only errors and what a script needs
@@ -45,6 +45,9 @@ pub enum Command {
         /// Start with this payload (a JSON file, or - for stdin); repeat for several
         #[arg(long = "input", short = 'i', value_name = "FILE")]
         inputs: Vec<String>,
+        /// Run without --input even though the flow file skips its first steps
+        #[arg(long)]
+        force: bool,
     },
     /// List runs, newest first
     Runs {
@@ -62,6 +65,9 @@ pub enum Command {
     Show {
         /// Run id, unique prefix, run folder, or `last`
         run: String,
+        /// The run must be of this flow; `last` is then its newest run
+        #[arg(long, value_name = "FLOW")]
+        flow: Option<String>,
         /// List the payload files of this step
         #[arg(long)]
         step: Option<String>,
@@ -91,6 +97,9 @@ pub enum Command {
     Resume {
         /// Run id, unique prefix, run folder, or `last`
         run: String,
+        /// The run must be of this flow; `last` is then its newest run
+        #[arg(long, value_name = "FLOW")]
+        flow: Option<String>,
         /// Which flow file to run
         #[arg(long, value_enum, default_value_t = FlowVersion::Current)]
         flow_version: FlowVersion,
@@ -99,6 +108,9 @@ pub enum Command {
     Retry {
         /// Run id, unique prefix, run folder, or `last`
         run: String,
+        /// The run must be of this flow; `last` is then its newest run
+        #[arg(long, value_name = "FLOW")]
+        flow: Option<String>,
         /// Which flow file to run
         #[arg(long, value_enum, default_value_t = FlowVersion::Current)]
         flow_version: FlowVersion,

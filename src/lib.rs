@@ -6,6 +6,7 @@ pub mod cores;
 pub mod engine;
 pub mod error;
 pub mod flow;
+pub mod hint;
 pub mod jq;
 pub mod json;
 pub mod panic;

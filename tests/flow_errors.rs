@@ -68,7 +68,7 @@ fn unknown_kind() {
 fn duplicate_id() {
     rejected(
         &format!("{MERGE}\n[[steps]]\nid = \"b\"\nkind = \"merge\"\n\n{MERGE}"),
-        &["9:1: duplicate step id `a` (first used on line 1)"],
+        &["10:6: duplicate step id `a`: first used at 2:6, again at 10:6"],
     );
 }
 
@@ -284,7 +284,7 @@ fn check_reports_every_problem_of_a_file() {
         "error: flows/f.toml:8:1: unknown key `extra`",
         "error: flows/f.toml:9:1: step `r` (kind read) needs `path`",
         "error: flows/f.toml:12:10: `format` must be one of json, ndjson, csv, not `xml`",
-        "error: flows/f.toml:13:1: duplicate step id `r` (first used on line 9)",
+        "error: flows/f.toml:14:6: duplicate step id `r`: first used at 10:6, again at 14:6",
         "error: flows/f.toml:15:8: unknown step kind `nope`",
         "error: flows/g.toml:3:8: unknown step kind `mapp`",
     ];

@@ -37,18 +37,26 @@ impl Ctx {
     /// # Errors
     /// The root folder does not exist.
     pub fn new(root: Option<PathBuf>, json: bool, quiet: bool) -> Result<Ctx, Error> {
-        let root = root
-            .or_else(|| std::env::var_os("FLOWRUN_ROOT").map(PathBuf::from))
-            .unwrap_or_else(|| PathBuf::from("."));
+        let given = root.or_else(|| std::env::var_os("FLOWRUN_ROOT").map(PathBuf::from));
+        let explicit = given.is_some();
+        let root = given.unwrap_or_else(|| PathBuf::from("."));
         let root = root
             .canonicalize()
             .map_err(|e| Error::Usage(format!("project root {}: {e}", root.display())))?;
+        crate::hint::set_root(&root, explicit);
         Ok(Ctx {
             store: Store::new(&root),
             root,
             json,
             quiet,
         })
+    }
+
+    /// Whether progress lines go to stdout: not with `-q`, and not with `--json`, where
+    /// stdout carries only the JSON.
+    #[must_use]
+    pub fn talk(&self) -> bool {
+        !self.quiet && !self.json
     }
 
     /// Loads a flow given by name or by the path of its file.
@@ -84,6 +92,101 @@ impl Ctx {
     }
 }
 
+impl Ctx {
+    /// Checks that `--flow NAME` names a flow: it has a flow file or runs.
+    ///
+    /// # Errors
+    /// Not a valid name, or no such flow.
+    pub fn known_flow(&self, name: &str) -> Result<(), Error> {
+        if !flow::is_name(name) {
+            return Err(Error::Usage(format!("`{name}` is not a valid flow name")));
+        }
+        let file = flow::flow_path(&self.root, name);
+        if file.is_file() || self.store.flow_dir(name).is_dir() {
+            return Ok(());
+        }
+        let mut known = flow::list(&self.root).unwrap_or_default();
+        known.extend(self.store.flows());
+        known.sort();
+        known.dedup();
+        let known = if known.is_empty() {
+            "there are no flows".to_owned()
+        } else {
+            format!("flows: {}", known.join(", "))
+        };
+        Err(Error::Usage(format!(
+            "no flow `{name}`: there is no {} and no run of it in {} ({known})",
+            display_path(&file),
+            display_path(self.store.path())
+        )))
+    }
+
+    /// Resolves what a user typed for RUN; with `--flow F`, `last` is the newest run of
+    /// F, and a run of another flow is refused.
+    ///
+    /// # Errors
+    /// No such flow or run, or the run belongs to another flow.
+    pub fn resolve_run(
+        &self,
+        run: &str,
+        flow: Option<&str>,
+    ) -> Result<crate::store::list::RunRef, Error> {
+        let Some(f) = flow else {
+            return Ok(self.store.resolve(run)?);
+        };
+        self.known_flow(f)?;
+        if run == "last" {
+            return self.store.newest_runs(Some(f)).next().ok_or_else(|| {
+                Error::Usage(format!(
+                    "flow `{f}` has no runs yet (nothing matches `last`)"
+                ))
+            });
+        }
+        // A prefix is looked for among F's runs only: other flows' runs cannot make it
+        // ambiguous.
+        if !run.contains('/') && !Path::new(run).is_dir() {
+            let ids: Vec<String> = self
+                .store
+                .run_ids(f)
+                .into_iter()
+                .filter(|id| id.starts_with(run))
+                .collect();
+            let pick = |id: &str| crate::store::list::RunRef {
+                flow: f.to_owned(),
+                id: id.to_owned(),
+                dir: self.store.run_dir(f, id),
+            };
+            if let Some(id) = ids.iter().find(|id| id.as_str() == run) {
+                return Ok(pick(id));
+            }
+            match ids.as_slice() {
+                [id] => return Ok(pick(id)),
+                [] => {}
+                many => {
+                    let examples: Vec<&str> =
+                        many.iter().rev().take(3).map(String::as_str).collect();
+                    return Err(crate::store::StoreError::Ambiguous {
+                        prefix: run.to_owned(),
+                        count: many.len(),
+                        examples: examples.join(", "),
+                    }
+                    .into());
+                }
+            }
+        }
+        let r = self.store.resolve(run)?;
+        if r.flow != f {
+            return Err(Error::Usage(format!(
+                "run {} is a run of flow `{}`, not of `{f}` (drop --flow, or give a run of `{f}`: `{}` lists them)",
+                r.id,
+                r.flow,
+                crate::hint::flowrun(["runs", "--flow", f])
+            )));
+        }
+        Ok(r)
+    }
+}
+
 /// Prints a line on stdout; a closed pipe is not an error worth a panic.
 pub fn out(line: impl AsRef<str>) {
     let mut stdout = std::io::stdout().lock();
@@ -110,13 +213,19 @@ pub fn dispatch(cli: Cli) -> Result<Exit, Error> {
     let g = cli.global;
     let ctx = Ctx::new(g.root, g.json, g.quiet)?;
     match cli.command {
-        Command::Run { flow, inputs } => run::run(&ctx, &flow, &inputs),
+        Command::Run {
+            flow,
+            inputs,
+            force,
+        } => run::run(&ctx, &flow, &inputs, force),
         Command::Runs {
             flow,
             status,
             limit,
         } => runs::runs(&ctx, flow.as_deref(), status.as_deref(), limit),
-        Command::Show { run, step } => show::show(&ctx, &run, step.as_deref()),
+        Command::Show { run, step, flow } => {
+            show::show(&ctx, &run, flow.as_deref(), step.as_deref())
+        }
         Command::Check { flows } => check::check(&ctx, &flows),
         Command::Verify { runs, all: _ } => verify::verify(&ctx, &runs),
         Command::Replay {
@@ -137,8 +246,16 @@ pub fn dispatch(cli: Cli) -> Result<Exit, Error> {
                 dry_run,
             },
         ),
-        Command::Resume { run, flow_version } => rerun::resume(&ctx, &run, version(flow_version)),
-        Command::Retry { run, flow_version } => rerun::retry(&ctx, &run, version(flow_version)),
+        Command::Resume {
+            run,
+            flow,
+            flow_version,
+        } => rerun::resume(&ctx, &run, flow.as_deref(), version(flow_version)),
+        Command::Retry {
+            run,
+            flow,
+            flow_version,
+        } => rerun::retry(&ctx, &run, flow.as_deref(), version(flow_version)),
         Command::Skip {
             flow,
             steps,

@@ -49,10 +49,10 @@ pub fn prune(ctx: &Ctx, o: &Options<'_>) -> Result<Exit, Error> {
         before,
     };
     let flows = match o.flow {
-        Some(f) if !crate::flow::is_name(f) => {
-            return Err(Error::Usage(format!("`{f}` is not a valid flow name")));
+        Some(f) => {
+            ctx.known_flow(f)?;
+            vec![f.to_owned()]
         }
-        Some(f) => vec![f.to_owned()],
         None => ctx.store.flows(),
     };
     let verb = if o.dry_run { "would delete" } else { "deleted" };

@@ -36,7 +36,7 @@ pub fn replay(ctx: &Ctx, payloads: &[PathBuf], o: &Options) -> Result<Exit, Erro
     }
     let summary = summary(&plan, o.flow_version);
     if o.dry_run {
-        dry_run(&plan, &summary);
+        dry_run(ctx, &plan, &summary);
         return Ok(Exit::Success);
     }
     let flow = &plan.flow;
@@ -56,7 +56,7 @@ pub fn replay(ctx: &Ctx, payloads: &[PathBuf], o: &Options) -> Result<Exit, Erro
             }
         }
     }
-    if !ctx.quiet {
+    if ctx.talk() {
         out(summary);
         if !plan.also_skip.is_empty() {
             let auto: Vec<&str> = plan
@@ -113,7 +113,7 @@ pub fn replay(ctx: &Ctx, payloads: &[PathBuf], o: &Options) -> Result<Exit, Erro
             status: finished.manifest.status,
         },
     )?;
-    Ok(report::finished(ctx, &finished))
+    Ok(report::finished(ctx, flow, &finished))
 }
 
 /// One line saying what the replay does.
@@ -133,7 +133,7 @@ fn summary(plan: &ReplayPlan, version: replay::FlowVersion) -> String {
 }
 
 /// `--dry-run`: which steps would be skipped and which would run.
-fn dry_run(plan: &ReplayPlan, summary: &str) {
+fn dry_run(ctx: &Ctx, plan: &ReplayPlan, summary: &str) {
     let (skipped, running): (Vec<_>, Vec<_>) = plan
         .flow
         .steps
@@ -150,6 +150,22 @@ fn dry_run(plan: &ReplayPlan, summary: &str) {
                 .join(", ")
         }
     };
+    if ctx.json {
+        let ids = |v: &[(usize, &crate::flow::StepDef)]| -> Vec<String> {
+            v.iter().map(|(_, s)| s.id.clone()).collect()
+        };
+        super::out_json(&serde_json::json!({
+            "dry_run": true,
+            "flow": plan.flow.name,
+            "source_run": plan.source.id,
+            "step": plan.replay_of.step,
+            "payloads": plan.inputs.len(),
+            "skip": ids(&skipped),
+            "run": ids(&running),
+            "edited": plan.replay_of.edited,
+        }));
+        return;
+    }
     out(format!("dry run: would {summary}"));
     out(format!("  skip: {}", ids(skipped)));
     out(format!("  run:  {}", ids(running)));

@@ -13,8 +13,13 @@ use crate::store::{RunStatus, TriggerKind};
 ///
 /// # Errors
 /// The run cannot be resumed, the flow is busy, or the store failed.
-pub fn resume(ctx: &Ctx, run: &str, version: FlowVersion) -> Result<Exit, Error> {
-    let r = ctx.store.resolve(run)?;
+pub fn resume(
+    ctx: &Ctx,
+    run: &str,
+    flow: Option<&str>,
+    version: FlowVersion,
+) -> Result<Exit, Error> {
+    let r = ctx.resolve_run(run, flow)?;
     // Take the lock first: a run that is still going must not be resumed. Holding it,
     // a run left `running` by a process that died is recorded as `interrupted` (readers
     // would otherwise see it as running: the lock is held, by this process).
@@ -38,7 +43,7 @@ pub fn resume(ctx: &Ctx, run: &str, version: FlowVersion) -> Result<Exit, Error>
             )?;
         }
     }
-    if !ctx.quiet {
+    if ctx.talk() {
         let stopped = &plan.flow.steps[plan.stopped].id;
         if let Some(earlier) = &plan.continues {
             out(format!(
@@ -65,12 +70,17 @@ pub fn resume(ctx: &Ctx, run: &str, version: FlowVersion) -> Result<Exit, Error>
 ///
 /// # Errors
 /// An input was trimmed, the flow is busy, or the store failed.
-pub fn retry(ctx: &Ctx, run: &str, version: FlowVersion) -> Result<Exit, Error> {
-    let r = ctx.store.resolve(run)?;
+pub fn retry(
+    ctx: &Ctx,
+    run: &str,
+    flow: Option<&str>,
+    version: FlowVersion,
+) -> Result<Exit, Error> {
+    let r = ctx.resolve_run(run, flow)?;
     let mut lock = ctx.store.lock(&r.flow)?;
     ctx.store.settle_previous(&r.flow, &lock)?;
     let plan = plan_retry(&ctx.store, &ctx.root, &r, version)?;
-    if !ctx.quiet {
+    if ctx.talk() {
         out(format!("retry run {} from the start", r.id));
     }
     execute(ctx, &mut lock, plan, TriggerKind::Retry)
@@ -123,5 +133,5 @@ fn execute(
             },
         )?;
     }
-    Ok(report::finished(ctx, &finished))
+    Ok(report::finished(ctx, flow, &finished))
 }

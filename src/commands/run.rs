@@ -11,8 +11,11 @@ use std::io::Read;
 ///
 /// # Errors
 /// A bad flow or input, a busy flow, or a store failure.
-pub fn run(ctx: &Ctx, flow_arg: &str, inputs: &[String]) -> Result<Exit, Error> {
+pub fn run(ctx: &Ctx, flow_arg: &str, inputs: &[String], force: bool) -> Result<Exit, Error> {
     let flow = ctx.load_flow(flow_arg)?;
+    if inputs.is_empty() && !force {
+        refuse_skipped_start(&flow)?;
+    }
     let inputs = inputs
         .iter()
         .map(|f| read_input(f))
@@ -27,13 +30,35 @@ pub fn run(ctx: &Ctx, flow_arg: &str, inputs: &[String]) -> Result<Exit, Error> 
         spec,
         &mut report::printer(ctx, &flow),
     )?;
-    Ok(report::finished(ctx, &finished))
+    Ok(report::finished(ctx, &flow, &finished))
+}
+
+/// Refuses a run without input of a flow whose first step is skipped: skip flags there
+/// mean a re-sync is in progress, and the first step that runs would get `null`.
+fn refuse_skipped_start(flow: &crate::flow::Flow) -> Result<(), Error> {
+    if !flow.steps.first().is_some_and(|s| s.skip) {
+        return Ok(());
+    }
+    let skipped = flow.skipped_steps().join(", ");
+    let what = match flow.steps.iter().find(|s| !s.skip) {
+        Some(live) => format!(
+            "without --input its first step that runs, `{}`, would get the payload null",
+            live.id
+        ),
+        None => "every step is skipped, so the run would do nothing".to_owned(),
+    };
+    Err(Error::Usage(format!(
+        "{} skips {skipped} (skip = true: a re-sync is in progress); {what}. Give its payloads with --input (or re-sync with `{}`), clear the flags with `{}`, or add --force to run anyway",
+        flow.file(),
+        crate::hint::flowrun(["replay", "PAYLOAD..."]),
+        crate::hint::flowrun(["unskip", flow.name.as_str()]),
+    )))
 }
 
 /// Says which steps the flow file skips.
 pub fn announce_skips(ctx: &Ctx, flow: &crate::flow::Flow) {
     let skipped: Vec<&str> = flow.skipped_steps();
-    if !skipped.is_empty() && !ctx.quiet {
+    if !skipped.is_empty() && ctx.talk() {
         out(format!(
             "skipping {} (skip = true in {}): {}",
             if skipped.len() == 1 {

@@ -25,10 +25,8 @@ pub fn runs(
             STATUSES.join(", ")
         )));
     }
-    if let Some(f) = flow
-        && !crate::flow::is_name(f)
-    {
-        return Err(Error::Usage(format!("`{f}` is not a valid flow name")));
+    if let Some(f) = flow {
+        ctx.known_flow(f)?;
     }
     let mut shown: Vec<Manifest> = Vec::new();
     for r in ctx.store.newest_runs(flow) {

@@ -9,8 +9,8 @@ use crate::store::{Manifest, PayloadRecord, StepStatus};
 ///
 /// # Errors
 /// The run or step does not exist, or the manifest is unreadable.
-pub fn show(ctx: &Ctx, run: &str, step: Option<&str>) -> Result<Exit, Error> {
-    let r = ctx.store.resolve(run)?;
+pub fn show(ctx: &Ctx, run: &str, flow: Option<&str>, step: Option<&str>) -> Result<Exit, Error> {
+    let r = ctx.resolve_run(run, flow)?;
     let m = ctx.store.read_manifest(&r.dir)?;
     if let Some(id) = step {
         return show_step(ctx, &r.dir, &m, id);

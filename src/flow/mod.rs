@@ -212,6 +212,9 @@ pub enum Spec {
     Assert {
         /// Condition per element (or for the whole non-array payload).
         jq: Option<JqOpt>,
+        /// `each` (default true): the condition is checked per element of an array
+        /// payload; false checks it once on the whole payload, as `equals` is.
+        each: bool,
         /// Expected whole payload.
         equals: Option<Value>,
         /// File holding the expected whole payload.
@@ -252,6 +255,22 @@ impl Spec {
             Spec::Split { .. } => "split",
             Spec::Merge => "merge",
             Spec::Dedupe { .. } => "dedupe",
+        }
+    }
+
+    /// Whether running the step again only recomputes payloads: it neither fetches
+    /// anything (`read`, `http`) nor acts outside the run (`write`, `http`, `command`), so
+    /// a re-sync may redo it without fetching or sending anything twice.
+    #[must_use]
+    pub fn redo_is_harmless(&self) -> bool {
+        match self {
+            Spec::Read { .. } | Spec::Write { .. } | Spec::Http(_) | Spec::Command { .. } => false,
+            Spec::Map { .. }
+            | Spec::Filter { .. }
+            | Spec::Assert { .. }
+            | Spec::Split { .. }
+            | Spec::Merge
+            | Spec::Dedupe { .. } => true,
         }
     }
 }

@@ -509,20 +509,24 @@ fn steps(cx: &mut Cx<'_>, item: &Item<'_>) -> Vec<StepDef> {
         let at = entry.span().start;
         // Duplicates are found from the id alone, so that a step with other problems
         // still counts as the first use of its id.
+        // Both uses are located at their `id =` values.
         let id = t
             .iter()
             .find(|(k, _)| k.get_ref().as_ref() == "id")
-            .and_then(|(_, v)| v.get_ref().as_str())
-            .filter(|id| is_name(id));
-        if let Some(id) = id {
+            .and_then(|(_, v)| Some((v.get_ref().as_str()?, v.span().start)))
+            .filter(|(id, _)| is_name(id));
+        if let Some((id, id_at)) = id {
             if let Some((_, first)) = seen.iter().find(|(seen, _)| seen == id) {
-                let (line, _) = line_col(cx.src, *first);
+                let (line, col) = line_col(cx.src, *first);
+                let (again_line, again_col) = line_col(cx.src, id_at);
                 cx.err(
-                    at,
-                    format!("duplicate step id `{id}` (first used on line {line})"),
+                    id_at,
+                    format!(
+                        "duplicate step id `{id}`: first used at {line}:{col}, again at {again_line}:{again_col}"
+                    ),
                 );
             } else {
-                seen.push((id.to_owned(), at));
+                seen.push((id.to_owned(), id_at));
             }
         }
         if let Some(step) = step(cx, t, at, i + 1) {
@@ -628,6 +632,7 @@ fn step(cx: &mut Cx<'_>, t: &DeTable<'_>, at: usize, n: usize) -> Option<StepDef
             let equals = r.get("equals").and_then(|v| to_json(cx, v, 0));
             let equals_file = r.text(cx, "equals_file");
             let message = r.str(cx, "message").map(|(s, _)| s.to_owned());
+            let each = r.bool(cx, "each").unwrap_or(true);
             if equals.is_some() && equals_file.is_some() {
                 cx.err(
                     at,
@@ -642,6 +647,7 @@ fn step(cx: &mut Cx<'_>, t: &DeTable<'_>, at: usize, n: usize) -> Option<StepDef
             }
             Some(Spec::Assert {
                 jq,
+                each,
                 equals,
                 equals_file,
                 message,
@@ -915,7 +921,7 @@ jq = '.a'
             "{p:?}"
         );
         assert!(
-            p[1].starts_with("4:1: duplicate step id `a` (first used on line 1)"),
+            p[1].starts_with("5:6: duplicate step id `a`: first used at 2:6, again at 5:6"),
             "{p:?}"
         );
     }

@@ -194,9 +194,9 @@ pub fn plan(
             .collect();
         let step = step_label.as_deref().unwrap_or_default();
         return Err(refused(format!(
-            "these steps would run again: {} (a replay starts after the payloads' step `{step}`); skip them in the flow file with\n  flowrun skip {} --through {step}\nor add --auto-skip to skip them for this run only",
+            "these steps would run again: {} (a replay starts after the payloads' step `{step}`); skip them in the flow file with\n  {}\nor add --auto-skip to skip them for this run only",
             names.join(", "),
-            flow.name,
+            crate::hint::flowrun(["skip", flow.name.as_str(), "--through", step]),
         )));
     }
 

@@ -54,8 +54,9 @@ pub fn plan_resume(
         RunStatus::Failure | RunStatus::Interrupted => {}
         RunStatus::Success => {
             return Err(refused(format!(
-                "run {} succeeded; there is nothing to resume (use `flowrun retry {}` to run it again)",
-                run.id, run.id
+                "run {} succeeded; there is nothing to resume (use `{}` to run it again)",
+                run.id,
+                crate::hint::flowrun(["retry", run.id.as_str()])
             )));
         }
         RunStatus::Running => {
@@ -239,9 +240,9 @@ fn add_finished(
             .collect();
         if let Some(t) = outputs.iter().find(|o| o.record.trimmed || o.record.masked) {
             return Err(refused(format!(
-                "{}: an output to reuse was trimmed or had a secret masked out when it was stored, so its full content is not available; use `flowrun retry {}` instead",
+                "{}: an output to reuse was trimmed or had a secret masked out when it was stored, so its full content is not available; use `{}` instead",
                 crate::flow::display_path(&t.path),
-                run.id
+                crate::hint::flowrun(["retry", run.id.as_str()])
             )));
         }
         reuse.add(i, hash, outputs);
@@ -313,11 +314,12 @@ fn check_fits(flow: &Flow, m: &Manifest, f: usize) -> Result<(), ReplayError> {
         .collect();
     if then != now {
         return Err(refused(format!(
-            "{} no longer has the run's steps up to `{}` in the same order (then: {}; now: {}); resume needs them unchanged — use `flowrun replay` on the payloads you need, or --flow-version original",
+            "{} no longer has the run's steps up to `{}` in the same order (then: {}; now: {}); resume needs them unchanged — use `{}` on the payloads you need, or --flow-version original",
             flow.file(),
             m.steps[f].id,
             then.join(", "),
-            now.join(", ")
+            now.join(", "),
+            crate::hint::flowrun(["replay"])
         )));
     }
     Ok(())

@@ -1,4 +1,5 @@
-//! `assert`: checks each payload (per element for arrays) and passes it on unchanged.
+//! `assert`: checks each payload (per element for arrays unless `each = false`) and passes
+//! it on unchanged.
 
 use super::{PureStep, Step, StepCx, StepError};
 use crate::jq::Jq;
@@ -10,6 +11,8 @@ use std::sync::Arc;
 /// An `assert` step.
 pub struct Assert {
     pub jq: Option<Arc<Jq>>,
+    /// Check `jq` per element of an array payload (else once on the whole payload).
+    pub each: bool,
     pub expected: Option<Value>,
     pub message: Option<String>,
 }
@@ -40,7 +43,7 @@ impl PureStep for Assert {
     fn apply(&self, input: Value) -> Result<Vec<Value>, StepError> {
         if let Some(jq) = &self.jq {
             match &input {
-                Value::Array(items) => {
+                Value::Array(items) if self.each => {
                     for (i, item) in items.iter().enumerate() {
                         self.check(jq, item, Some(i))?;
                     }

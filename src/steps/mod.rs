@@ -245,6 +245,7 @@ pub fn build(
         }),
         Spec::Assert {
             jq,
+            each,
             equals,
             equals_file,
             message,
@@ -265,6 +266,7 @@ pub fn build(
                 };
             Box::new(assert::Assert {
                 jq: jq.as_ref().map(|j| env.jq(j, step)).transpose()?,
+                each: *each,
                 expected,
                 message: message.clone(),
             })

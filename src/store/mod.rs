@@ -70,7 +70,8 @@ pub enum StoreError {
     },
     /// A run reference that matches nothing.
     #[error(
-        "no run matches `{0}` (give a run id, a unique prefix of one, a run folder, or `last`; `flowrun runs` lists them)"
+        "no run matches `{0}` (give a run id, a unique prefix of one, a run folder, or `last`; `{runs}` lists them)",
+        runs = crate::hint::flowrun(["runs"])
     )]
     NoSuchRun(String),
     /// A run reference that matches several runs.

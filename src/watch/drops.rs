@@ -80,9 +80,10 @@ impl Runner {
                     Line::warn(
                         "file_cut_off",
                         format!(
-                            "{} was being run when the runner stopped: its run was cut off; moved to {} and not run again, as the run may have had side effects (see `flowrun runs --flow {name} --status interrupted`; drop the file again to re-run it)",
+                            "{} was being run when the runner stopped: its run was cut off; moved to {} and not run again, as the run may have had side effects (see `{}`; drop the file again to re-run it)",
                             display_path(file),
-                            display_path(&to)
+                            display_path(&to),
+                            crate::hint::flowrun(["runs", "--flow", name, "--status", "interrupted"])
                         ),
                     )
                     .flow(name)

@@ -144,8 +144,9 @@ impl Runner {
                 Line::warn(
                     "paused",
                     format!(
-                        "paused: its trigger starts no runs while steps are skipped (a re-sync is in progress): {}; `flowrun unskip {name}` resumes it",
-                        skipped.join(", ")
+                        "paused: its trigger starts no runs while steps are skipped (a re-sync is in progress): {}; `{}` resumes it",
+                        skipped.join(", "),
+                        crate::hint::flowrun(["unskip", name])
                     ),
                 )
                 .flow(name)

@@ -1,4 +1,4 @@
-//! The runner's log: one line per event on stderr, human-readable or JSON lines.
+//! The runner's log: one line per event, human-readable on stderr or JSON lines on stdout.
 
 use serde_json::{Map, Value};
 use std::io::Write;
@@ -94,9 +94,15 @@ impl Log {
             return;
         }
         let text = line.render(&crate::time::now(), self.json);
-        // One write under the lock, so lines from run threads never interleave.
-        let mut stderr = std::io::stderr().lock();
-        let _ = writeln!(stderr, "{text}");
+        // One write under the lock, so lines from run threads never interleave. JSON lines
+        // go to stdout like every other `--json` output; the human log stays on stderr.
+        if self.json {
+            let mut stdout = std::io::stdout().lock();
+            let _ = writeln!(stdout, "{text}");
+        } else {
+            let mut stderr = std::io::stderr().lock();
+            let _ = writeln!(stderr, "{text}");
+        }
     }
 }
 

@@ -68,10 +68,11 @@ impl Runner {
                 Line::warn(
                     "grace_expired",
                     format!(
-                        "leaving {} run{} unfinished: {} (they read as interrupted; `flowrun resume RUN` continues one)",
+                        "leaving {} run{} unfinished: {} (they read as interrupted; `{}` continues one)",
                         left.len(),
                         plural(left.len()),
-                        left.join(", ")
+                        left.join(", "),
+                        crate::hint::flowrun(["resume", "RUN"])
                     ),
                 )
                 .field("running", left),
