@@ -30,7 +30,8 @@ impl Watcher {
             .cmd(&all)
             .command()
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            // The log: human lines on stderr, `--json` lines on stdout.
+            .stdout(Stdio::from(file.try_clone().expect("log file")))
             .stderr(Stdio::from(file))
             .spawn()
             .expect("spawn flowrun watch");

@@ -112,9 +112,11 @@ pub fn ways_on(flow: &Flow, fin: &Finished) -> Vec<Hint> {
         if let Some(folder) = folder {
             hints.push(Hint {
                 why: format!(
-                    "or re-sync all {} recorded output{} of step `{}` (for a fix in any later step):",
-                    rec.payloads.len(),
-                    plural(rec.payloads.len()),
+                    "or re-sync {} of step `{}` (for a fix in any step after it):",
+                    match rec.payloads.len() {
+                        1 => "the recorded output".to_owned(),
+                        n => format!("all {n} recorded outputs"),
+                    },
                     rec.id
                 ),
                 command: crate::hint::flowrun([

@@ -371,8 +371,9 @@ pub fn load_file(path: &Path) -> Result<Flow, FlowError> {
         return Err(FlowError::whole_file(
             file,
             format!(
-                "the flow file is {} bytes; flow files are limited to {MAX_FLOW_FILE_BYTES} bytes",
-                meta.len()
+                "the flow file is {} bytes; flow files are limited to {} MiB ({MAX_FLOW_FILE_BYTES} bytes)",
+                meta.len(),
+                MAX_FLOW_FILE_BYTES / (1024 * 1024)
             ),
         ));
     }
