@@ -495,8 +495,9 @@ fn a_skipped_step_is_announced_by_name() {
         "f",
         "[[steps]]\nid = \"a\"\nkind = \"merge\"\nskip = true\n[[steps]]\nid = \"b\"\nkind = \"merge\"\n",
     );
+    // Without --input, a skipped first step needs --force (see hints.rs).
     let out = p
-        .cmd(&["run", "f"])
+        .cmd(&["run", "f", "--force"])
         .run()
         .ok()
         .stdout_has("skipping 1 step");
