@@ -196,8 +196,10 @@ fn refusals_print_commands_with_the_root_too() {
         .stderr
         .lines()
         .find_map(|l| l.trim().strip_prefix("flowrun "))
-        .map(|rest| format!("flowrun {rest}"))
-        .unwrap_or_else(|| panic!("no skip command in:\n{}", out.stderr));
+        .map_or_else(
+            || panic!("no skip command in:\n{}", out.stderr),
+            |rest| format!("flowrun {rest}"),
+        );
     assert!(skip.contains("--root"), "{skip}");
     paste_ok(&skip, elsewhere.path());
     assert!(p.read("flows/orders.toml").contains("skip = true"));
@@ -292,7 +294,7 @@ fn show_resume_and_retry_take_flow_and_last_is_then_that_flow_s() {
     p.cmd(&["retry", "last", "--flow", "a"]).run().ok();
     let retried = p.last_run("a");
     assert_eq!(p.manifest("a", &retried)["retry_of"], resumed.as_str());
-    assert_eq!(p.run_ids("b"), [b.clone()]);
+    assert_eq!(p.run_ids("b"), [b]);
 }
 
 #[test]
