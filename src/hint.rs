@@ -12,7 +12,12 @@
 //! with `--root` or `FLOWRUN_ROOT`, or is not the current folder; path arguments are then
 //! absolute too. So a printed command works pasted into a shell in any folder. Arguments
 //! that a POSIX shell would split or expand are quoted (`shlex`).
+//!
+//! [`ways_on`] decides which commands to recommend after a run that did not succeed.
 
+use crate::engine::Finished;
+use crate::flow::Flow;
+use crate::store::{Manifest, RunStatus, StepStatus};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -78,6 +83,95 @@ where
 fn quote(arg: &str) -> String {
     // Only a NUL byte cannot be quoted; no path or id a hint shows holds one.
     shlex::try_quote(arg).map_or_else(|_| arg.to_owned(), std::borrow::Cow::into_owned)
+}
+
+/// A command that continues from a run's end, with what it is for.
+#[derive(Debug, Clone)]
+pub struct Hint {
+    /// The line before the command, saying when to use it.
+    pub why: String,
+    /// The command, rendered by [`flowrun`].
+    pub command: String,
+}
+
+/// The ways on from a run that did not succeed, the best first: `resume` (the exact
+/// continuation), then a `replay` only where one re-syncs everything the run left undone
+/// without doing anything twice (see [`replay_point`]).
+#[must_use]
+pub fn ways_on(flow: &Flow, fin: &Finished) -> Vec<Hint> {
+    let m = &fin.manifest;
+    if m.status == RunStatus::Success {
+        return Vec::new();
+    }
+    let mut hints = vec![Hint {
+        why: if m.status == RunStatus::Failure {
+            "fix the flow, then continue this run where it stopped (nothing it finished is done again):"
+        } else {
+            "continue this run where it stopped (nothing it finished is done again):"
+        }
+        .into(),
+        command: flowrun(["resume", m.run_id.as_str()]),
+    }];
+    if m.status == RunStatus::Failure
+        && let Some(s) = replay_point(flow, m)
+    {
+        let rec = &m.steps[s];
+        let folder = rec
+            .payloads
+            .first()
+            .and_then(|p| Path::new(&p.file).parent())
+            .map(|f| fin.dir.join(f));
+        if let Some(folder) = folder {
+            hints.push(Hint {
+                why: format!(
+                    "or re-sync {} of step `{}` (for a fix in any step after it):",
+                    match rec.payloads.len() {
+                        1 => "the recorded output".to_owned(),
+                        n => format!("all {n} recorded outputs"),
+                    },
+                    rec.id
+                ),
+                command: flowrun(["replay", path(&folder).as_str(), "--auto-skip"]),
+            });
+        }
+    }
+    hints
+}
+
+/// The step (0-based) whose recorded outputs a `replay` of a failed run should start
+/// from, if there is one.
+///
+/// Steps run one after another, so when step f failed on its input k, none of its
+/// inputs reached a later step: what is left to do is step f on all of its inputs and
+/// everything after it. A replay redoes every step after the one it starts from, so it
+/// must start from a step s before f such that each step between s and f can be redone
+/// without harm (it neither fetches nor changes anything outside the run), and the
+/// failed step itself must not have done anything outside for its inputs 1..k-1. The
+/// earliest such s (walking back over harmless steps to the first step that fetched or
+/// acted) lets the fix be in any step after s. There is none when the walk reaches the
+/// start or a step the run skipped, or s's outputs were trimmed or masked (`replay`
+/// refuses those): then `resume` is the only way on.
+fn replay_point(flow: &Flow, m: &Manifest) -> Option<usize> {
+    let f = m
+        .steps
+        .iter()
+        .position(|s| s.status == StepStatus::Failure)?;
+    let def = |i: usize| flow.steps.get(i).filter(|d| d.id == m.steps[i].id);
+    if !def(f)?.spec.redo_is_harmless() && m.steps[f].inputs_done > 0 {
+        return None;
+    }
+    let mut s = f;
+    loop {
+        s = s.checked_sub(1)?;
+        if m.steps[s].status != StepStatus::Success {
+            return None;
+        }
+        if !def(s)?.spec.redo_is_harmless() {
+            break;
+        }
+    }
+    let outputs = &m.steps[s].payloads;
+    (!outputs.is_empty() && outputs.iter().all(|p| !p.trimmed && !p.masked)).then_some(s)
 }
 
 #[cfg(test)]

@@ -446,18 +446,25 @@ fn watch_json_lines_go_to_stdout() {
     );
     let logs = tempfile::tempdir().expect("log dir");
     let (out_log, err_log) = (logs.path().join("out"), logs.path().join("err"));
+    let root = p.root().to_str().expect("UTF-8 root").to_owned();
     let mut child = p
-        .cmd(&["watch", "--json"])
+        .cmd(&["--root", &root, "watch", "--json"])
+        .cwd(logs.path())
         .command()
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&out_log).expect("out"))
         .stderr(std::fs::File::create(&err_log).expect("err"))
         .spawn()
         .expect("spawn watch");
+    // A flow that fails, once the runner is up: its log line carries the resume hint.
+    p.flow(
+        "bad",
+        "[trigger]\nevery = \"1s\"\n\n[[steps]]\nid = \"m\"\nkind = \"map\"\njq = 'error(\"no\")'\n",
+    );
     let start = Instant::now();
     while !std::fs::read_to_string(&out_log)
         .unwrap_or_default()
-        .contains("\"run_finished\"")
+        .contains("\"run_failed\"")
     {
         if start.elapsed() > Duration::from_secs(60) {
             let _ = child.kill();
@@ -475,10 +482,20 @@ fn watch_json_lines_go_to_stdout() {
     assert!(status.success());
     assert_eq!(child.wait().expect("wait").code(), Some(0));
     let stdout = std::fs::read_to_string(&out_log).expect("stdout");
-    for line in stdout.lines() {
-        let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
-        assert!(v["event"].is_string(), "{line}");
-    }
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(lines.iter().all(|l| l["event"].is_string()), "{stdout}");
+    let failed = lines
+        .iter()
+        .find(|l| l["event"] == "run_failed")
+        .expect("a run_failed line");
+    let id = failed["run_id"].as_str().expect("run id");
+    assert_eq!(
+        failed["hints"][0],
+        format!("flowrun --root {root} resume {id}")
+    );
     assert!(stdout.contains("\"watch_stopped\""), "{stdout}");
     let stderr = std::fs::read_to_string(&err_log).expect("stderr");
     assert!(!stderr.contains("\"event\""), "{stderr}");

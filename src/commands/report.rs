@@ -4,7 +4,7 @@ use super::{Ctx, note, out, out_json, shown};
 use crate::engine::{Event, Finished, elapsed};
 use crate::error::Exit;
 use crate::flow::Flow;
-use crate::store::{Manifest, RunStatus, StepRecord, StepStatus};
+use crate::store::{RunStatus, StepRecord, StepStatus};
 
 /// Prints run events as they happen (nothing with `-q` but the run id).
 pub fn printer<'a>(ctx: &'a Ctx, flow: &'a Flow) -> impl FnMut(Event<'_>) + 'a {
@@ -73,99 +73,6 @@ fn step_line(rec: &StepRecord, width: usize, what: &str) -> String {
     )
 }
 
-/// A command that continues from a run's end, with what it is for.
-#[derive(Debug, Clone)]
-pub struct Hint {
-    /// The line before the command, saying when to use it.
-    pub why: String,
-    /// The command, rendered by [`crate::hint::flowrun`].
-    pub command: String,
-}
-
-/// The ways on from a run that did not succeed, the best first: `resume` (the exact
-/// continuation), then a `replay` only where one re-syncs everything the run left undone
-/// without doing anything twice (see [`replay_point`]).
-#[must_use]
-pub fn ways_on(flow: &Flow, fin: &Finished) -> Vec<Hint> {
-    let m = &fin.manifest;
-    if m.status == RunStatus::Success {
-        return Vec::new();
-    }
-    let mut hints = vec![Hint {
-        why: if m.status == RunStatus::Failure {
-            "fix the flow, then continue this run where it stopped (nothing it finished is done again):"
-        } else {
-            "continue this run where it stopped (nothing it finished is done again):"
-        }
-        .into(),
-        command: crate::hint::flowrun(["resume", m.run_id.as_str()]),
-    }];
-    if m.status == RunStatus::Failure
-        && let Some(s) = replay_point(flow, m)
-    {
-        let rec = &m.steps[s];
-        let folder = rec
-            .payloads
-            .first()
-            .and_then(|p| std::path::Path::new(&p.file).parent())
-            .map(|f| fin.dir.join(f));
-        if let Some(folder) = folder {
-            hints.push(Hint {
-                why: format!(
-                    "or re-sync {} of step `{}` (for a fix in any step after it):",
-                    match rec.payloads.len() {
-                        1 => "the recorded output".to_owned(),
-                        n => format!("all {n} recorded outputs"),
-                    },
-                    rec.id
-                ),
-                command: crate::hint::flowrun([
-                    "replay",
-                    crate::hint::path(&folder).as_str(),
-                    "--auto-skip",
-                ]),
-            });
-        }
-    }
-    hints
-}
-
-/// The step (0-based) whose recorded outputs a `replay` of a failed run should start
-/// from, if there is one.
-///
-/// Steps run one after another, so when step f failed on its input k, none of its
-/// inputs reached a later step: what is left to do is step f on all of its inputs and
-/// everything after it. A replay redoes every step after the one it starts from, so it
-/// must start from a step s before f such that each step between s and f can be redone
-/// without harm (it neither fetches nor changes anything outside the run), and the
-/// failed step itself must not have done anything outside for its inputs 1..k-1. The
-/// earliest such s (walking back over harmless steps to the first step that fetched or
-/// acted) lets the fix be in any step after s. There is none when the walk reaches the
-/// start or a step the run skipped, or s's outputs were trimmed or masked (`replay`
-/// refuses those): then `resume` is the only way on.
-fn replay_point(flow: &Flow, m: &Manifest) -> Option<usize> {
-    let f = m
-        .steps
-        .iter()
-        .position(|s| s.status == StepStatus::Failure)?;
-    let def = |i: usize| flow.steps.get(i).filter(|d| d.id == m.steps[i].id);
-    if !def(f)?.spec.redo_is_harmless() && m.steps[f].inputs_done > 0 {
-        return None;
-    }
-    let mut s = f;
-    loop {
-        s = s.checked_sub(1)?;
-        if m.steps[s].status != StepStatus::Success {
-            return None;
-        }
-        if !def(s)?.spec.redo_is_harmless() {
-            break;
-        }
-    }
-    let outputs = &m.steps[s].payloads;
-    (!outputs.is_empty() && outputs.iter().all(|p| !p.trimmed && !p.masked)).then_some(s)
-}
-
 /// How a run ended, as `--json` prints it: one object, the only thing on stdout.
 #[derive(Debug, serde::Serialize)]
 pub struct Outcome<'a> {
@@ -198,7 +105,7 @@ pub struct Outcome<'a> {
 /// Prints how the run ended and returns the exit code for it.
 pub fn finished(ctx: &Ctx, flow: &Flow, fin: &Finished) -> Exit {
     let m = &fin.manifest;
-    let hints = ways_on(flow, fin);
+    let hints = crate::hint::ways_on(flow, fin);
     let exit = if m.status == RunStatus::Success {
         Exit::Success
     } else {

@@ -249,12 +249,22 @@ impl Job {
         let payload = input
             .map(|i| format!(" (failed payload: {})", display_path(&fin.dir.join(i))))
             .unwrap_or_default();
-        let text = format!("run {} failed{took}{at}: {message}{payload}", m.run_id);
+        let hints = crate::hint::ways_on(&self.flow, fin);
+        let next = hints
+            .first()
+            .map(|h| format!("; continue it with `{}`", h.command))
+            .unwrap_or_default();
+        let text = format!(
+            "run {} failed{took}{at}: {message}{payload}{next}",
+            m.run_id
+        );
+        let hints: Vec<String> = hints.into_iter().map(|h| h.command).collect();
         self.log.emit(base(
             Line::warn("run_failed", text)
                 .field("step", step)
                 .field("error", message)
-                .field("failed_input", input),
+                .field("failed_input", input)
+                .field("hints", hints),
         ));
         Outcome::Failed
     }
