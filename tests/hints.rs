@@ -557,3 +557,60 @@ fn assert_each_false_checks_the_whole_payload() {
         .code(2)
         .stderr_has("flows/f.toml:10:8: `each` must be true or false");
 }
+
+#[test]
+fn a_recommended_replay_starts_after_the_last_side_effect() {
+    // read → split → command (sends) → map → assert: the assert fails on batch 2 of 3.
+    // Every batch was already sent, so the replay offered starts from the command's
+    // outputs, and following it (after fixing the map) sends nothing twice.
+    let p = Project::new();
+    p.script(
+        "bin/send",
+        "#!/bin/sh\nread line\necho \"$line\" >> sent.txt\necho \"$line\"\n",
+    )
+    .flow(
+        "f",
+        &[
+            "[[steps]]\nid = \"load\"\nkind = \"read\"\npath = \"data/in.json\"\n",
+            "[[steps]]\nid = \"one\"\nkind = \"split\"\nsize = 1\n",
+            "[[steps]]\nid = \"send\"\nkind = \"command\"\nrun = [\"bin/send\"]\n",
+            "[[steps]]\nid = \"shape\"\nkind = \"map\"\njq = '.[0]'\n",
+            "[[steps]]\nid = \"check\"\nkind = \"assert\"\njq = '. != 2'\n",
+        ]
+        .join("\n"),
+    )
+    .file("data/in.json", "[1, 2, 3]");
+    let out = p.cmd(&["run", "f"]).run().code(1);
+    let id = p.last_run("f");
+    let hints = printed_commands(&out.stdout);
+    assert_eq!(
+        hints,
+        [
+            format!("flowrun resume {id}"),
+            format!("flowrun replay runs/f/{id}/steps/03-send --auto-skip"),
+        ],
+        "{}",
+        out.stdout
+    );
+    assert_eq!(p.read("sent.txt").lines().count(), 3);
+    p.flow(
+        "f",
+        &p.read("flows/f.toml")
+            .replace("jq = '.[0]'", "jq = '.[0] * 10'"),
+    );
+    let done = paste_ok(&hints[1], p.root());
+    assert!(done.contains("success: run"), "{done}");
+    assert_eq!(
+        p.read("sent.txt").lines().count(),
+        3,
+        "a batch was sent twice"
+    );
+    assert_eq!(
+        p.outputs("f", "check"),
+        [
+            serde_json::json!(10),
+            serde_json::json!(20),
+            serde_json::json!(30)
+        ]
+    );
+}
