@@ -86,7 +86,7 @@ pub struct Outcome<'a> {
     pub trigger: crate::store::TriggerKind,
     /// The run folder (absolute).
     pub folder: String,
-    /// Start and end, RFC 3339 UTC.
+    /// Start time, RFC 3339 UTC.
     pub started_at: &'a str,
     /// End time.
     pub finished_at: Option<&'a str>,
@@ -139,7 +139,7 @@ pub fn finished(ctx: &Ctx, flow: &Flow, fin: &Finished) -> Exit {
     let took = elapsed(m)
         .map(|d| format!(" in {:.2}s", d.as_secs_f64()))
         .unwrap_or_default();
-    let talk = !ctx.quiet && !ctx.json;
+    let talk = ctx.talk();
     if m.status == RunStatus::Success {
         if talk {
             let stored = m.records().count();
