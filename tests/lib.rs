@@ -16,6 +16,7 @@ mod props;
 mod prune;
 mod replay;
 mod run;
+mod secrets;
 mod server;
 mod steps;
 mod store;

@@ -13,7 +13,10 @@ const FORMAT: &str = "flowrun.dedupe/2";
 const FORMAT_PLAIN: &str = "flowrun.dedupe/1";
 
 #[derive(Serialize, Deserialize)]
-#[allow(clippy::struct_field_names, reason = "`keys` is the field's name on disk")]
+#[allow(
+    clippy::struct_field_names,
+    reason = "`keys` is the field's name on disk"
+)]
 struct Keys {
     format: String,
     /// `flowrun.dedupe/1` only: plain keys.
