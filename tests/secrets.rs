@@ -113,7 +113,11 @@ fn a_secret_in_the_query_is_masked_in_urls_errors_echoes_and_the_runner_log() {
     );
     p.flow("f", &flow);
     let first = p.cmd(&["run", "f"]).env("API_TOKEN", TOKEN).run().ok();
-    assert!(s.requests()[0].path.contains("Sup3rS3cret%2Btok%2Fen%3D%3D"));
+    assert!(
+        s.requests()[0]
+            .path
+            .contains("Sup3rS3cret%2Btok%2Fen%3D%3D")
+    );
     let reqs = requests(&p, "f", 0);
     assert_eq!(reqs[0]["url"], s.url("/search?token=***&q=a%20b"));
     let echoed = p.outputs("f", "call");
@@ -129,7 +133,13 @@ fn a_secret_in_the_query_is_masked_in_urls_errors_echoes_and_the_runner_log() {
     assert_kept_out(
         &p,
         &[TOKEN],
-        &[&first.stdout, &first.stderr, &second.stdout, &second.stderr, &log],
+        &[
+            &first.stdout,
+            &first.stderr,
+            &second.stdout,
+            &second.stderr,
+            &log,
+        ],
     );
 }
 
@@ -298,7 +308,10 @@ fn a_next_page_on_another_origin_gets_none_of_the_secret_headers() {
     assert_eq!(home_reqs.len(), 2);
     for r in &home_reqs {
         assert_eq!(r.header("X-Api-Key"), Some(KEY));
-        assert_eq!(r.header("Authorization"), Some(format!("Bearer {TOKEN}").as_str()));
+        assert_eq!(
+            r.header("Authorization"),
+            Some(format!("Bearer {TOKEN}").as_str())
+        );
     }
     let got = other.requests();
     assert_eq!(got.len(), 1);
@@ -314,6 +327,29 @@ fn a_next_page_on_another_origin_gets_none_of_the_secret_headers() {
         json!(["X-Api-Key", "Authorization", "Cookie"])
     );
     assert_kept_out(&p, &[KEY, TOKEN], &[&out.stdout, &out.stderr]);
+}
+
+#[test]
+fn a_next_url_that_carries_a_secret_to_another_origin_is_refused() {
+    let other = Server::start(|_, _| Reply::json(200, &json!({"next": null})));
+    let base = other.url("/page2");
+    // The home server hands back its own query (with the token) in a link elsewhere.
+    let home = Server::start(move |req, _| {
+        let query = req.path.split_once('?').map_or("", |(_, q)| q);
+        Reply::json(200, &json!({"next": format!("{base}?{query}")}))
+    });
+    let p = Project::new();
+    p.flow(
+        "f",
+        &format!(
+            "[[steps]]\nid = \"call\"\nkind = \"http\"\nurl = \"{}\"\nquery = {{ key = \"${{secret:API_TOKEN}}\" }}\nnext = '.next'\n",
+            home.url("/page1")
+        ),
+    );
+    let out = p.cmd(&["run", "f"]).env("API_TOKEN", TOKEN).run().code(1);
+    let out = out.stderr_has("the URL carries a secret to another origin");
+    assert!(other.requests().is_empty());
+    assert_kept_out(&p, &[TOKEN], &[&out.stdout, &out.stderr]);
 }
 
 #[test]
@@ -340,10 +376,17 @@ fn a_redirect_to_another_origin_gets_none_of_the_secret_headers_and_every_hop_is
     let got = other.requests();
     assert_eq!(got.len(), 1);
     for h in SECRET_HEADERS {
-        assert_eq!(got[0].header(h), None, "{h} followed a redirect to another origin");
+        assert_eq!(
+            got[0].header(h),
+            None,
+            "{h} followed a redirect to another origin"
+        );
     }
     assert_eq!(got[0].header("X-Plain"), Some("hello"));
-    assert_eq!(p.outputs("f", "call"), [json!({"landed": "/landing?from=home"})]);
+    assert_eq!(
+        p.outputs("f", "call"),
+        [json!({"landed": "/landing?from=home"})]
+    );
     let reqs = requests(&p, "f", 0);
     let hops: Vec<_> = reqs
         .iter()
@@ -365,9 +408,14 @@ fn a_redirect_to_another_origin_gets_none_of_the_secret_headers_and_every_hop_is
 #[test]
 fn a_password_in_the_url_is_sent_as_basic_auth_and_masked_in_every_form() {
     let s = Server::start(|req, _| {
-        Reply::json(200, &json!({"auth": req.header("Authorization"), "path": req.path}))
+        Reply::json(
+            200,
+            &json!({"auth": req.header("Authorization"), "path": req.path}),
+        )
     });
-    let url = s.url("/me").replace("http://", "http://user:${secret:PASS}@");
+    let url = s
+        .url("/me")
+        .replace("http://", "http://user:${secret:PASS}@");
     let p = Project::new();
     p.flow(
         "f",
@@ -380,7 +428,10 @@ fn a_password_in_the_url_is_sent_as_basic_auth_and_masked_in_every_form() {
         s.requests()[0].header("Authorization"),
         Some(format!("Basic {b64}").as_str())
     );
-    assert_eq!(p.outputs("f", "call"), [json!({"auth": "Basic ***", "path": "/me"})]);
+    assert_eq!(
+        p.outputs("f", "call"),
+        [json!({"auth": "Basic ***", "path": "/me"})]
+    );
     assert_eq!(requests(&p, "f", 0)[0]["url"], s.url("/me"));
     assert_kept_out(&p, &[pass], &[&out.stdout, &out.stderr]);
 }
@@ -404,11 +455,16 @@ fn a_plain_env_setting_leaves_payloads_untouched_and_replayable() {
     let id = p.last_run("f");
     let m = p.manifest("f", &id);
     assert_ne!(m["steps"][1]["payloads"][0]["masked"], true);
-    assert_eq!(m["steps"][1]["payloads"][0]["file"], "steps/02-save/000001.json");
+    assert_eq!(
+        m["steps"][1]["payloads"][0]["file"],
+        "steps/02-save/000001.json"
+    );
     let file = format!("runs/f/{id}/steps/02-save/000001.json");
     assert_eq!(p.json(&file), json!({"deploy": "production", "ok": false}));
     // Fix the check and re-sync the failed payload.
-    let fixed = p.read("flows/f.toml").replace("jq = '.ok'", "jq = '.deploy == \"${env:TARGET}\"'");
+    let fixed = p
+        .read("flows/f.toml")
+        .replace("jq = '.ok'", "jq = '.deploy == \"${env:TARGET}\"'");
     p.flow("f", &fixed);
     p.cmd(&["replay", &file, "--auto-skip"])
         .env("TARGET", "production")
@@ -479,11 +535,20 @@ fn short_secrets_are_refused_at_run_start_and_warned_about_by_check() {
 
 #[test]
 fn the_readme_grep_recipe_comes_back_empty_and_finds_a_leak() {
-    if std::process::Command::new("jq").arg("--version").output().is_err() {
+    if std::process::Command::new("jq")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         eprintln!("jq is not installed: the recipe cannot run here");
         return;
     }
-    let s = Server::start(|req, _| Reply::json(200, &json!({"echo": req.path, "auth": req.header("Authorization")})));
+    let s = Server::start(|req, _| {
+        Reply::json(
+            200,
+            &json!({"echo": req.path, "auth": req.header("Authorization")}),
+        )
+    });
     let p = Project::new();
     p.flow(
         "f",
@@ -493,7 +558,8 @@ fn the_readme_grep_recipe_comes_back_empty_and_finds_a_leak() {
         ),
     );
     p.cmd(&["run", "f"]).env("API_TOKEN", TOKEN).run().ok();
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let recipe = readme
         .split("<!-- grep recipe -->\n```sh\n")
         .nth(1)

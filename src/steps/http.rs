@@ -111,7 +111,7 @@ impl Step for Http {
                 self.follow(hop, &home, basic.as_deref(), key.as_deref(), page, cx)?;
             let value = self.decode(final_url.as_str(), &raw, content_type.as_deref())?;
             let next = match &self.next {
-                Some(jq) => next_url(jq, &value, &final_url)?,
+                Some(jq) => next_url(jq, &value, &final_url, &self.secrets)?,
                 None => None,
             };
             pages.push(value);
@@ -164,6 +164,12 @@ impl Http {
     ) -> Result<(Url, Vec<u8>, Option<String>), StepError> {
         for n in 0..=MAX_REDIRECTS {
             let same = hop.url.origin() == *home;
+            if !same && self.secrets.found_in(hop.url.as_str()) {
+                return Err(StepError::new(format!(
+                    "{} {}: the URL carries a secret to another origin than the step's `url`; refusing to send it",
+                    hop.method, hop.url
+                )));
+            }
             let mut headers = Vec::new();
             let mut withheld = Vec::new();
             for (k, v) in &self.headers {
@@ -496,7 +502,12 @@ fn encode(s: &str) -> String {
 
 /// Runs `next` over a page: a URL, absolute or relative to the page's (`/items?page=2`,
 /// `?page=2`, `page2`), or null.
-fn next_url(jq: &Jq, page: &Value, current: &Url) -> Result<Option<Url>, StepError> {
+fn next_url(
+    jq: &Jq,
+    page: &Value,
+    current: &Url,
+    secrets: &Secrets,
+) -> Result<Option<Url>, StepError> {
     let out = jq
         .run(page)
         .map_err(|e| StepError::new(format!("`next`: {e}")))?;
@@ -509,7 +520,7 @@ fn next_url(jq: &Jq, page: &Value, current: &Url) -> Result<Option<Url>, StepErr
             .map_err(|e| StepError::new(format!("`next` gave `{s}`, which is not a URL: {e}"))),
         Some(other) => Err(StepError::new(format!(
             "`next` must give a URL string or null, not {}",
-            crate::json::brief(&other, 80)
+            crate::json::brief(&secrets.mask_value(&other).unwrap_or(other), 80)
         ))),
     }
 }
