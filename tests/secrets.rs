@@ -518,7 +518,7 @@ fn short_secrets_are_refused_at_run_start_and_warned_about_by_check() {
     let check = check.stdout_has("  secrets: SHORT, OLD");
     let check = check.stderr_has("warning: flows/f.toml: step `cmd`: the secret `SHORT` is 3 characters long, too short to mask safely (at least 6): a run will refuse to start");
     let check = check.stderr_has("warning: flows/f.toml: step `cmd`: the secret `OLD` is 2 characters long, too short to mask safely (at least 6): it will not be masked");
-    let check = check.stderr_has("note: flows/f.toml: step `cmd`: `${env:OLD}` in `env.B` is treated as a secret (masked everywhere); write `${secret:OLD}` to say so");
+    check.stderr_has("note: flows/f.toml: step `cmd`: `${env:OLD}` in `env.B` is treated as a secret (masked everywhere); write `${secret:OLD}` to say so");
     p.cmd(&["run", "f"])
         .env("SHORT", "abc")
         .env("OLD", "xy")
