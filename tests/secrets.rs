@@ -587,3 +587,21 @@ fn the_readme_grep_recipe_comes_back_empty_and_finds_a_leak() {
         "the recipe missed a leak: {out:?}"
     );
 }
+
+#[test]
+fn a_jq_error_message_never_keeps_part_of_a_secret() {
+    let p = Project::new();
+    // The error's text is cut at 300 characters, inside the token.
+    p.script(
+        "emit.sh",
+        "#!/bin/sh\ncat >/dev/null\nprintf '{\"pad\": \"%s\", \"token\": \"%s\"}' \"$(head -c 285 /dev/zero | tr '\\0' p)\" \"$TOKEN\"\n",
+    )
+    .flow(
+        "f",
+        "[[steps]]\nid = \"emit\"\nkind = \"command\"\nrun = [\"./emit.sh\"]\nenv = { TOKEN = \"${secret:TOKEN}\" }\n\n\
+         [[steps]]\nid = \"boom\"\nkind = \"map\"\njq = '(.pad + .token + \" and more\") | error'\n",
+    );
+    let out = p.cmd(&["run", "f"]).env("TOKEN", TOKEN).run().code(1);
+    let out = out.stderr_has("jq error");
+    assert_kept_out(&p, &[TOKEN], &[&out.stdout, &out.stderr]);
+}

@@ -133,7 +133,8 @@ fn lex_expect(expect: &jaq_core::load::lex::Expect<&str>) -> &'static str {
 }
 
 fn error_text(e: &jaq_core::Error<Val>) -> String {
-    let text = e.to_string();
+    // Secrets are masked before the message is cut, so no piece of one is kept.
+    let text = crate::secrets::mask_output(&e.to_string()).into_owned();
     // Keep messages to one readable line even when the error carries a huge value.
     if text.len() > 300 {
         let mut cut = 300;
