@@ -491,6 +491,18 @@ fn a_value_never_changes_a_jq_filter() {
         p.outputs("f", "mine"),
         [json!([{"who": "nobody\" or true or \"", "n": 30}])]
     );
+    // After a `.`, a placeholder names a field (by its text).
+    p.flow(
+        "h",
+        "[[steps]]\nid = \"m\"\nkind = \"map\"\njq = '[.${env:F}, .a.${env:G}]'\n",
+    );
+    p.file("in2.json", r#"{"who": 1, "a": {"7": "seven"}}"#);
+    p.cmd(&["run", "h", "--input", "in2.json"])
+        .env("F", "who")
+        .env("G", "7")
+        .run()
+        .ok();
+    assert_eq!(p.outputs("h", "m"), [json!([1, "seven"])]);
     // jq errors keep their positions in the flow file.
     p.flow(
         "g",

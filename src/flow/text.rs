@@ -131,14 +131,19 @@ impl Text {
             let rest = &raw[i..];
             if let Some((v, len)) = placeholder_at(rest, i) {
                 let in_string = matches!(stack.last(), Some(None));
+                // `.${env:FIELD}` names a field: `.[$__envstr_FIELD]`.
+                let field = !in_string && out.code.ends_with('.');
+                let as_text = in_string || field;
                 let var = format!(
                     "$__{}{}_{}",
                     v.kind.prefix(),
-                    if in_string { "str" } else { "" },
+                    if as_text { "str" } else { "" },
                     v.name
                 );
                 let new = if in_string {
                     format!("\\({var})")
+                } else if field {
+                    format!("[{var}]")
                 } else {
                     var.clone()
                 };
@@ -154,7 +159,7 @@ impl Text {
                         var,
                         name: v.name.to_owned(),
                         kind: v.kind,
-                        as_text: in_string,
+                        as_text,
                     });
                 }
                 i += len;
@@ -513,6 +518,12 @@ mod tests {
         assert_eq!(c.original(after), t.raw().find(" #").unwrap());
         let inside = c.code.find("$__secretstr").unwrap();
         assert_eq!(c.original(inside), t.raw().find("${secret").unwrap());
+    }
+
+    #[test]
+    fn a_placeholder_after_a_dot_names_a_field() {
+        let t = Text::parse(".${env:F} | .a.${secret:G}").unwrap();
+        assert_eq!(t.jq_code().code, ".[$__envstr_F] | .a.[$__secretstr_G]");
     }
 
     #[test]
