@@ -79,6 +79,15 @@ fn assert_kept_out(p: &Project, secrets: &[&str], outputs: &[&str]) {
         }
     }
     assert!(files > 0, "nothing under runs/");
+    // The README's recipe agrees.
+    for s in secrets {
+        if let Some(out) = run_recipe(p.root(), s) {
+            assert!(
+                out.is_empty(),
+                "the README's grep recipe found {s:?} in:\n{out}"
+            );
+        }
+    }
     for (place, text) in &places {
         for piece in &pieces {
             assert!(
@@ -87,6 +96,31 @@ fn assert_kept_out(p: &Project, secrets: &[&str], outputs: &[&str]) {
             );
         }
     }
+}
+
+/// Runs the README's `grep -r` recipe in `root` with `API_TOKEN` = `secret`; returns what
+/// it printed (the files holding the secret), or `None` when `jq` is not installed.
+fn run_recipe(root: &std::path::Path, secret: &str) -> Option<String> {
+    std::process::Command::new("jq")
+        .arg("--version")
+        .output()
+        .ok()?;
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let recipe = readme
+        .split("<!-- grep recipe -->\n```sh\n")
+        .nth(1)
+        .and_then(|r| r.split("\n```").next())
+        .expect("README has the grep recipe");
+    let out = std::process::Command::new("sh")
+        .args(["-c", recipe])
+        .current_dir(root)
+        .env("API_TOKEN", secret)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.is_empty(), "the recipe failed: {err}");
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// The `requests` of step `i` of the newest run of `flow`.
@@ -531,6 +565,8 @@ fn short_secrets_are_refused_at_run_start_and_warned_about_by_check() {
     let check = check.stderr_has("warning: flows/f.toml: step `cmd`: the secret `SHORT` is 3 characters long, too short to mask safely (at least 6): a run will refuse to start");
     let check = check.stderr_has("warning: flows/f.toml: step `cmd`: the secret `OLD` is 2 characters long, too short to mask safely (at least 6): it will not be masked");
     check.stderr_has("note: flows/f.toml: step `cmd`: `${env:OLD}` in `env.B` is treated as a secret (masked everywhere); write `${secret:OLD}` to say so");
+    let listed = p.cmd(&["--json", "check"]).run().ok().json();
+    assert_eq!(listed[0]["secrets"], json!(["SHORT", "OLD"]));
     p.cmd(&["run", "f"])
         .env("SHORT", "abc")
         .env("OLD", "xy")
@@ -547,14 +583,6 @@ fn short_secrets_are_refused_at_run_start_and_warned_about_by_check() {
 
 #[test]
 fn the_readme_grep_recipe_comes_back_empty_and_finds_a_leak() {
-    if std::process::Command::new("jq")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        eprintln!("jq is not installed: the recipe cannot run here");
-        return;
-    }
     let s = Server::start(|req, _| {
         Reply::json(
             200,
@@ -570,32 +598,16 @@ fn the_readme_grep_recipe_comes_back_empty_and_finds_a_leak() {
         ),
     );
     p.cmd(&["run", "f"]).env("API_TOKEN", TOKEN).run().ok();
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let recipe = readme
-        .split("<!-- grep recipe -->\n```sh\n")
-        .nth(1)
-        .and_then(|r| r.split("\n```").next())
-        .expect("README has the grep recipe");
-    let run = |dir: &std::path::Path| {
-        std::process::Command::new("sh")
-            .args(["-c", recipe])
-            .current_dir(dir)
-            .env("API_TOKEN", TOKEN)
-            .output()
-            .unwrap()
+    let Some(out) = run_recipe(p.root(), TOKEN) else {
+        eprintln!("jq is not installed: the recipe cannot run here");
+        return;
     };
-    let out = run(p.root());
-    assert!(
-        out.stdout.is_empty(),
-        "the recipe found something:\n{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    assert_eq!(out, "");
     // It does find a leak: the token percent-encoded in a file under runs/.
     p.file("runs/leak.txt", "GET /x?t=Sup3rS3cret%2Btok%2Fen%3D%3D");
-    let out = run(p.root());
+    let out = run_recipe(p.root(), TOKEN).unwrap();
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("runs/leak.txt"),
+        out.contains("runs/leak.txt"),
         "the recipe missed a leak: {out:?}"
     );
 }
