@@ -540,6 +540,22 @@ mod tests {
     }
 
     #[test]
+    fn next_links_resolve_against_the_page() {
+        let jq = Jq::compile(".next").unwrap();
+        let page = Url::parse("http://h:1/api/items?page=1").unwrap();
+        let next = |v: &str| {
+            next_url(&jq, &json!({"next": v}), &page, Secrets::none())
+                .unwrap()
+                .map(String::from)
+        };
+        assert_eq!(next("?page=2").unwrap(), "http://h:1/api/items?page=2");
+        assert_eq!(next("/other").unwrap(), "http://h:1/other");
+        assert_eq!(next("more").unwrap(), "http://h:1/api/more");
+        assert_eq!(next("https://x/y").unwrap(), "https://x/y");
+        assert_eq!(next(""), None);
+    }
+
+    #[test]
     fn retry_after_is_capped() {
         assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
         assert_eq!(parse_retry_after("9999"), Some(MAX_RETRY_AFTER));
