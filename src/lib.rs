@@ -11,6 +11,7 @@ pub mod jq;
 pub mod json;
 pub mod panic;
 pub mod replay;
+pub mod secrets;
 pub mod steps;
 pub mod store;
 pub mod time;

@@ -366,8 +366,14 @@ fn dedupe_drops_keys_seen_by_earlier_successful_runs() {
     p.flow("f", DEDUPE)
         .file("data/in.json", r#"[{"id": 1}, {"id": 2}, {"id": 3}]"#);
     p.cmd(&["run", "f"]).run().ok();
+    let hashes = |keys: &[&str]| -> Value {
+        keys.iter()
+            .map(|k| Value::from(crate::support::blake3_hex(k.as_bytes())))
+            .collect()
+    };
     let state = p.json("runs/f/dedupe/new.json");
-    assert_eq!(state["keys"], json!(["1", "2", "3"]));
+    assert_eq!(state["format"], "flowrun.dedupe/2");
+    assert_eq!(state["hashes"], hashes(&["1", "2", "3"]));
 
     p.file("data/in.json", r#"[{"id": 2}, {"id": 3}, {"id": 4}]"#);
     p.cmd(&["run", "f"]).run().ok();
@@ -378,8 +384,8 @@ fn dedupe_drops_keys_seen_by_earlier_successful_runs() {
     p.file("data/in.json", r#"[{"id": 5}, {"id": 99}]"#);
     p.cmd(&["run", "f"]).run().code(1);
     assert_eq!(
-        p.json("runs/f/dedupe/new.json")["keys"],
-        json!(["1", "2", "3", "4"])
+        p.json("runs/f/dedupe/new.json")["hashes"],
+        hashes(&["1", "2", "3", "4"])
     );
 
     // Everything seen: the emptied array is dropped.

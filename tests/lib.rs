@@ -17,6 +17,7 @@ mod props;
 mod prune;
 mod replay;
 mod run;
+mod secrets;
 mod server;
 mod steps;
 mod store;

@@ -691,7 +691,7 @@ fn stored_payloads_are_the_pretty_json_or_a_trimmed_prefix_of_it() {
         |(value, limit)| {
             let how = Encoding {
                 max_bytes: limit,
-                secrets: &[],
+                secrets: flowrun::secrets::Secrets::none(),
                 threads: 1,
             };
             let full = reference_pretty(&value);
@@ -778,7 +778,7 @@ fn pretty_printing_large_arrays_on_threads_matches_serde_json() {
                 &v,
                 Encoding {
                     max_bytes: limit,
-                    secrets: &[],
+                    secrets: flowrun::secrets::Secrets::none(),
                     threads,
                 },
             )

@@ -103,6 +103,11 @@ impl Reply {
         }
     }
 
+    /// A redirect to `location` with `status` (301, 302, 303, 307, 308).
+    pub fn redirect(status: u16, location: &str) -> Reply {
+        Reply::text(status, "").header("Location", location)
+    }
+
     /// Adds a header.
     pub fn header(mut self, k: &str, v: &str) -> Reply {
         self.headers.push((k.into(), v.into()));

@@ -643,14 +643,16 @@ fn jq_options_may_use_env_placeholders() {
         .env("FLOWRUN_TEST_WHO", "robot-42")
         .run()
         .ok();
-    // Resolved values are kept out of the store, but every payload file stays JSON.
+    // `${env:…}` values are plain settings: a number stays a number, and nothing is masked.
     assert_eq!(
         p.outputs("f", "small"),
         [json!([{"n": 1}, {"n": 13}, {"n": 3}])]
     );
     assert_eq!(
         p.outputs("f", "tag"),
-        [json!([{"n": 1, "by": "***"}, {"n": 13, "by": "***"}, {"n": 3, "by": "***"}])]
+        [
+            json!([{"n": 1, "by": "robot-42"}, {"n": 13, "by": "robot-42"}, {"n": 3, "by": "robot-42"}])
+        ]
     );
 }
 

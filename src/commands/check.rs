@@ -5,6 +5,57 @@ use crate::error::{Error, Exit};
 use crate::flow::{self, display_path};
 use serde_json::json;
 
+/// Says what `flow` treats as a secret (names, never values): one line listing the
+/// secret names, a note for each `${env:…}` treated as a secret because of where it is
+/// used, and a warning for each secret too short to mask (looked up in the environment
+/// `check` runs in). Returns the names.
+fn secret_notes(ctx: &Ctx, flow: &flow::Flow) -> Vec<String> {
+    use crate::flow::VarKind;
+    use crate::secrets::MIN_SECRET_CHARS;
+    let uses = flow.placeholders();
+    let mut names: Vec<String> = Vec::new();
+    for u in uses.iter().filter(|u| u.secret) {
+        if !names.contains(&u.name) {
+            names.push(u.name.clone());
+        }
+    }
+    if ctx.json || ctx.quiet {
+        return names;
+    }
+    let file = flow.file();
+    if !names.is_empty() {
+        out(format!("  secrets: {}", names.join(", ")));
+    }
+    for u in uses.iter().filter(|u| u.implied) {
+        note(format!(
+            "note: {file}: step `{}`: `${{env:{}}}` in `{}` is treated as a secret (masked everywhere); write `${{secret:{}}}` to say so",
+            u.step, u.name, u.option, u.name
+        ));
+    }
+    let mut warned: Vec<&str> = Vec::new();
+    for u in uses.iter().filter(|u| u.secret) {
+        let Some(chars) = std::env::var(&u.name).ok().map(|v| v.chars().count()) else {
+            continue;
+        };
+        if chars >= MIN_SECRET_CHARS || warned.contains(&u.name.as_str()) {
+            continue;
+        }
+        warned.push(&u.name);
+        let what = if u.kind == VarKind::Secret {
+            "a run will refuse to start"
+        } else {
+            "it will not be masked"
+        };
+        note(format!(
+            "warning: {file}: step `{}`: the secret `{}` is {chars} character{} long, too short to mask safely (at least {MIN_SECRET_CHARS}): {what}",
+            u.step,
+            u.name,
+            if chars == 1 { "" } else { "s" }
+        ));
+    }
+    names
+}
+
 /// Checks the given flows (all by default).
 ///
 /// # Errors
@@ -29,7 +80,8 @@ pub fn check(ctx: &Ctx, flows: &[String]) -> Result<Exit, Error> {
                         if f.steps.len() == 1 { "" } else { "s" }
                     ));
                 }
-                report.push(json!({"flow": f.name, "file": f.file(), "ok": true, "problems": []}));
+                let secrets = secret_notes(ctx, &f);
+                report.push(json!({"flow": f.name, "file": f.file(), "ok": true, "problems": [], "secrets": secrets}));
             }
             Err(Error::Flow(e)) => {
                 bad += 1;

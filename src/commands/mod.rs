@@ -189,14 +189,16 @@ impl Ctx {
 
 /// Prints a line on stdout; a closed pipe is not an error worth a panic.
 pub fn out(line: impl AsRef<str>) {
+    let line = crate::secrets::mask_output(line.as_ref());
     let mut stdout = std::io::stdout().lock();
-    let _ = writeln!(stdout, "{}", line.as_ref());
+    let _ = writeln!(stdout, "{line}");
 }
 
 /// Prints a line on stderr.
 pub fn note(line: impl AsRef<str>) {
+    let line = crate::secrets::mask_output(line.as_ref());
     let mut stderr = std::io::stderr().lock();
-    let _ = writeln!(stderr, "{}", line.as_ref());
+    let _ = writeln!(stderr, "{line}");
 }
 
 /// Prints `value` as pretty JSON on stdout.

@@ -10,6 +10,7 @@ pub use reuse::{Recorded, Reuse};
 use step::{Cx, Flowing, record};
 
 use crate::flow::Flow;
+use crate::secrets::Secrets;
 use crate::steps::{self, BuildError, Resolver, Step};
 use crate::store::manifest::{ReplayOf, RunError};
 use crate::store::payload;
@@ -127,17 +128,17 @@ pub fn run(
     events: &mut dyn FnMut(Event<'_>),
 ) -> Result<Finished, EngineError> {
     let flow = spec.flow;
-    let mut resolver = Resolver::new(spec.env);
+    let prepare = |source| EngineError::Prepare {
+        file: flow.file(),
+        source,
+    };
+    let mut resolver = Resolver::new(flow, spec.env).map_err(prepare)?;
+    let secrets = std::sync::Arc::clone(&resolver.secrets);
+    crate::secrets::remember(&secrets);
     let mut built: Vec<Box<dyn Step>> = Vec::with_capacity(flow.steps.len());
     for def in &flow.steps {
-        built.push(
-            steps::build(def, spec.root, &mut resolver).map_err(|source| EngineError::Prepare {
-                file: flow.file(),
-                source,
-            })?,
-        );
+        built.push(steps::build(def, spec.root, &mut resolver).map_err(prepare)?);
     }
-    let secrets = resolver.secrets;
     for (def, step) in flow.steps.iter().zip(built.iter_mut()) {
         if def.kind() == "dedupe" {
             step.set_seen_keys(store.dedupe_keys(&flow.name, &def.id)?);
@@ -191,7 +192,7 @@ pub fn run(
                 None
             }
             Err(failure) => {
-                let message = mask(&failure.message, &secrets);
+                let message = secrets.mask(&failure.message).into_owned();
                 let rec = &mut run.manifest.steps[i];
                 rec.status = StepStatus::Failure;
                 rec.error = Some(message.clone());
@@ -301,23 +302,11 @@ fn finish(mut run: RunDir, status: RunStatus) -> Result<Finished, EngineError> {
     })
 }
 
-/// Replaces every secret in `text` with `***`.
-#[must_use]
-pub fn mask(text: &str, secrets: &[String]) -> String {
-    let mut out = text.to_owned();
-    for s in secrets {
-        if !s.is_empty() {
-            out = out.replace(s.as_str(), "***");
-        }
-    }
-    out
-}
-
 fn store_inputs(
     run: &mut RunDir,
     inputs: Vec<Value>,
     max: u64,
-    secrets: &[String],
+    secrets: &Secrets,
 ) -> Result<Vec<Flowing>, StoreError> {
     if inputs.is_empty() {
         return Ok(vec![Flowing {

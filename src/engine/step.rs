@@ -3,8 +3,9 @@
 
 use super::parallel;
 use super::sync::Syncer;
-use super::{Recorded, Reuse, mask};
+use super::{Recorded, Reuse};
 use crate::flow::Flow;
+use crate::secrets::Secrets;
 use crate::steps::{Step, StepCx, StepError};
 use crate::store::payload::{self, Encoding, Pending};
 use crate::store::{PayloadRecord, RunDir, StepStatus, StoreError, atomic};
@@ -68,7 +69,7 @@ pub(super) struct Cx<'a> {
     pub run_dir: &'a Path,
     pub deadline: Option<Instant>,
     pub max: u64,
-    pub secrets: &'a [String],
+    pub secrets: &'a Secrets,
 }
 
 /// Outputs of one input payload, encoded into temporary files, ready to be numbered.
@@ -289,8 +290,7 @@ impl Cx<'_> {
             if let Some(obj) = note.as_object_mut() {
                 obj.insert("input".into(), source.clone().into());
             }
-            let masked = mask(&note.to_string(), self.secrets);
-            let note = serde_json::from_str(&masked).unwrap_or(note);
+            let note = self.secrets.mask_value(&note).unwrap_or(note);
             commit.run.manifest.steps[commit.i].requests.push(note);
         }
         let outputs = outputs.map_err(|e| Failure {

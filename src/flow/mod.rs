@@ -12,7 +12,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-pub use text::{MissingEnv, Text};
+pub use text::{MissingEnv, Text, Use, VarKind};
 
 /// Default for `settings.max_payload_bytes`.
 pub const DEFAULT_MAX_PAYLOAD_BYTES: u64 = 16 * 1024 * 1024;
@@ -500,7 +500,7 @@ impl Flow {
     pub fn env_vars(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         let mut add = |t: &Text| {
-            for v in t.vars() {
+            for v in t.vars().map(|v| v.name) {
                 if !out.iter().any(|o| o == v) {
                     out.push(v.to_owned());
                 }

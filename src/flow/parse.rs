@@ -266,7 +266,7 @@ fn text_of(cx: &mut Cx<'_>, item: &Item<'_>, key: &str) -> Option<Text> {
             cx.err(
                 content.map_or(at, |c| c + bad.offset),
                 format!(
-                    "`{key}`: a placeholder must read ${{env:NAME}} (NAME: letters, digits, `_`)"
+                    "`{key}`: a placeholder must read ${{env:NAME}} or ${{secret:NAME}} (NAME: letters, digits, `_`)"
                 ),
             );
             None
@@ -276,18 +276,18 @@ fn text_of(cx: &mut Cx<'_>, item: &Item<'_>, key: &str) -> Option<Text> {
 
 fn jq_of(cx: &mut Cx<'_>, item: &Item<'_>, key: &str) -> Option<JqOpt> {
     let text = text_of(cx, item, key)?;
-    // Placeholders are filled in when a run starts; until then a stand-in of the same
-    // length lets the rest of the filter be checked, errors keeping their positions.
-    let stand_in = text.with_stand_ins();
-    if let Some(at) = nesting::too_deep(&stand_in, nesting::MAX_JQ_DEPTH) {
+    // Placeholders become jq variables whose values are given when a run starts; the
+    // rewritten code maps back to the text as written, so errors keep their positions.
+    let code = text.jq_code();
+    if let Some(at) = nesting::too_deep(&code.code, nesting::MAX_JQ_DEPTH) {
         let content = content_start(cx.src, item.span(), text.raw());
         cx.err(
-            content.map_or(item.span().start, |c| c + at),
+            content.map_or(item.span().start, |c| c + code.original(at)),
             format!("`{key}`: {}", nesting::message()),
         );
         return None;
     }
-    match Jq::compile(&stand_in) {
+    match Jq::compile_with_vars(&code.code, text.raw(), &code.var_names()) {
         Ok(jq) => Some(JqOpt {
             text,
             jq: Arc::new(jq),
@@ -295,7 +295,7 @@ fn jq_of(cx: &mut Cx<'_>, item: &Item<'_>, key: &str) -> Option<JqOpt> {
         Err(errors) => {
             let content = content_start(cx.src, item.span(), text.raw());
             for e in errors {
-                let at = content.map_or(item.span().start, |c| c + e.range.start);
+                let at = content.map_or(item.span().start, |c| c + code.original(e.range.start));
                 cx.err(at, format!("`{key}`: {}", e.message));
             }
             None
@@ -794,8 +794,9 @@ fn check_template(cx: &mut Cx<'_>, at: usize, template: &str) {
             return;
         };
         let field = &after[..close];
-        // `${env:NAME}` is a placeholder (checked by `Text::parse`), not a template field.
-        let placeholder = rest[..open].ends_with('$') && field.starts_with("env:");
+        // `${env:NAME}`/`${secret:NAME}` is a placeholder (checked by `Text::parse`), not a template field.
+        let placeholder = rest[..open].ends_with('$')
+            && (field.starts_with("env:") || field.starts_with("secret:"));
         if !placeholder && !["flow", "run", "step", "n", "hash"].contains(&field) {
             cx.err(
                 at,

@@ -15,7 +15,8 @@ pub struct Program {
 
 impl Program {
     /// Compiles `source` with jq's standard definitions.
-    pub fn compile(source: &str) -> Result<Program, Vec<CompileError>> {
+    /// `vars` are the global variables it may use (names with `$`).
+    pub fn compile_with_vars(source: &str, vars: &[&str]) -> Result<Program, Vec<CompileError>> {
         let defs = jaq_core::defs()
             .chain(jaq_std::defs())
             .chain(jaq_json::defs());
@@ -84,6 +85,7 @@ impl Program {
         })?;
         let filter = Compiler::default()
             .with_funs(funs)
+            .with_global_vars(vars.iter().copied())
             .compile(modules)
             .map_err(|errs| {
                 errs.into_iter()
@@ -97,11 +99,13 @@ impl Program {
         Ok(Program { filter })
     }
 
-    /// Runs the filter and collects its outputs; stops at the first error.
-    pub fn run(&self, input: &Value) -> Result<Vec<Value>, String> {
+    /// Runs the filter with the values of its global variables (in the order they were
+    /// compiled with) and collects its outputs; stops at the first error.
+    pub fn run(&self, input: &Value, vars: &[Value]) -> Result<Vec<Value>, String> {
         // A bug inside the interpreter must fail the step, not the process.
         let guarded = crate::panic::quietly(|| {
-            let ctx = Ctx::<JustLut<Val>>::new(&self.filter.lut, Vars::new([]));
+            let vars = Vars::new(vars.iter().map(to_val));
+            let ctx = Ctx::<JustLut<Val>>::new(&self.filter.lut, vars);
             let mut out = Vec::new();
             for item in self.filter.id.run((ctx, to_val(input))).map(unwrap_valr) {
                 match item {
@@ -129,7 +133,8 @@ fn lex_expect(expect: &jaq_core::load::lex::Expect<&str>) -> &'static str {
 }
 
 fn error_text(e: &jaq_core::Error<Val>) -> String {
-    let text = e.to_string();
+    // Secrets are masked before the message is cut, so no piece of one is kept.
+    let text = crate::secrets::mask_output(&e.to_string()).into_owned();
     // Keep messages to one readable line even when the error carries a huge value.
     if text.len() > 300 {
         let mut cut = 300;

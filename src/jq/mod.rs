@@ -16,7 +16,9 @@ use std::ops::Range;
 pub struct Jq {
     source: String,
     fast: Option<fast::Expr>,
-    interp: interp::Program,
+    interp: std::sync::Arc<interp::Program>,
+    /// Values of the global variables the filter was compiled with, in their order.
+    values: Vec<Value>,
 }
 
 /// A compile error, located by a byte range inside the filter text.
@@ -51,14 +53,47 @@ impl Jq {
     /// # Errors
     /// Lexer, parser and undefined-name errors, each with its location.
     pub fn compile(source: &str) -> Result<Jq, Vec<CompileError>> {
-        let interp = interp::Program::compile(source)?;
-        guard::check(source).map_err(|e| vec![e])?;
-        let fast = fast::compile(source);
+        Jq::compile_with_vars(source, source, &[])
+    }
+
+    /// Compiles `code`, which may use the global variables `vars` (each with its `$`);
+    /// their values are given with [`Jq::bind`] (until then they are all `null`).
+    /// `shown` is the filter as the user wrote it, for messages. Values reach the
+    /// filter only as variables: no value can change what the filter does.
+    ///
+    /// # Errors
+    /// As [`Jq::compile`].
+    pub fn compile_with_vars(
+        code: &str,
+        shown: &str,
+        vars: &[&str],
+    ) -> Result<Jq, Vec<CompileError>> {
+        let interp = std::sync::Arc::new(interp::Program::compile_with_vars(code, vars)?);
+        guard::check(code).map_err(|e| vec![e])?;
+        // The direct evaluator has no variables: such filters run in the interpreter.
+        let fast = if vars.is_empty() {
+            fast::compile(code)
+        } else {
+            None
+        };
         Ok(Jq {
-            source: source.to_owned(),
+            source: shown.to_owned(),
             fast,
             interp,
+            values: vec![Value::Null; vars.len()],
         })
+    }
+
+    /// A copy of the filter with the values of its global variables, in the order of
+    /// the names given to [`Jq::compile_with_vars`].
+    #[must_use]
+    pub fn bind(&self, values: Vec<Value>) -> Jq {
+        Jq {
+            source: self.source.clone(),
+            fast: None,
+            interp: std::sync::Arc::clone(&self.interp),
+            values,
+        }
     }
 
     /// Compiles `source` for the interpreter only (for tests comparing the engines).
@@ -99,7 +134,7 @@ impl Jq {
         {
             return out;
         }
-        self.interp.run(input)
+        self.interp.run(input, &self.values)
     }
 
     /// Runs a filter that must yield exactly one value.
@@ -128,7 +163,11 @@ impl Jq {
         {
             return out;
         }
-        Ok(self.interp.run(input)?.first().is_some_and(truthy))
+        Ok(self
+            .interp
+            .run(input, &self.values)?
+            .first()
+            .is_some_and(truthy))
     }
 }
 
@@ -175,6 +214,17 @@ mod tests {
         );
         assert!(jq.run_one(&json!([])).unwrap_err().contains("no output"));
         assert_eq!(jq.run_one(&json!([7])).unwrap(), json!(7));
+    }
+
+    #[test]
+    fn global_variables_are_values_not_code() {
+        let jq = Jq::compile_with_vars(".who == $__env_WHO", "shown", &["$__env_WHO"]).unwrap();
+        assert_eq!(jq.engine(), Engine::Interpreter);
+        assert_eq!(jq.source(), "shown");
+        let jq = jq.bind(vec![json!("nobody\" or true or \"")]);
+        assert!(!jq.test(&json!({"who": "alice"})).unwrap());
+        assert!(jq.test(&json!({"who": "nobody\" or true or \""})).unwrap());
+        assert!(Jq::compile("$__env_WHO").is_err());
     }
 
     #[test]

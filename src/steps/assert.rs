@@ -4,6 +4,7 @@
 use super::{PureStep, Step, StepCx, StepError};
 use crate::jq::Jq;
 use crate::json::{brief, first_difference, same};
+use crate::secrets::Secrets;
 use serde_json::Value;
 use std::path::Path;
 use std::sync::Arc;
@@ -15,6 +16,8 @@ pub struct Assert {
     pub each: bool,
     pub expected: Option<Value>,
     pub message: Option<String>,
+    /// The run's secrets: masked out of a failing element before it is cut to an excerpt.
+    pub secrets: Arc<Secrets>,
 }
 
 impl Assert {
@@ -25,6 +28,14 @@ impl Assert {
         }
     }
 
+    /// A short excerpt of `v`, its secrets masked before it is cut.
+    fn excerpt(&self, v: &Value) -> String {
+        match self.secrets.mask_value(v) {
+            Some(masked) => brief(&masked, 200),
+            None => brief(v, 200),
+        }
+    }
+
     fn check(&self, jq: &Jq, v: &Value, element: Option<usize>) -> Result<(), StepError> {
         let at = element.map(|i| format!("element {i} ")).unwrap_or_default();
         match jq.test(v) {
@@ -32,9 +43,13 @@ impl Assert {
             Ok(false) => Err(self.fail(&format!(
                 "{at}does not satisfy `{}`: {}",
                 jq.source(),
-                brief(v, 200)
+                self.excerpt(v)
             ))),
-            Err(e) => Err(self.fail(&format!("{at}could not be checked: {e}: {}", brief(v, 200)))),
+            Err(e) => Err(self.fail(&format!(
+                "{at}could not be checked: {}: {}",
+                self.secrets.mask(&e),
+                self.excerpt(v)
+            ))),
         }
     }
 }
@@ -54,7 +69,8 @@ impl PureStep for Assert {
         if let Some(expected) = &self.expected
             && !same(expected, &input)
         {
-            let detail = match first_difference(expected, &input) {
+            let mask = |v: &Value| self.secrets.mask_value(v).unwrap_or_else(|| v.clone());
+            let detail = match first_difference(&mask(expected), &mask(&input)) {
                 Some((path, e, a)) => {
                     format!(
                         "the payload differs from the expected value at {path}: expected {e}, got {a}"

@@ -16,6 +16,8 @@ pub struct Command {
     pub env: Vec<(String, String)>,
     pub timeout: Option<Duration>,
     pub output: LineFormat,
+    /// The run's secrets: masked out of the stderr tail before it is cut.
+    pub secrets: std::sync::Arc<crate::secrets::Secrets>,
 }
 
 /// How much of stderr is quoted in an error.
@@ -80,7 +82,7 @@ impl Step for Command {
             return Err(StepError::new(format!(
                 "`{name}` {}{}",
                 describe(status),
-                tail(&err)
+                tail(&err, &self.secrets)
             )));
         }
         parse_output(name, &out, self.output)
@@ -123,17 +125,14 @@ fn describe(status: ExitStatus) -> String {
     }
 }
 
-fn tail(stderr: &[u8]) -> String {
+fn tail(stderr: &[u8], secrets: &crate::secrets::Secrets) -> String {
     let text = String::from_utf8_lossy(stderr);
     let text = text.trim();
     if text.is_empty() {
         return String::new();
     }
-    let mut start = text.len().saturating_sub(STDERR_TAIL);
-    while !text.is_char_boundary(start) {
-        start += 1;
-    }
-    format!(": {}", &text[start..])
+    // Masked before it is cut: a secret that straddles the cut leaves no piece behind.
+    format!(": {}", secrets.mask_tail(text, STDERR_TAIL))
 }
 
 fn parse_output(name: &str, out: &[u8], format: LineFormat) -> Result<Vec<Value>, StepError> {

@@ -12,7 +12,9 @@ use std::sync::Arc;
 pub struct Dedupe {
     pub key: Arc<Jq>,
     pub mode: DedupeMode,
+    /// Hashes of the keys earlier runs saw.
     pub seen: HashSet<String>,
+    /// Hashes of the keys first seen in this run.
     pub new: Vec<String>,
 }
 
@@ -23,7 +25,8 @@ impl Dedupe {
             let at = at.map(|i| format!("element {i}: ")).unwrap_or_default();
             StepError::new(format!("{at}`key`: {e}"))
         })?;
-        let key = key.to_string();
+        // Only the key's hash is kept (and stored): see `store::dedupe`.
+        let key = crate::secrets::fingerprint(&key.to_string());
         let seen = self.seen.contains(&key);
         if !seen && self.mode != DedupeMode::Filter && !self.new.contains(&key) {
             self.new.push(key);

@@ -4,11 +4,13 @@
 use super::{Step, StepCx, StepError};
 use crate::flow::{BodyMode, ResponseMode};
 use crate::jq::Jq;
+use crate::secrets::Secrets;
 use serde_json::{Value, json};
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use ureq::http;
+use url::Url;
 
 /// An `http` step, its placeholders resolved.
 pub struct Http {
@@ -26,6 +28,8 @@ pub struct Http {
     pub max_response_bytes: u64,
     pub agent: ureq::Agent,
     pub notes: Vec<Value>,
+    /// The run's secrets: masked out of error excerpts before they are cut.
+    pub secrets: Arc<Secrets>,
 }
 
 /// First wait between attempts; doubled each time, with jitter, up to [`MAX_BACKOFF`].
@@ -35,12 +39,19 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 /// How much of an error body is quoted.
 const BODY_QUOTE: usize = 300;
+/// The longest chain of redirects followed for one request.
+const MAX_REDIRECTS: u32 = 10;
+/// Headers that carry credentials whatever their value: never sent to another origin.
+const CREDENTIAL_HEADERS: [&str; 3] = ["authorization", "cookie", "proxy-authorization"];
 
 /// An agent that leaves status handling to the step.
 #[must_use]
 pub fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
+        // Redirects are followed by the step, hop by hop, so that every hop is recorded
+        // and credentials never follow a redirect to another origin.
+        .max_redirects(0)
         .user_agent(concat!("flowrun/", env!("CARGO_PKG_VERSION")))
         .build()
         .new_agent()
@@ -52,12 +63,20 @@ enum Attempt {
         status: u16,
         body: Vec<u8>,
         content_type: Option<String>,
+        location: Option<String>,
     },
     Retry {
         why: String,
         after: Option<Duration>,
     },
     Fail(String),
+}
+
+/// One request as sent: where, how, and which of the step's headers go with it.
+struct Hop {
+    url: Url,
+    method: String,
+    body: Option<Vec<u8>>,
 }
 
 impl Step for Http {
@@ -69,7 +88,11 @@ impl Step for Http {
             BodyMode::None => None,
         };
         let key = self.idempotency_key.then(|| idempotency_key(cx));
-        let mut url = with_query(&self.url, &self.query);
+        let first = with_query(&self.url, &self.query);
+        let mut url = Url::parse(&first)
+            .map_err(|e| StepError::new(format!("{} {first}: invalid URL: {e}", self.method)))?;
+        let basic = basic_auth(&mut url);
+        let home = url.origin();
         let mut pages = Vec::new();
         for page in 1..=self.max_pages {
             let key = key.as_ref().map(|k| {
@@ -79,20 +102,16 @@ impl Step for Http {
                     format!("{k}-p{page}")
                 }
             });
-            let started = Instant::now();
-            let (status, raw, content_type, attempts) =
-                self.send(&url, body.as_deref(), key.as_deref(), cx)?;
-            self.notes.push(json!({
-                "page": page,
-                "method": self.method,
-                "url": url,
-                "status": status,
-                "attempts": attempts,
-                "duration_ms": u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            }));
-            let value = self.decode(&url, &raw, content_type.as_deref())?;
+            let hop = Hop {
+                url: url.clone(),
+                method: self.method.clone(),
+                body: body.clone(),
+            };
+            let (final_url, raw, content_type) =
+                self.follow(hop, &home, basic.as_deref(), key.as_deref(), page, cx)?;
+            let value = self.decode(final_url.as_str(), &raw, content_type.as_deref())?;
             let next = match &self.next {
-                Some(jq) => next_url(jq, &value, &url)?,
+                Some(jq) => next_url(jq, &value, &final_url, &self.secrets)?,
                 None => None,
             };
             pages.push(value);
@@ -112,15 +131,125 @@ impl Step for Http {
     }
 }
 
+/// Takes `user:password@` out of `url`, returning the `Authorization` value it stands for.
+fn basic_auth(url: &mut Url) -> Option<String> {
+    use base64::Engine as _;
+    let password = url.password()?;
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let pair = format!("{}:{}", decode(url.username()), decode(password));
+    let _ = url.set_password(None);
+    let _ = url.set_username("");
+    Some(format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    ))
+}
+
 impl Http {
-    /// Sends one request with retries; returns status, body, content type and attempts.
+    /// Sends one request and follows its redirects, recording every hop; returns the
+    /// final URL, body and content type. Headers that carry credentials go only to the
+    /// origin of the step's `url` (`home`).
+    fn follow(
+        &mut self,
+        mut hop: Hop,
+        home: &url::Origin,
+        basic: Option<&str>,
+        key: Option<&str>,
+        page: u32,
+        cx: &StepCx<'_>,
+    ) -> Result<(Url, Vec<u8>, Option<String>), StepError> {
+        for n in 0..=MAX_REDIRECTS {
+            let same = hop.url.origin() == *home;
+            if !same && self.secrets.found_in(hop.url.as_str()) {
+                return Err(StepError::new(format!(
+                    "{} {}: the URL carries a secret to another origin than the step's `url`; refusing to send it",
+                    hop.method, hop.url
+                )));
+            }
+            let mut headers = Vec::new();
+            let mut withheld = Vec::new();
+            for (k, v) in &self.headers {
+                let credential = CREDENTIAL_HEADERS.contains(&k.to_ascii_lowercase().as_str())
+                    || self.secrets.found_in(v);
+                if same || !credential {
+                    headers.push((k.clone(), v.clone()));
+                } else {
+                    withheld.push(k.clone());
+                }
+            }
+            if let Some(b) = basic
+                && !self
+                    .headers
+                    .iter()
+                    .any(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+            {
+                if same {
+                    headers.push(("Authorization".to_owned(), b.to_owned()));
+                } else {
+                    withheld.push("Authorization".to_owned());
+                }
+            }
+            let started = Instant::now();
+            let (status, raw, content_type, location, attempts) =
+                self.send(&hop, &headers, key, cx)?;
+            let mut note = json!({
+                "page": page,
+                "method": hop.method,
+                "url": hop.url.as_str(),
+                "status": status,
+                "attempts": attempts,
+                "duration_ms": u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            });
+            if n > 0 {
+                note["redirect"] = json!(n);
+            }
+            if !withheld.is_empty() {
+                note["withheld_headers"] = json!(withheld);
+            }
+            let target = location.filter(|_| matches!(status, 301 | 302 | 303 | 307 | 308));
+            let Some(location) = target else {
+                self.notes.push(note);
+                return Ok((hop.url, raw, content_type));
+            };
+            let next = hop.url.join(&location).map_err(|e| {
+                StepError::new(format!(
+                    "{} {}: status {status} redirects to an invalid URL `{location}`: {e}",
+                    hop.method, hop.url
+                ))
+            })?;
+            note["location"] = json!(next.as_str());
+            self.notes.push(note);
+            // As browsers do: 303 (and 301/302 after a POST) continue with a GET.
+            if status == 303 && hop.method != "HEAD"
+                || matches!(status, 301 | 302) && hop.method == "POST"
+            {
+                "GET".clone_into(&mut hop.method);
+                hop.body = None;
+            }
+            hop.url = next;
+        }
+        Err(StepError::new(format!(
+            "{} {}: more than {MAX_REDIRECTS} redirects",
+            self.method, hop.url
+        )))
+    }
+
+    /// Sends one request with retries; returns status, body, content type, the
+    /// `Location` header and the number of attempts.
+    #[allow(clippy::type_complexity, reason = "one private call site")]
     fn send(
         &self,
-        url: &str,
-        body: Option<&[u8]>,
+        hop: &Hop,
+        headers: &[(String, String)],
         key: Option<&str>,
         cx: &StepCx<'_>,
-    ) -> Result<(u16, Vec<u8>, Option<String>, u32), StepError> {
+    ) -> Result<(u16, Vec<u8>, Option<String>, Option<String>, u32), StepError> {
+        let url = hop.url.as_str();
+        let method = hop.method.as_str();
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -134,16 +263,17 @@ impl Http {
                 }
                 None => self.timeout,
             };
-            let (why, after) = match self.attempt(url, body, key, timeout) {
+            let (why, after) = match self.attempt(hop, headers, key, timeout) {
                 Attempt::Done {
                     status,
                     body,
                     content_type,
+                    location,
                 } => {
-                    return Ok((status, body, content_type, attempt));
+                    return Ok((status, body, content_type, location, attempt));
                 }
                 Attempt::Fail(msg) => {
-                    return Err(StepError::new(format!("{} {url}: {msg}", self.method)));
+                    return Err(StepError::new(format!("{method} {url}: {msg}")));
                 }
                 Attempt::Retry { why, after } => (why, after),
             };
@@ -153,16 +283,12 @@ impl Http {
                 } else {
                     format!(" (after {attempt} attempts)")
                 };
-                return Err(StepError::new(format!(
-                    "{} {url}: {why}{tries}",
-                    self.method
-                )));
+                return Err(StepError::new(format!("{method} {url}: {why}{tries}")));
             }
             let wait = after.unwrap_or_else(|| backoff(attempt));
             if cx.deadline.is_some_and(|d| Instant::now() + wait >= d) {
                 return Err(StepError::new(format!(
-                    "{} {url}: {why}; no time left to retry before the run's timeout",
-                    self.method
+                    "{method} {url}: {why}; no time left to retry before the run's timeout"
                 )));
             }
             std::thread::sleep(wait);
@@ -171,15 +297,16 @@ impl Http {
 
     fn attempt(
         &self,
-        url: &str,
-        body: Option<&[u8]>,
+        hop: &Hop,
+        headers: &[(String, String)],
         key: Option<&str>,
         timeout: Duration,
     ) -> Attempt {
+        let body = hop.body.as_deref();
         let mut req = http::Request::builder()
-            .method(self.method.as_str())
-            .uri(url);
-        for (k, v) in &self.headers {
+            .method(hop.method.as_str())
+            .uri(hop.url.as_str());
+        for (k, v) in headers {
             req = req.header(k.as_str(), v.as_str());
         }
         if let Some(k) = key {
@@ -207,11 +334,14 @@ impl Http {
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after);
-        let content_type = resp
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let content_type = header("content-type");
+        let location = header("location");
         let read = resp
             .body_mut()
             .with_config()
@@ -227,14 +357,15 @@ impl Http {
             }
             Err(e) => return classify(e, timeout),
         };
-        if (200..300).contains(&status) {
+        if (200..300).contains(&status) || location.is_some() && (300..400).contains(&status) {
             return Attempt::Done {
                 status,
                 body: bytes,
                 content_type,
+                location,
             };
         }
-        let why = format!("returned status {status}{}", quote(&bytes));
+        let why = format!("returned status {status}{}", self.quote(&bytes));
         if status == 429 || status >= 500 {
             Attempt::Retry {
                 why,
@@ -243,6 +374,18 @@ impl Http {
         } else {
             Attempt::Fail(why)
         }
+    }
+
+    /// `: <start of body>` for error messages, or nothing for an empty body; secrets
+    /// are masked before the body is cut, so no part of one is quoted.
+    fn quote(&self, body: &[u8]) -> String {
+        let text = String::from_utf8_lossy(body);
+        let text = text.trim();
+        if text.is_empty() {
+            return String::new();
+        }
+        let (cut, more) = self.secrets.mask_head(text, BODY_QUOTE);
+        format!(": {cut}{}", if more { "…" } else { "" })
     }
 
     fn decode(
@@ -262,7 +405,7 @@ impl Http {
                 "{} {url}: the response is not JSON ({}{e}){}; set response = \"text\" to take it as a string",
                 self.method,
                 content_type.map(|c| format!("content-type {c}; ")).unwrap_or_default(),
-                quote(raw)
+                self.quote(raw)
             ))
         })
     }
@@ -290,18 +433,6 @@ fn classify(e: ureq::Error, timeout: Duration) -> Attempt {
             after: None,
         },
     }
-}
-
-/// `: <start of body>` for error messages, or nothing for an empty body.
-fn quote(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    if text.is_empty() {
-        return String::new();
-    }
-    let cut: String = text.chars().take(BODY_QUOTE).collect();
-    let more = if cut.len() < text.len() { "…" } else { "" };
-    format!(": {cut}{more}")
 }
 
 /// Exponential backoff with ±50% jitter.
@@ -369,25 +500,27 @@ fn encode(s: &str) -> String {
     out
 }
 
-/// Runs `next` over a page: a URL (absolute, or a path on the same server) or null.
-fn next_url(jq: &Jq, page: &Value, current: &str) -> Result<Option<String>, StepError> {
+/// Runs `next` over a page: a URL, absolute or relative to the page's (`/items?page=2`,
+/// `?page=2`, `page2`), or null.
+fn next_url(
+    jq: &Jq,
+    page: &Value,
+    current: &Url,
+    secrets: &Secrets,
+) -> Result<Option<Url>, StepError> {
     let out = jq
         .run(page)
         .map_err(|e| StepError::new(format!("`next`: {e}")))?;
     match out.into_iter().next() {
         None | Some(Value::Null | Value::Bool(false)) => Ok(None),
         Some(Value::String(s)) if s.is_empty() => Ok(None),
-        Some(Value::String(s)) if s.starts_with('/') => {
-            let origin = current
-                .find("://")
-                .and_then(|i| current[i + 3..].find('/').map(|j| &current[..i + 3 + j]))
-                .unwrap_or(current);
-            Ok(Some(format!("{origin}{s}")))
-        }
-        Some(Value::String(s)) => Ok(Some(s)),
+        Some(Value::String(s)) => current
+            .join(&s)
+            .map(Some)
+            .map_err(|e| StepError::new(format!("`next` gave `{s}`, which is not a URL: {e}"))),
         Some(other) => Err(StepError::new(format!(
             "`next` must give a URL string or null, not {}",
-            crate::json::brief(&other, 80)
+            crate::json::brief(&secrets.mask_value(&other).unwrap_or(other), 80)
         ))),
     }
 }
@@ -404,6 +537,22 @@ mod tests {
             with_query("http://h/p?z=1", &q),
             "http://h/p?z=1&a%20b=x%26y"
         );
+    }
+
+    #[test]
+    fn next_links_resolve_against_the_page() {
+        let jq = Jq::compile(".next").unwrap();
+        let page = Url::parse("http://h:1/api/items?page=1").unwrap();
+        let next = |v: &str| {
+            next_url(&jq, &json!({"next": v}), &page, Secrets::none())
+                .unwrap()
+                .map(String::from)
+        };
+        assert_eq!(next("?page=2").unwrap(), "http://h:1/api/items?page=2");
+        assert_eq!(next("/other").unwrap(), "http://h:1/other");
+        assert_eq!(next("more").unwrap(), "http://h:1/api/more");
+        assert_eq!(next("https://x/y").unwrap(), "https://x/y");
+        assert_eq!(next(""), None);
     }
 
     #[test]

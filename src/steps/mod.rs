@@ -11,8 +11,9 @@ mod read;
 mod split;
 mod write;
 
-use crate::flow::{JqOpt, MissingEnv, Spec, StepDef, Text};
+use crate::flow::{Flow, JqOpt, MissingEnv, Spec, StepDef, Text};
 use crate::jq::Jq;
+use crate::secrets::{MIN_SECRET_CHARS, Secrets};
 use serde_json::Value;
 use std::path::Path;
 use std::sync::Arc;
@@ -128,24 +129,71 @@ pub trait PureStep: Sync {
     fn apply(&self, input: Value) -> Result<Vec<Value>, StepError>;
 }
 
-/// Resolved values shorter than this are not treated as secrets: masking a value like
-/// `3` or `erp` would corrupt every payload that happens to contain it.
-pub const MIN_SECRET_CHARS: usize = 6;
-
-/// Resolves `${env:NAME}` placeholders, remembering every value it hands out.
+/// Resolves `${env:NAME}` and `${secret:NAME}` placeholders for a run.
 pub struct Resolver<'a> {
     lookup: &'a dyn Fn(&str) -> Option<String>,
-    /// Resolved values, to be kept out of the run store.
-    pub secrets: Vec<String>,
+    /// Every secret of the flow, resolved: what must never reach the run store.
+    pub secrets: Arc<Secrets>,
 }
 
 impl<'a> Resolver<'a> {
-    /// A resolver over `lookup` (usually the process environment).
-    pub fn new(lookup: &'a dyn Fn(&str) -> Option<String>) -> Self {
-        Resolver {
-            lookup,
-            secrets: Vec::new(),
+    /// A resolver over `lookup` (usually the process environment) for `flow`. The
+    /// flow's secrets are resolved first, so that every step can mask all of them.
+    ///
+    /// # Errors
+    /// A secret is not set, or too short to be masked safely.
+    pub fn new(
+        flow: &Flow,
+        lookup: &'a dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, BuildError> {
+        let mut secrets = Secrets::new();
+        for u in flow.placeholders().iter().filter(|u| u.secret) {
+            let value = lookup(&u.name).ok_or_else(|| BuildError::Env {
+                step: u.step.clone(),
+                source: MissingEnv {
+                    name: u.name.clone(),
+                    kind: u.kind,
+                },
+            })?;
+            let chars = value.chars().count();
+            if chars < MIN_SECRET_CHARS {
+                if u.implied {
+                    // An old-style `${env:…}` that is too short to mask: `check` warns.
+                    continue;
+                }
+                return Err(BuildError::Other {
+                    step: u.step.clone(),
+                    message: format!(
+                        "`{}`: the secret `{}` is {chars} character{} long; secrets must have at least {MIN_SECRET_CHARS} characters to be masked safely",
+                        u.option,
+                        u.name,
+                        if chars == 1 { "" } else { "s" }
+                    ),
+                });
+            }
+            secrets.add(&value);
         }
+        for def in &flow.steps {
+            if let Spec::Http(h) = &def.spec
+                && let Ok(url) = h.url.resolve(lookup)
+                && let Ok(url) = url::Url::parse(&url)
+                && let Some(password) = url.password()
+            {
+                let decode = |s: &str| {
+                    percent_encoding::percent_decode_str(s)
+                        .decode_utf8_lossy()
+                        .into_owned()
+                };
+                let password = decode(password);
+                if secrets.values().contains(&password) {
+                    secrets.add_basic(&decode(url.username()), &password);
+                }
+            }
+        }
+        Ok(Resolver {
+            lookup,
+            secrets: Arc::new(secrets),
+        })
     }
 
     /// Resolves one text.
@@ -153,44 +201,29 @@ impl<'a> Resolver<'a> {
     /// # Errors
     /// A variable is not set.
     pub fn text(&mut self, t: &Text) -> Result<String, MissingEnv> {
-        let secrets = &mut self.secrets;
-        t.resolve(self.lookup, &mut |s| {
-            if s.chars().count() >= MIN_SECRET_CHARS && !secrets.iter().any(|x| x == s) {
-                secrets.push(s.to_owned());
-            }
-        })
+        t.resolve(self.lookup)
     }
 
-    /// Resolves a jq option: recompiles it when it held placeholders.
+    /// Gives a jq option the values of its variables.
     ///
     /// # Errors
-    /// A variable is not set, or the resolved filter does not compile.
+    /// A variable is not set.
     pub fn jq(&mut self, opt: &JqOpt, step: &str) -> Result<Arc<Jq>, BuildError> {
         if !opt.text.has_placeholders() {
             return Ok(Arc::clone(&opt.jq));
         }
-        let text = self.text(&opt.text).map_err(|source| BuildError::Env {
-            step: step.to_owned(),
-            source,
-        })?;
-        if crate::flow::nesting::too_deep(&text, crate::flow::nesting::MAX_JQ_DEPTH).is_some() {
-            return Err(BuildError::Other {
+        let values = opt
+            .text
+            .jq_code()
+            .globals
+            .iter()
+            .map(|g| g.value(self.lookup))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|source| BuildError::Env {
                 step: step.to_owned(),
-                message: format!(
-                    "once its placeholders are filled in, {}",
-                    crate::flow::nesting::message()
-                ),
-            });
-        }
-        Jq::compile(&text)
-            .map(Arc::new)
-            .map_err(|errs| BuildError::Other {
-                step: step.to_owned(),
-                message: format!(
-                    "the jq filter does not compile once its placeholders are filled in: {}",
-                    errs.first().map(|e| e.message.as_str()).unwrap_or_default()
-                ),
-            })
+                source,
+            })?;
+        Ok(Arc::new(opt.jq.bind(values)))
     }
 }
 
@@ -235,6 +268,7 @@ pub fn build(
                 .map_err(env_err)?,
             timeout: *timeout,
             output: *output,
+            secrets: Arc::clone(&env.secrets),
         }),
         Spec::Map { jq } => Box::new(map::Map {
             jq: env.jq(jq, step)?,
@@ -269,6 +303,7 @@ pub fn build(
                 each: *each,
                 expected,
                 message: message.clone(),
+                secrets: Arc::clone(&env.secrets),
             })
         }
         Spec::Split { path, size } => Box::new(split::Split {
@@ -291,6 +326,7 @@ pub fn build(
             max_response_bytes: h.max_response_bytes,
             agent: http::agent(),
             notes: Vec::new(),
+            secrets: Arc::clone(&env.secrets),
         }),
         Spec::Dedupe { key, mode } => Box::new(dedupe::Dedupe {
             key: env.jq(key, step)?,

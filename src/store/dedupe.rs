@@ -1,18 +1,30 @@
 //! Seen keys of `dedupe` steps: `runs/<flow>/dedupe/<step>.json`, written only when a
-//! run succeeds, so a failed run never marks keys as seen.
+//! run succeeds, so a failed run never marks keys as seen. Keys are stored as blake3
+//! hashes ([`crate::secrets::fingerprint`]), so no key value — secret or personal data —
+//! sits in the file; files of the first format, with plain keys, are still read.
 
 use super::{Store, StoreError, atomic};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-const FORMAT: &str = "flowrun.dedupe/1";
+const FORMAT: &str = "flowrun.dedupe/2";
+/// The first format: plain keys, each the compact JSON of the key value.
+const FORMAT_PLAIN: &str = "flowrun.dedupe/1";
 
 #[derive(Serialize, Deserialize)]
+#[allow(
+    clippy::struct_field_names,
+    reason = "`keys` is the field's name on disk"
+)]
 struct Keys {
     format: String,
-    /// Keys in the order they were first seen, each the compact JSON of the key value.
+    /// `flowrun.dedupe/1` only: plain keys.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     keys: Vec<String>,
+    /// Hashes of the keys in the order they were first seen.
+    #[serde(default)]
+    hashes: Vec<String>,
 }
 
 impl Store {
@@ -35,16 +47,21 @@ impl Store {
             column: e.column(),
             message: e.to_string(),
         })?;
-        if keys.format != FORMAT {
-            return Err(StoreError::BadManifest {
+        match keys.format.as_str() {
+            FORMAT => Ok(keys.hashes),
+            FORMAT_PLAIN => Ok(keys
+                .keys
+                .iter()
+                .map(|k| crate::secrets::fingerprint(k))
+                .collect()),
+            other => Err(StoreError::BadManifest {
                 path,
-                message: format!("unknown format `{}`", keys.format),
-            });
+                message: format!("unknown format `{other}`"),
+            }),
         }
-        Ok(keys.keys)
     }
 
-    /// Keys that successful runs of `flow` saw at `dedupe` step `step`.
+    /// Hashes of the keys that successful runs of `flow` saw at `dedupe` step `step`.
     ///
     /// # Errors
     /// The state file is unreadable (it is never silently reset: that would let duplicates through).
@@ -52,7 +69,8 @@ impl Store {
         Ok(self.read_keys(flow, step)?.into_iter().collect())
     }
 
-    /// Adds `new` keys to the state of `step` (call only after the run succeeded).
+    /// Adds the hashes of `new` keys to the state of `step` (call only after the run
+    /// succeeded).
     ///
     /// # Errors
     /// The state file cannot be read or written.
@@ -72,7 +90,8 @@ impl Store {
         atomic::create_dir(path.parent().expect("dedupe files sit in a folder"))?;
         let mut bytes = serde_json::to_vec_pretty(&Keys {
             format: FORMAT.to_owned(),
-            keys,
+            keys: Vec::new(),
+            hashes: keys,
         })
         .expect("keys always serialise");
         bytes.push(b'\n');

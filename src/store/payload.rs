@@ -1,6 +1,7 @@
 //! Payload files: deterministic pretty JSON, hashed and trimmed in the same pass as written.
 
 use super::{StoreError, atomic};
+use crate::secrets::Secrets;
 use serde_json::Value;
 use std::fs::File;
 use std::io::{self, Write};
@@ -77,8 +78,8 @@ impl Pending {
 pub struct Encoding<'a> {
     /// Trim stored files to this many bytes (0 = never).
     pub max_bytes: u64,
-    /// Values to mask out (see [`mask`]).
-    pub secrets: &'a [String],
+    /// Values to mask out (see [`Secrets::mask_value`]).
+    pub secrets: &'a Secrets,
     /// Threads that may print one large payload.
     pub threads: usize,
 }
@@ -95,7 +96,7 @@ pub fn encode_to_temp(dir: &Path, value: &Value, how: Encoding<'_>) -> Result<Pe
         .try_clone()
         .map_err(|e| StoreError::io(dir, e))?;
     let mut trim = TrimWriter::new(file, how.max_bytes);
-    let masked_value = mask(value, how.secrets);
+    let masked_value = how.secrets.mask_value(value);
     let masked = masked_value.is_some();
     let written = crate::json::write_pretty_par(
         &mut trim,
@@ -133,58 +134,6 @@ pub fn write(path: &Path, value: &Value, how: Encoding<'_>) -> Result<Encoded, S
     let encoded = pending.encoded.clone();
     pending.commit(path)?;
     Ok(encoded)
-}
-
-/// `value` with every secret replaced by `***` inside strings (keys too), and numbers
-/// that read exactly as a secret replaced by the string `"***"`; `None` when no secret
-/// occurs. Masking the value rather than its text keeps the file valid JSON: a short
-/// secret such as `3` must not turn the number `13` into `1***`.
-fn mask(value: &Value, secrets: &[String]) -> Option<Value> {
-    fn in_text(s: &str, secrets: &[&str]) -> bool {
-        secrets.iter().any(|x| s.contains(x))
-    }
-    fn is_number(n: &serde_json::Number, secrets: &[&str]) -> bool {
-        let text = n.to_string();
-        secrets.contains(&text.as_str())
-    }
-    fn found(v: &Value, secrets: &[&str]) -> bool {
-        match v {
-            Value::String(s) => in_text(s, secrets),
-            Value::Number(n) => is_number(n, secrets),
-            Value::Array(items) => items.iter().any(|i| found(i, secrets)),
-            Value::Object(map) => map
-                .iter()
-                .any(|(k, v)| in_text(k, secrets) || found(v, secrets)),
-            Value::Bool(_) | Value::Null => false,
-        }
-    }
-    fn text(s: &str, secrets: &[&str]) -> String {
-        secrets
-            .iter()
-            .fold(s.to_owned(), |out, x| out.replace(x, "***"))
-    }
-    fn masked(v: &Value, secrets: &[&str]) -> Value {
-        match v {
-            Value::String(s) => Value::String(text(s, secrets)),
-            Value::Number(n) if is_number(n, secrets) => Value::String("***".to_owned()),
-            Value::Array(items) => Value::Array(items.iter().map(|i| masked(i, secrets)).collect()),
-            Value::Object(map) => Value::Object(
-                map.iter()
-                    .map(|(k, v)| (text(k, secrets), masked(v, secrets)))
-                    .collect(),
-            ),
-            other => other.clone(),
-        }
-    }
-    let secrets: Vec<&str> = secrets
-        .iter()
-        .map(String::as_str)
-        .filter(|s| !s.is_empty())
-        .collect();
-    if secrets.is_empty() {
-        return None;
-    }
-    found(value, &secrets).then(|| masked(value, &secrets))
 }
 
 /// Reads a payload file back.
@@ -348,7 +297,7 @@ mod tests {
             value,
             Encoding {
                 max_bytes: limit,
-                secrets: &[],
+                secrets: Secrets::none(),
                 threads: 1,
             },
         )
@@ -401,7 +350,7 @@ mod tests {
             &json!([1, 2, 3, 4, 5]),
             Encoding {
                 max_bytes: 5,
-                secrets: &[],
+                secrets: Secrets::none(),
                 threads: 1,
             },
         )
@@ -419,7 +368,9 @@ mod mask_tests {
     fn secrets_are_masked_raw_and_escaped() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("p.json");
-        let secrets = vec!["t0k\"en".to_owned(), "abc123".to_owned()];
+        let mut secrets = Secrets::new();
+        secrets.add("t0k\"en");
+        secrets.add("abc123");
         let enc = write(
             &path,
             &json!({"auth": "Bearer abc123", "odd": "t0k\"en"}),
@@ -440,7 +391,9 @@ mod mask_tests {
     fn masking_keeps_the_file_valid_json() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("p.json");
-        let secrets = vec!["3".to_owned(), "key".to_owned()];
+        let mut secrets = Secrets::new();
+        secrets.add("3");
+        secrets.add("key");
         let enc = write(
             &path,
             &json!({"n": 13, "m": 3, "a key": ["my key", 3.5, true, null]}),

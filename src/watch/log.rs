@@ -94,6 +94,8 @@ impl Log {
             return;
         }
         let text = line.render(&crate::time::now(), self.json);
+        // Every secret a run of this process resolved is masked, in every form.
+        let text = crate::secrets::mask_output(&text);
         // One write under the lock, so lines from run threads never interleave. JSON lines
         // go to stdout like every other `--json` output; the human log stays on stderr.
         if self.json {
