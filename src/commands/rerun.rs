@@ -83,6 +83,7 @@ fn execute(
     trigger: TriggerKind,
 ) -> Result<Exit, Error> {
     let flow = &plan.flow;
+    let _stop = super::run::stop_on_signal()?;
     announce_skips(ctx, flow);
     let env = |name: &str| std::env::var(name).ok();
     let source = plan.source.id.clone();

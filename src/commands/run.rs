@@ -18,6 +18,7 @@ pub fn run(ctx: &Ctx, flow_arg: &str, inputs: &[String]) -> Result<Exit, Error> 
         .map(|f| read_input(f))
         .collect::<Result<Vec<_>, _>>()?;
     let mut lock = ctx.store.lock(&flow.name)?;
+    let _stop = stop_on_signal()?;
     announce_skips(ctx, &flow);
     let env = |name: &str| std::env::var(name).ok();
     let spec = RunSpec::new(&ctx.root, &flow, TriggerKind::Manual, inputs, &env);
@@ -28,6 +29,16 @@ pub fn run(ctx: &Ctx, flow_arg: &str, inputs: &[String]) -> Result<Exit, Error> 
         &mut report::printer(ctx, &flow),
     )?;
     Ok(report::finished(ctx, &finished))
+}
+
+/// From here until the command ends, SIGINT/SIGTERM stop the run's work and record the
+/// run `interrupted` (see `crate::child`) instead of ending the process at once.
+///
+/// # Errors
+/// The signal handlers could not be installed.
+pub fn stop_on_signal() -> Result<crate::child::StopOnSignal, Error> {
+    crate::child::StopOnSignal::install()
+        .map_err(|e| Error::Failed(format!("cannot handle SIGINT/SIGTERM: {e}")))
 }
 
 /// Says which steps the flow file skips.

@@ -183,12 +183,21 @@ pub fn run(
             events(Event::Skipped(rec));
             continue;
         }
+        if let Some(signal) = crate::child::stop_signal() {
+            return interrupted(run, i, signal, None, &secrets);
+        }
         let inputs = payloads.len();
         let result = cx.run_step(&mut run, i, step.as_mut(), payloads, reuse.as_mut());
         let failure = match result {
             Ok(next) => {
                 payloads = next;
                 None
+            }
+            // A step cut short by a stop is not a failure: the run is interrupted, and
+            // `resume` continues it with the payload the step was on.
+            Err(failure) if crate::child::stop_signal().is_some() => {
+                let signal = crate::child::stop_signal().unwrap_or_default();
+                return interrupted(run, i, signal, failure.input, &secrets);
             }
             Err(failure) => {
                 let message = mask(&failure.message, &secrets);
@@ -289,6 +298,32 @@ fn new_manifest(
             .collect(),
         error: None,
     }
+}
+
+/// Records a run that a stop request ended while step `i` was due or running: the step
+/// stays as it was (`running` with its finished inputs recorded, or `pending`), the run
+/// reads `interrupted`.
+fn interrupted(
+    mut run: RunDir,
+    i: usize,
+    signal: i32,
+    input: Option<String>,
+    secrets: &[String],
+) -> Result<Finished, EngineError> {
+    let message = mask(
+        &format!("stopped by {}", crate::child::signal_name(signal)),
+        secrets,
+    );
+    let rec = &mut run.manifest.steps[i];
+    if rec.status == StepStatus::Running {
+        rec.error = Some(message.clone());
+    }
+    run.manifest.error = Some(RunError {
+        step: Some(rec.id.clone()),
+        message,
+        failed_input: input,
+    });
+    finish(run, RunStatus::Interrupted)
 }
 
 fn finish(mut run: RunDir, status: RunStatus) -> Result<Finished, EngineError> {

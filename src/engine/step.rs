@@ -241,6 +241,12 @@ impl Cx<'_> {
                 f.input = input.file;
                 return Err(f);
             }
+            if crate::child::stop_signal().is_some() {
+                return Err(Failure {
+                    message: "stopped".to_owned(),
+                    input: input.file,
+                });
+            }
             commit.before_input()?;
             let source = input.file.clone();
             let encoded = match old {
