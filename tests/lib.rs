@@ -18,5 +18,6 @@ mod replay;
 mod run;
 mod server;
 mod steps;
+mod stop;
 mod store;
 mod watch;
