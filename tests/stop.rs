@@ -132,7 +132,7 @@ run = ["sh", "-c", "echo $$ > pgid; (sleep 2; touch late) & sleep 10"]
     let pgid = p.read("pgid").trim().to_owned();
     let left = group_members(&pgid);
     assert!(left.is_empty(), "still alive in group {pgid}: {left:?}");
-    std::thread::sleep(Duration::from_millis(2000));
+    std::thread::sleep(Duration::from_secs(2));
     assert!(!p.exists("late"), "a grandchild outlived the timeout");
 }
 
