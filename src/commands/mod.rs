@@ -15,6 +15,7 @@ mod watch;
 use crate::cli::{Cli, Command};
 use crate::error::{Error, Exit};
 use crate::flow::{self, Flow, display_path};
+use crate::replay::resume::RerunOptions;
 use crate::store::Store;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -137,8 +138,33 @@ pub fn dispatch(cli: Cli) -> Result<Exit, Error> {
                 dry_run,
             },
         ),
-        Command::Resume { run, flow_version } => rerun::resume(&ctx, &run, version(flow_version)),
-        Command::Retry { run, flow_version } => rerun::retry(&ctx, &run, version(flow_version)),
+        Command::Resume {
+            run,
+            flow_version,
+            edited,
+            force,
+        } => rerun::resume(
+            &ctx,
+            &run,
+            RerunOptions {
+                version: version(flow_version),
+                edited,
+                force,
+            },
+        ),
+        Command::Retry {
+            run,
+            flow_version,
+            edited,
+        } => rerun::retry(
+            &ctx,
+            &run,
+            RerunOptions {
+                version: version(flow_version),
+                edited,
+                force: false,
+            },
+        ),
         Command::Skip {
             flow,
             steps,

@@ -4,8 +4,7 @@ use super::run::announce_skips;
 use super::{Ctx, out, report};
 use crate::engine::{self, RunSpec};
 use crate::error::{Error, Exit};
-use crate::replay::FlowVersion;
-use crate::replay::resume::{RerunPlan, plan_resume, plan_retry};
+use crate::replay::resume::{RerunOptions, RerunPlan, plan_resume, plan_retry};
 use crate::store::replays::Entry;
 use crate::store::{RunStatus, TriggerKind};
 
@@ -13,14 +12,14 @@ use crate::store::{RunStatus, TriggerKind};
 ///
 /// # Errors
 /// The run cannot be resumed, the flow is busy, or the store failed.
-pub fn resume(ctx: &Ctx, run: &str, version: FlowVersion) -> Result<Exit, Error> {
+pub fn resume(ctx: &Ctx, run: &str, opts: RerunOptions) -> Result<Exit, Error> {
     let r = ctx.store.resolve(run)?;
     // Take the lock first: a run that is still going must not be resumed. Holding it,
     // a run left `running` by a process that died is recorded as `interrupted` (readers
     // would otherwise see it as running: the lock is held, by this process).
     let mut lock = ctx.store.lock(&r.flow)?;
     ctx.store.settle_previous(&r.flow, &lock)?;
-    let plan = plan_resume(&ctx.store, &ctx.root, &r, version)?;
+    let plan = plan_resume(&ctx.store, &ctx.root, &r, opts)?;
     // A resume killed before it recorded itself in the replay index is recorded now, so
     // the guards see the whole lineage once this run finishes it.
     let known = ctx.store.replay_entries(&r.flow);
@@ -65,11 +64,11 @@ pub fn resume(ctx: &Ctx, run: &str, version: FlowVersion) -> Result<Exit, Error>
 ///
 /// # Errors
 /// An input was trimmed, the flow is busy, or the store failed.
-pub fn retry(ctx: &Ctx, run: &str, version: FlowVersion) -> Result<Exit, Error> {
+pub fn retry(ctx: &Ctx, run: &str, opts: RerunOptions) -> Result<Exit, Error> {
     let r = ctx.store.resolve(run)?;
     let mut lock = ctx.store.lock(&r.flow)?;
     ctx.store.settle_previous(&r.flow, &lock)?;
-    let plan = plan_retry(&ctx.store, &ctx.root, &r, version)?;
+    let plan = plan_retry(&ctx.store, &ctx.root, &r, opts)?;
     if !ctx.quiet {
         out(format!("retry run {} from the start", r.id));
     }
@@ -93,6 +92,7 @@ fn execute(
         resume_of: resume.then(|| source.clone()),
         retry_of: (!resume).then(|| source.clone()),
         reuse: plan.reuse,
+        edited: plan.edited,
         ..RunSpec::new(&ctx.root, flow, trigger, plan.inputs, &env)
     };
     let store = &ctx.store;

@@ -11,7 +11,7 @@ use step::{Cx, Flowing, record};
 
 use crate::flow::Flow;
 use crate::steps::{self, BuildError, Resolver, Step};
-use crate::store::manifest::{ReplayOf, RunError};
+use crate::store::manifest::{EditedFile, ReplayOf, RunError};
 use crate::store::payload;
 use crate::store::{
     FlowLock, Manifest, RunDir, RunStatus, StepRecord, StepStatus, Store, StoreError, TriggerKind,
@@ -43,6 +43,8 @@ pub struct RunSpec<'a> {
     pub reuse: Option<Reuse>,
     /// Where `${env:NAME}` values come from.
     pub env: &'a dyn Fn(&str) -> Option<String>,
+    /// For a resume or retry with `--edited`: edited recorded files it uses.
+    pub edited: Vec<EditedFile>,
 }
 
 impl<'a> RunSpec<'a> {
@@ -66,6 +68,7 @@ impl<'a> RunSpec<'a> {
             retry_of: None,
             reuse: None,
             env,
+            edited: Vec::new(),
         }
     }
 }
@@ -297,6 +300,7 @@ fn new_manifest(
             })
             .collect(),
         error: None,
+        edited: spec.edited.clone(),
     }
 }
 

@@ -155,7 +155,7 @@ impl Cx<'_> {
                     .map_err(|e| fail(format!("cannot reuse an earlier output: {e}")))?;
                 let pending = payload::encode_to_temp(dir, &value, self.encoding(1))
                     .map_err(|e| Failure::store(&e, source.cloned()))?;
-                if pending.encoded.full_blake3 != o.record.full_blake3 {
+                if pending.encoded.full_blake3 != o.record.full_blake3 && !o.edited {
                     return Err(fail(format!(
                         "{}: the earlier output no longer matches its recorded hash",
                         crate::flow::display_path(&o.path)
