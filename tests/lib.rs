@@ -15,6 +15,7 @@ mod lock;
 mod props;
 mod prune;
 mod replay;
+mod resync;
 mod run;
 mod server;
 mod steps;
