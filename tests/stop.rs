@@ -177,3 +177,86 @@ run = ["sh", "-c", "echo $$ > pgid; sleep 30 & echo '{\"ok\": true}'"]
     let left = group_members(&pgid);
     assert!(left.is_empty(), "still alive in group {pgid}: {left:?}");
 }
+
+/// split → assert (fails on the second item until fixed) → write each item to `out/`.
+const WRITE_AFTER_ASSERT: &str = r#"
+[[steps]]
+id = "one"
+kind = "split"
+size = 1
+
+[[steps]]
+id = "check"
+kind = "assert"
+jq = '.[0] != 2'
+message = "two is not allowed"
+
+[[steps]]
+id = "save"
+kind = "write"
+path = "out/{n}.json"
+"#;
+
+#[test]
+fn resume_removes_the_write_steps_own_leftovers_and_nothing_else() {
+    let p = Project::new();
+    p.flow("w", WRITE_AFTER_ASSERT).file("in.json", "[1, 2, 3]");
+    p.cmd(&["run", "w", "--input", "in.json"]).run().code(1);
+    let id = p.last_run("w");
+    // What a kill in the middle of a write leaves, and things that are not the step's.
+    let leftover = format!("out/.flowrun-tmp.w.save.{id}.a1B2c3");
+    p.file(&leftover, "[1")
+        .file("out/.tmp-not-ours", "x")
+        .file("out/.flowrun-tmp.other.save.x", "x")
+        .file("out/.flowrun-tmp.w.saver.x", "x")
+        .file("out/.flowrun-tmp.w.save.dir/keep", "x")
+        .file("out/notes.txt", "x");
+    p.flow("w", &WRITE_AFTER_ASSERT.replace(".[0] != 2", "true"));
+    p.cmd(&["resume", &id]).run().ok();
+    assert!(!p.exists(&leftover), "the leftover stayed");
+    let mut left: Vec<String> = p.tree("out").into_keys().collect();
+    left.sort();
+    assert_eq!(
+        left,
+        [
+            ".flowrun-tmp.other.save.x",
+            ".flowrun-tmp.w.save.dir/keep",
+            ".flowrun-tmp.w.saver.x",
+            ".tmp-not-ours",
+            "1.json",
+            "2.json",
+            "3.json",
+            "notes.txt"
+        ]
+    );
+}
+
+#[test]
+fn written_files_honour_the_umask() {
+    use std::os::unix::fs::PermissionsExt as _;
+    for (umask, want) in [("022", 0o644), ("002", 0o664)] {
+        let p = Project::new();
+        p.flow(
+            "w",
+            "[[steps]]\nid = \"save\"\nkind = \"write\"\npath = \"out/x.json\"\n",
+        );
+        let status = std::process::Command::new("sh")
+            .args([
+                "-c",
+                &format!("umask {umask} && exec \"$0\" run w -q"),
+                env!("CARGO_BIN_EXE_flowrun"),
+            ])
+            .current_dir(p.root())
+            .env_remove("FLOWRUN_ROOT")
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("run flowrun");
+        assert!(status.success());
+        let mode = std::fs::metadata(p.path("out/x.json"))
+            .expect("written")
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, want, "umask {umask}: mode {mode:o}");
+    }
+}
