@@ -149,7 +149,7 @@ run = ["sh", "-c", "head -c 300000000 /dev/zero"]
 "#,
     );
     p.cmd(&["run", "big"]).run().code(1).stderr_has(
-        "printed more than 256 MiB on stdout, the limit for the output of a command (step `flood`)",
+        "step `flood` failed: `sh` printed more than 256 MiB on stdout, the limit for the output of a command",
     );
 }
 

@@ -101,21 +101,13 @@ impl Step for Command {
                 )));
             }
             Waited::GaveUp => {
-                return Err(StepError::new(format!(
-                    "`{name}` printed more than {} MiB on stdout, the limit for the output of a command (step `{}`); it was stopped",
-                    MAX_STDOUT / (1024 * 1024),
-                    cx.step_id
-                )));
+                return Err(too_much(name, "; it was stopped"));
             }
         };
         let out = stdout.finish();
         let err = stderr.finish();
         if stdout.overflowed() {
-            return Err(StepError::new(format!(
-                "`{name}` printed more than {} MiB on stdout, the limit for the output of a command (step `{}`)",
-                MAX_STDOUT / (1024 * 1024),
-                cx.step_id
-            )));
+            return Err(too_much(name, ""));
         }
         if !status.success() {
             return Err(StepError::new(format!(
@@ -126,6 +118,15 @@ impl Step for Command {
         }
         parse_output(name, &out, self.output)
     }
+}
+
+/// The error for a command whose stdout went over [`MAX_STDOUT`] (the run's error names
+/// the step).
+fn too_much(name: &str, then: &str) -> StepError {
+    StepError::new(format!(
+        "`{name}` printed more than {} MiB on stdout, the limit for the output of a command{then}",
+        MAX_STDOUT / (1024 * 1024)
+    ))
 }
 
 /// Where a captured stream goes.
