@@ -279,3 +279,37 @@ fn parse_output(name: &str, out: &[u8], format: LineFormat) -> Result<Vec<Value>
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stderr_tail_keeps_only_the_last_bytes() {
+        let mut sink = Sink::Tail(VecDeque::new());
+        for i in 0..100_u8 {
+            assert!(sink.take(&[i; 1000]));
+        }
+        let kept = sink.into_bytes();
+        assert_eq!(kept.len(), STDERR_KEEP);
+        assert_eq!(kept[kept.len() - 1], 99);
+        assert_eq!(kept[0], 99 - u8::try_from(STDERR_KEEP / 1000).unwrap());
+    }
+
+    #[test]
+    fn stdout_refuses_what_goes_over_the_limit() {
+        let mut sink = Sink::Capped(Vec::new());
+        assert!(sink.take(&vec![b' '; MAX_STDOUT - 1]));
+        assert!(sink.take(b"x"));
+        assert!(!sink.take(b"y"));
+        assert_eq!(sink.into_bytes().len(), MAX_STDOUT);
+    }
+
+    #[test]
+    fn the_quoted_tail_is_cut_on_a_character_boundary() {
+        let text = "é".repeat(STDERR_TAIL);
+        let quoted = tail(text.as_bytes());
+        assert!(quoted.starts_with(": é"));
+        assert!(quoted.len() <= STDERR_TAIL + 2 + 1);
+    }
+}
