@@ -55,7 +55,6 @@ pub fn signal_name(signal: i32) -> &'static str {
     match signal {
         signal_hook::consts::SIGINT => "SIGINT",
         signal_hook::consts::SIGTERM => "SIGTERM",
-        signal_hook::consts::SIGHUP => "SIGHUP",
         _ => "a stop request",
     }
 }

@@ -94,7 +94,15 @@ impl Cx<'_> {
         }
     }
 
+    /// A failure when the run must end before its next input: a stop was requested (the
+    /// engine records the run `interrupted`), or the run's timeout passed.
     pub fn timed_out(&self) -> Option<Failure> {
+        if crate::child::stop_signal().is_some() {
+            return Some(Failure {
+                message: "stopped".to_owned(),
+                input: None,
+            });
+        }
         let limit = self.flow.settings.timeout?;
         self.deadline
             .filter(|d| Instant::now() >= *d)
@@ -240,12 +248,6 @@ impl Cx<'_> {
             if let Some(mut f) = self.timed_out() {
                 f.input = input.file;
                 return Err(f);
-            }
-            if crate::child::stop_signal().is_some() {
-                return Err(Failure {
-                    message: "stopped".to_owned(),
-                    input: input.file,
-                });
             }
             commit.before_input()?;
             let source = input.file.clone();

@@ -134,11 +134,7 @@ impl Runner {
 }
 
 pub(super) fn signal_name(signal: i32) -> &'static str {
-    match signal {
-        signal_hook::consts::SIGINT => "SIGINT",
-        signal_hook::consts::SIGTERM => "SIGTERM",
-        _ => "a signal",
-    }
+    crate::child::signal_name(signal)
 }
 
 fn plural(n: usize) -> &'static str {
