@@ -103,6 +103,12 @@ pub enum Command {
         /// Which flow file to run
         #[arg(long, value_enum, default_value_t = FlowVersion::Current)]
         flow_version: FlowVersion,
+        /// Accept recorded payload files edited since they were recorded
+        #[arg(long)]
+        edited: bool,
+        /// Resume even when a re-sync already sent the run's data
+        #[arg(long)]
+        force: bool,
     },
     /// Run a run again from the start with its original input
     Retry {
@@ -114,6 +120,9 @@ pub enum Command {
         /// Which flow file to run
         #[arg(long, value_enum, default_value_t = FlowVersion::Current)]
         flow_version: FlowVersion,
+        /// Accept input files edited since they were recorded
+        #[arg(long)]
+        edited: bool,
     },
     /// Mark steps `skip = true` in the flow file
     Skip {

@@ -1,5 +1,6 @@
 //! flowrun: run process flows defined in TOML and keep an audit trail of plain files.
 
+pub mod child;
 pub mod cli;
 pub mod commands;
 pub mod cores;

@@ -389,11 +389,21 @@ fn malformed_payload_files_are_refused_naming_the_file() {
             2,
             &[&at_input, "changed after it was recorded"],
         ));
+        failures.extend(r.refused(
+            &["retry", "@RUN@"],
+            2,
+            &[&at_input, "changed after it was recorded"],
+        ));
+        failures.extend(r.refused(
+            &["resume", "@RUN@"],
+            2,
+            &[&at_output, "changed after it was recorded"],
+        ));
         // Where the file is read as JSON, the place in it is named too (a trimmed file
         // is refused as trimmed instead).
         for (args, file) in [
-            (vec!["retry", "@RUN@"], &at_input),
-            (vec!["resume", "@RUN@"], &at_output),
+            (vec!["retry", "@RUN@", "--edited"], &at_input),
+            (vec!["resume", "@RUN@", "--edited"], &at_output),
             (vec!["replay", &at_input, "--edited"], &at_input),
             (
                 vec!["replay", &at_output, "--edited", "--auto-skip"],
@@ -412,7 +422,7 @@ fn malformed_payload_files_are_refused_naming_the_file() {
                 failures.extend(report(&refs, &out, &[format!("no {file}:LINE:COL")]));
             }
         }
-        commands.fetch_add(7, Ordering::Relaxed);
+        commands.fetch_add(9, Ordering::Relaxed);
         failures
     });
     assert_no_failures("malformed payload files", &failures);

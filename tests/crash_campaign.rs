@@ -9,6 +9,11 @@
 //! kill came is legitimately done again by `resume` (the store cannot know about it);
 //! those are counted apart as "re-done after kill (unrecorded)".
 //!
+//! After every kill the output folder of the `write` step is checked too: a kill may
+//! leave the temporary file of the write in flight (named for its flow, step and run), but
+//! once a later run has written there, no leftover of an earlier run may remain, and none
+//! at all once the chain is done.
+//!
 //! Settings (environment): `FLOWRUN_CRASH_KILLS` (kills per test; default 5),
 //! `FLOWRUN_CRASH_SEED` (default: from the clock; always printed), `FLOWRUN_CRASH_PAYLOADS`
 //! (default 120; the full campaign uses 300), `FLOWRUN_CRASH_DIR` (where the projects live; default `/dev/shm` when it
@@ -198,6 +203,25 @@ impl Site {
             out.insert(rel, std::fs::read(entry.path()).unwrap_or_default());
         }
         out
+    }
+
+    /// Temporary files in `out/` (the `write` step's, or any other hidden temporary name).
+    fn leftovers(&self) -> Vec<String> {
+        std::fs::read_dir(self.root().join("out"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".flowrun-tmp.") || n.starts_with(".tmp-"))
+            .collect()
+    }
+
+    /// How many inputs run `id`'s `write` step handled itself (not reused).
+    fn wrote(&self, id: &str) -> u64 {
+        self.manifest(id).map_or(0, |m| {
+            let s = &m["steps"][5];
+            s["inputs_done"].as_u64().unwrap_or(0) - s["reused"].as_u64().unwrap_or(0)
+        })
     }
 
     /// Lines of `call.log` as (run id, payload id).
@@ -431,6 +455,24 @@ fn inspect(launcher: &Project, site: &Site, id: &str) -> Vec<String> {
     for (rel, bytes) in site.files("out") {
         if serde_json::from_slice::<Value>(&bytes).is_err() {
             damage.push(format!("out/{rel} is half-written (not JSON)"));
+        }
+    }
+    // A leftover of the write in flight is expected; one of an earlier run must be gone
+    // once a later run has written to the folder.
+    let runs = site.run_ids();
+    for name in site.leftovers() {
+        let Some(at) = runs
+            .iter()
+            .position(|r| name.starts_with(&format!(".flowrun-tmp.c.save.{r}.")))
+        else {
+            damage.push(format!("out/{name}: a temporary file that names no run"));
+            continue;
+        };
+        if let Some(later) = runs[at + 1..].iter().find(|r| site.wrote(r) > 0) {
+            damage.push(format!(
+                "out/{name}: left over from run {} although run {later} wrote to out/ since",
+                runs[at]
+            ));
         }
     }
     let verify = launcher.cmd(&["verify"]).cwd(site.root()).run();
@@ -671,6 +713,10 @@ fn final_checks(
             n,
             format!("final verify exited {}: {}", verify.code, verify.stderr),
         );
+    }
+    let left = site.leftovers();
+    if !left.is_empty() {
+        tally.damage(n, format!("out/ still holds temporary files: {left:?}"));
     }
     let redone = check_effects(site, cfg, n, tally);
     if redone > 0 {

@@ -248,6 +248,7 @@ fn manifest() -> impl Strategy<Value = Manifest> {
                 input,
                 steps,
                 error,
+                edited: Vec::new(),
             },
         )
 }

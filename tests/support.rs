@@ -312,6 +312,11 @@ impl Running {
         self.child.try_wait().expect("poll flowrun").is_some()
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Kills the process with SIGKILL and reaps it.
     pub fn kill(mut self) {
         self.child.kill().expect("kill flowrun");

@@ -437,32 +437,49 @@ fn flows_run_in_parallel_and_sigterm_lets_running_runs_finish() {
 }
 
 #[test]
-fn after_the_grace_period_a_cut_off_file_is_failed_not_rerun() {
+fn after_the_grace_period_the_command_group_is_ended_and_the_run_interrupted() {
     let p = Project::new();
     p.flow(
         "slow",
-        &SLOW_FLOW
-            .replace("every = \"1s\"", "watch = \"inbox/*.json\"")
-            .replace("sleep 2", "sleep 4"),
+        r#"
+[trigger]
+watch = "inbox/*.json"
+
+[[steps]]
+id = "slow"
+kind = "command"
+run = ["sh", "-c", "echo $$ > pgid; (sleep 3; touch late) & sleep 4; cat"]
+"#,
     )
     .file("inbox/a.json", "{}");
     let w = Watcher::start(&p, &["--grace", "200ms"]);
-    w.wait("the run to start", || running(&p, "slow"));
+    w.wait("the command to start", || p.exists("pgid"));
+    let pgid = p.read("pgid").trim().to_owned();
     let (code, log) = w.stop();
     assert_eq!(code, 0, "{log}");
-    assert!(log.contains("leaving 1 run unfinished"), "{log}");
-    assert!(p.exists("inbox/.processing/a.json"));
+    assert!(log.contains("stopping 1 run"), "{log}");
+    // No orphan: nothing of the command's group outlives the runner, nor acts later.
+    let left = crate::stop::group_members(&pgid);
+    assert!(
+        left.is_empty(),
+        "still alive in group {pgid}: {left:?}\n{log}"
+    );
+    std::thread::sleep(Duration::from_millis(3500));
+    assert!(
+        !p.exists("late"),
+        "the grandchild acted after the runner stopped"
+    );
+    // The runner recorded the run itself, and the file is not run again.
+    let runs = manifests(&p, "slow");
+    assert_eq!(runs.len(), 1, "{log}");
+    assert_eq!(runs[0]["status"], "interrupted", "{log}");
+    assert!(p.exists("inbox/failed/a.json"), "{log}");
 
     let w = Watcher::start(&p, &[]);
-    w.wait("a.json failed", || p.exists("inbox/failed/a.json"));
-    w.wait_log("its run was cut off");
+    std::thread::sleep(Duration::from_millis(500));
     let (code, log) = w.stop();
     assert_eq!(code, 0, "{log}");
     assert_eq!(p.run_ids("slow").len(), 1, "{log}");
-    p.cmd(&["runs", "--json"])
-        .run()
-        .ok()
-        .stdout_has("\"interrupted\"");
 }
 
 #[test]

@@ -15,6 +15,7 @@ mod watch;
 use crate::cli::{Cli, Command};
 use crate::error::{Error, Exit};
 use crate::flow::{self, Flow, display_path};
+use crate::replay::resume::RerunOptions;
 use crate::store::Store;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -252,12 +253,33 @@ pub fn dispatch(cli: Cli) -> Result<Exit, Error> {
             run,
             flow,
             flow_version,
-        } => rerun::resume(&ctx, &run, flow.as_deref(), version(flow_version)),
+            edited,
+            force,
+        } => rerun::resume(
+            &ctx,
+            &run,
+            flow.as_deref(),
+            RerunOptions {
+                version: version(flow_version),
+                edited,
+                force,
+            },
+        ),
         Command::Retry {
             run,
             flow,
             flow_version,
-        } => rerun::retry(&ctx, &run, flow.as_deref(), version(flow_version)),
+            edited,
+        } => rerun::retry(
+            &ctx,
+            &run,
+            flow.as_deref(),
+            RerunOptions {
+                version: version(flow_version),
+                edited,
+                force: false,
+            },
+        ),
         Command::Skip {
             flow,
             steps,

@@ -41,6 +41,7 @@ pub fn replay(ctx: &Ctx, payloads: &[PathBuf], o: &Options) -> Result<Exit, Erro
     }
     let flow = &plan.flow;
     let mut lock = ctx.store.lock(&flow.name)?;
+    let _stop = super::run::stop_on_signal()?;
     // The duplicate guard again, now that no other run of the flow can finish meanwhile.
     if !o.force {
         for p in &plan.replay_of.payloads {

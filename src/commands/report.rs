@@ -151,6 +151,10 @@ pub fn finished(ctx: &Ctx, flow: &Flow, fin: &Finished) -> Exit {
         }
         return exit;
     }
+    if m.status == RunStatus::Interrupted {
+        interrupted(fin);
+        return Exit::Failed;
+    }
     let Some(err) = &m.error else {
         note(format!(
             "error: run {} ended with status {}",
@@ -179,6 +183,19 @@ pub fn finished(ctx: &Ctx, flow: &Flow, fin: &Finished) -> Exit {
         }
     }
     exit
+}
+
+/// A run a stop request ended: what stopped it, where, and how to go on.
+fn interrupted(fin: &Finished) {
+    let m = &fin.manifest;
+    let (how, step) = m.error.as_ref().map_or(("stopped", None), |e| {
+        (e.message.as_str(), e.step.as_deref())
+    });
+    let at = step.map(|s| format!(" in step {s}")).unwrap_or_default();
+    note(format!(
+        "interrupted: run {} of flow {} {how}{at}; resume with flowrun resume {}",
+        m.run_id, m.flow, m.run_id
+    ));
 }
 
 /// `s` unless there is exactly one.

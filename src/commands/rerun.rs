@@ -4,8 +4,7 @@ use super::run::announce_skips;
 use super::{Ctx, out, report};
 use crate::engine::{self, RunSpec};
 use crate::error::{Error, Exit};
-use crate::replay::FlowVersion;
-use crate::replay::resume::{RerunPlan, plan_resume, plan_retry};
+use crate::replay::resume::{RerunOptions, RerunPlan, plan_resume, plan_retry};
 use crate::store::replays::Entry;
 use crate::store::{RunStatus, TriggerKind};
 
@@ -17,7 +16,7 @@ pub fn resume(
     ctx: &Ctx,
     run: &str,
     flow: Option<&str>,
-    version: FlowVersion,
+    opts: RerunOptions,
 ) -> Result<Exit, Error> {
     let r = ctx.resolve_run(run, flow)?;
     // Take the lock first: a run that is still going must not be resumed. Holding it,
@@ -25,7 +24,7 @@ pub fn resume(
     // would otherwise see it as running: the lock is held, by this process).
     let mut lock = ctx.store.lock(&r.flow)?;
     ctx.store.settle_previous(&r.flow, &lock)?;
-    let plan = plan_resume(&ctx.store, &ctx.root, &r, version)?;
+    let plan = plan_resume(&ctx.store, &ctx.root, &r, opts)?;
     // A resume killed before it recorded itself in the replay index is recorded now, so
     // the guards see the whole lineage once this run finishes it.
     let known = ctx.store.replay_entries(&r.flow);
@@ -74,12 +73,12 @@ pub fn retry(
     ctx: &Ctx,
     run: &str,
     flow: Option<&str>,
-    version: FlowVersion,
+    opts: RerunOptions,
 ) -> Result<Exit, Error> {
     let r = ctx.resolve_run(run, flow)?;
     let mut lock = ctx.store.lock(&r.flow)?;
     ctx.store.settle_previous(&r.flow, &lock)?;
-    let plan = plan_retry(&ctx.store, &ctx.root, &r, version)?;
+    let plan = plan_retry(&ctx.store, &ctx.root, &r, opts)?;
     if ctx.talk() {
         out(format!("retry run {} from the start", r.id));
     }
@@ -93,6 +92,7 @@ fn execute(
     trigger: TriggerKind,
 ) -> Result<Exit, Error> {
     let flow = &plan.flow;
+    let _stop = super::run::stop_on_signal()?;
     announce_skips(ctx, flow);
     let env = |name: &str| std::env::var(name).ok();
     let source = plan.source.id.clone();
@@ -102,6 +102,7 @@ fn execute(
         resume_of: resume.then(|| source.clone()),
         retry_of: (!resume).then(|| source.clone()),
         reuse: plan.reuse,
+        edited: plan.edited,
         ..RunSpec::new(&ctx.root, flow, trigger, plan.inputs, &env)
     };
     let store = &ctx.store;

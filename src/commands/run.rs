@@ -21,6 +21,7 @@ pub fn run(ctx: &Ctx, flow_arg: &str, inputs: &[String], force: bool) -> Result<
         .map(|f| read_input(f))
         .collect::<Result<Vec<_>, _>>()?;
     let mut lock = ctx.store.lock(&flow.name)?;
+    let _stop = stop_on_signal()?;
     announce_skips(ctx, &flow);
     let env = |name: &str| std::env::var(name).ok();
     let spec = RunSpec::new(&ctx.root, &flow, TriggerKind::Manual, inputs, &env);
@@ -53,6 +54,16 @@ fn refuse_skipped_start(flow: &crate::flow::Flow) -> Result<(), Error> {
         crate::hint::flowrun(["replay", "PAYLOAD..."]),
         crate::hint::flowrun(["unskip", flow.name.as_str()]),
     )))
+}
+
+/// From here until the command ends, SIGINT/SIGTERM stop the run's work and record the
+/// run `interrupted` (see `crate::child`) instead of ending the process at once.
+///
+/// # Errors
+/// The signal handlers could not be installed.
+pub fn stop_on_signal() -> Result<crate::child::StopOnSignal, Error> {
+    crate::child::StopOnSignal::install()
+        .map_err(|e| Error::Failed(format!("cannot handle SIGINT/SIGTERM: {e}")))
 }
 
 /// Says which steps the flow file skips.

@@ -12,7 +12,7 @@ use step::{Cx, Flowing, record};
 use crate::flow::Flow;
 use crate::secrets::Secrets;
 use crate::steps::{self, BuildError, Resolver, Step};
-use crate::store::manifest::{ReplayOf, RunError};
+use crate::store::manifest::{EditedFile, ReplayOf, RunError};
 use crate::store::payload;
 use crate::store::{
     FlowLock, Manifest, RunDir, RunStatus, StepRecord, StepStatus, Store, StoreError, TriggerKind,
@@ -44,6 +44,8 @@ pub struct RunSpec<'a> {
     pub reuse: Option<Reuse>,
     /// Where `${env:NAME}` values come from.
     pub env: &'a dyn Fn(&str) -> Option<String>,
+    /// For a resume or retry with `--edited`: edited recorded files it uses.
+    pub edited: Vec<EditedFile>,
 }
 
 impl<'a> RunSpec<'a> {
@@ -67,6 +69,7 @@ impl<'a> RunSpec<'a> {
             retry_of: None,
             reuse: None,
             env,
+            edited: Vec::new(),
         }
     }
 }
@@ -184,12 +187,21 @@ pub fn run(
             events(Event::Skipped(rec));
             continue;
         }
+        if let Some(signal) = crate::child::stop_signal() {
+            return interrupted(run, i, signal, None, &secrets);
+        }
         let inputs = payloads.len();
         let result = cx.run_step(&mut run, i, step.as_mut(), payloads, reuse.as_mut());
         let failure = match result {
             Ok(next) => {
                 payloads = next;
                 None
+            }
+            // A step cut short by a stop is not a failure: the run is interrupted, and
+            // `resume` continues it with the payload the step was on.
+            Err(failure) if crate::child::stop_signal().is_some() => {
+                let signal = crate::child::stop_signal().unwrap_or_default();
+                return interrupted(run, i, signal, failure.input, &secrets);
             }
             Err(failure) => {
                 let message = secrets.mask(&failure.message).into_owned();
@@ -289,7 +301,33 @@ fn new_manifest(
             })
             .collect(),
         error: None,
+        edited: spec.edited.clone(),
     }
+}
+
+/// Records a run that a stop request ended while step `i` was due or running: the step
+/// stays as it was (`running` with its finished inputs recorded, or `pending`), the run
+/// reads `interrupted`.
+fn interrupted(
+    mut run: RunDir,
+    i: usize,
+    signal: i32,
+    input: Option<String>,
+    secrets: &crate::secrets::Secrets,
+) -> Result<Finished, EngineError> {
+    let message = secrets
+        .mask(&format!("stopped by {}", crate::child::signal_name(signal)))
+        .into_owned();
+    let rec = &mut run.manifest.steps[i];
+    if rec.status == StepStatus::Running {
+        rec.error = Some(message.clone());
+    }
+    run.manifest.error = Some(RunError {
+        step: Some(rec.id.clone()),
+        message,
+        failed_input: input,
+    });
+    finish(run, RunStatus::Interrupted)
 }
 
 fn finish(mut run: RunDir, status: RunStatus) -> Result<Finished, EngineError> {

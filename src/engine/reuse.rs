@@ -15,6 +15,8 @@ pub struct Recorded {
     pub path: PathBuf,
     /// Its manifest record there.
     pub record: PayloadRecord,
+    /// Whether the file was edited since and is used anyway (`--edited`).
+    pub edited: bool,
 }
 
 /// Outputs recorded per step and input content.

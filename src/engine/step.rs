@@ -95,7 +95,15 @@ impl Cx<'_> {
         }
     }
 
+    /// A failure when the run must end before its next input: a stop was requested (the
+    /// engine records the run `interrupted`), or the run's timeout passed.
     pub fn timed_out(&self) -> Option<Failure> {
+        if crate::child::stop_signal().is_some() {
+            return Some(Failure {
+                message: "stopped".to_owned(),
+                input: None,
+            });
+        }
         let limit = self.flow.settings.timeout?;
         self.deadline
             .filter(|d| Instant::now() >= *d)
@@ -156,7 +164,7 @@ impl Cx<'_> {
                     .map_err(|e| fail(format!("cannot reuse an earlier output: {e}")))?;
                 let pending = payload::encode_to_temp(dir, &value, self.encoding(1))
                     .map_err(|e| Failure::store(&e, source.cloned()))?;
-                if pending.encoded.full_blake3 != o.record.full_blake3 {
+                if pending.encoded.full_blake3 != o.record.full_blake3 && !o.edited {
                     return Err(fail(format!(
                         "{}: the earlier output no longer matches its recorded hash",
                         crate::flow::display_path(&o.path)

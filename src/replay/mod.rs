@@ -6,7 +6,7 @@ pub mod resume;
 
 use crate::flow::{self, Flow, FlowError, display_path};
 use crate::store::list::RunRef;
-use crate::store::manifest::{ReplayOf, ReplayedPayload};
+use crate::store::manifest::{EditedFile, ReplayOf, ReplayedPayload};
 use crate::store::payload::{self, hash_file};
 use crate::store::{Manifest, PayloadRecord, RunStatus, StepStatus, Store, StoreError};
 use serde_json::Value;
@@ -67,16 +67,58 @@ pub fn step_inputs(m: &Manifest, f: usize) -> &[PayloadRecord] {
     &m.input
 }
 
-/// Reads recorded payloads back, refusing trimmed ones.
+/// The one check of a recorded payload file before any re-sync (replay, resume, retry)
+/// uses it: a trimmed or masked payload is refused (its full content was never kept),
+/// and so is a file whose blake3 differs from the manifest — naming the file — unless
+/// `allow_edits` (`--edited`). Returns the file's hash as it is now and whether it was
+/// edited.
 ///
 /// # Errors
-/// A file is trimmed, missing or not JSON.
-pub fn read_payloads(dir: &Path, records: &[PayloadRecord]) -> Result<Vec<Value>, ReplayError> {
+/// The file is trimmed, masked, edited, or cannot be read.
+pub fn check_recorded(
+    dir: &Path,
+    r: &PayloadRecord,
+    allow_edits: bool,
+) -> Result<(String, bool), ReplayError> {
+    let path = dir.join(&r.file);
+    if r.trimmed || r.masked {
+        return Err(incomplete(&path, r.masked));
+    }
+    let (_, hash) = hash_file(&path).map_err(StoreError::reading)?;
+    if hash == r.blake3 {
+        return Ok((hash, false));
+    }
+    if !allow_edits {
+        return Err(refused(format!(
+            "{}: the file was changed after it was recorded (its blake3 differs from the manifest); if you edited it on purpose, add --edited (the edit is recorded in the new run)",
+            display_path(&path)
+        )));
+    }
+    Ok((hash, true))
+}
+
+/// Reads recorded payloads of run `run_id` (in `dir`) back after [`check_recorded`];
+/// the edited files used are added to `edited`.
+///
+/// # Errors
+/// A file is refused, missing or not JSON.
+pub fn read_recorded(
+    dir: &Path,
+    run_id: &str,
+    records: &[PayloadRecord],
+    allow_edits: bool,
+    edited: &mut Vec<EditedFile>,
+) -> Result<Vec<Value>, ReplayError> {
     records
         .iter()
         .map(|r| {
-            if r.trimmed || r.masked {
-                return Err(incomplete(&dir.join(&r.file), r.masked));
+            let (hash, changed) = check_recorded(dir, r, allow_edits)?;
+            if changed {
+                edited.push(EditedFile {
+                    run_id: run_id.to_owned(),
+                    file: r.file.clone(),
+                    blake3: hash,
+                });
             }
             Ok(payload::read(&dir.join(&r.file)).map_err(StoreError::reading)?)
         })
@@ -229,19 +271,8 @@ fn read_checked(
     let mut inputs = Vec::with_capacity(chosen.len());
     for r in chosen {
         let path = source.dir.join(&r.file);
-        if r.trimmed || r.masked {
-            return Err(incomplete(&path, r.masked));
-        }
-        let (_, hash) = hash_file(&path).map_err(StoreError::reading)?;
-        if hash != r.blake3 {
-            if !allow_edits {
-                return Err(refused(format!(
-                    "{}: the file was changed after it was recorded (its blake3 differs from the manifest); if you edited it on purpose, add --edited (the edit is recorded in the new run)",
-                    display_path(&path)
-                )));
-            }
-            edited = true;
-        }
+        let (hash, changed) = check_recorded(&source.dir, r, allow_edits)?;
+        edited |= changed;
         inputs.push(payload::read(&path).map_err(StoreError::reading)?);
         replayed.push(ReplayedPayload {
             file: r.file.clone(),
@@ -283,6 +314,53 @@ fn check_duplicates(
                 e.run_id
             )));
         }
+    }
+    Ok(())
+}
+
+/// The resume side of the one re-sync guard ([`Store::resynced_by`]): refuses to resume
+/// `run` when a successful replay already sent payloads of it, or of a run it continues
+/// (`lineage`, newest first), or a successful resume already finished that work.
+///
+/// # Errors
+/// Such a run exists.
+pub fn check_not_resynced(
+    store: &Store,
+    run: &RunRef,
+    lineage: &[RunRef],
+) -> Result<(), ReplayError> {
+    // Oldest first: the run whose work it all is names the guard.
+    for member in lineage.iter().rev() {
+        let Some(e) = store
+            .resynced_by(&run.flow, &member.id, None)
+            .first()
+            .cloned()
+        else {
+            continue;
+        };
+        let what = match (e.resume, member.id == run.id) {
+            (true, true) => format!(
+                "run {} was already resumed by successful run {}",
+                run.id, e.run_id
+            ),
+            (true, false) => format!(
+                "run {} continues run {}, whose work successful run {} already finished",
+                run.id, member.id, e.run_id
+            ),
+            (false, _) => format!(
+                "successful run {} already replayed {} of run {}",
+                e.run_id,
+                e.files
+                    .iter()
+                    .map(|f| display_path(&member.dir.join(f)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                member.id
+            ),
+        };
+        return Err(refused(format!(
+            "{what}; resuming it again would repeat its work; add --force to resume anyway"
+        )));
     }
     Ok(())
 }

@@ -1,10 +1,14 @@
 //! `resume` (continue a failed or interrupted run exactly where it stopped) and
 //! `retry` (run it again from the start with its original input).
 
-use super::{FlowVersion, ReplayError, load_flow, read_payloads, refused, step_inputs};
+use super::{
+    FlowVersion, ReplayError, check_not_resynced, check_recorded, load_flow, read_recorded,
+    refused, step_inputs,
+};
 use crate::engine::{Recorded, Reuse};
 use crate::flow::Flow;
 use crate::store::list::RunRef;
+use crate::store::manifest::EditedFile;
 use crate::store::{Manifest, RunStatus, StepStatus, Store};
 use serde_json::Value;
 use std::path::Path;
@@ -30,6 +34,19 @@ pub struct RerunPlan {
     pub continues: Option<String>,
     /// The run to resume and the runs it resumes, transitively, newest first (resume only).
     pub lineage: Vec<String>,
+    /// Recorded files it uses although they were edited (`--edited`).
+    pub edited: Vec<EditedFile>,
+}
+
+/// What `resume` and `retry` were asked besides the run.
+#[derive(Debug, Clone, Copy)]
+pub struct RerunOptions {
+    /// Which flow file to run.
+    pub version: FlowVersion,
+    /// Accept recorded files edited since they were recorded (the edit is recorded).
+    pub edited: bool,
+    /// Resume even though a re-sync already sent the run's data (resume only).
+    pub force: bool,
 }
 
 /// One run of a resume lineage, with its manifest and flow file.
@@ -47,8 +64,9 @@ pub fn plan_resume(
     store: &Store,
     root: &Path,
     run: &RunRef,
-    version: FlowVersion,
+    opts: RerunOptions,
 ) -> Result<RerunPlan, ReplayError> {
+    let version = opts.version;
     let m = store.read_manifest(&run.dir)?;
     match m.status {
         RunStatus::Failure | RunStatus::Interrupted => {}
@@ -67,23 +85,11 @@ pub fn plan_resume(
         }
     }
     let lineage = lineage(store, run, m);
-    let origin = &lineage[lineage.len() - 1].run;
-    // A run counts as resumed once any resume of it (or of a resume of it…) succeeded.
-    if let Some(e) = store.resumed_by(&run.flow, &origin.id).first() {
-        let what = if origin.id == run.id {
-            format!(
-                "run {} was already resumed by successful run {}",
-                run.id, e.run_id
-            )
-        } else {
-            format!(
-                "run {} continues run {}, whose work successful run {} already finished",
-                run.id, origin.id, e.run_id
-            )
-        };
-        return Err(refused(format!(
-            "{what}; resuming it again would repeat its work"
-        )));
+    // A run counts as re-synced once any resume of it (or of a resume of it…) or any
+    // replay of its payloads succeeded.
+    if !opts.force {
+        let runs: Vec<RunRef> = lineage.iter().map(|x| x.run.clone()).collect();
+        check_not_resynced(store, run, &runs)?;
     }
     // A resume cut off before it started a step recorded nothing of its own (not even,
     // perhaps, all of its input): continue the newest run of the lineage that did.
@@ -105,14 +111,25 @@ pub fn plan_resume(
         .find(|&i| step_changed(&eff.source, &flow.source, i))
         .unwrap_or(f);
 
-    let inputs = read_payloads(&eff.run.dir, step_inputs(&eff.m, start))?;
+    let mut edited = Vec::new();
+    let inputs = read_recorded(
+        &eff.run.dir,
+        &eff.run.id,
+        step_inputs(&eff.m, start),
+        opts.edited,
+        &mut edited,
+    )?;
     let mut reuse = Reuse::new(&eff.run.id);
+    let mut checks = Checks {
+        allow_edits: opts.edited,
+        edited: &mut edited,
+    };
     for i in start..=f {
         // A changed step must redo its work; the stopped step keeps what it finished (§5).
         if i < f && step_changed(&eff.source, &flow.source, i) {
             continue;
         }
-        let mut covered = add_finished(&mut reuse, &eff.m, &eff.run, i, 0)?;
+        let mut covered = add_finished(&mut reuse, &mut checks, &eff.m, &eff.run, i, 0)?;
         if !ran(&eff.m, i) {
             continue;
         }
@@ -125,7 +142,14 @@ pub fn plan_resume(
             {
                 break;
             }
-            covered = covered.max(add_finished(&mut reuse, &older.m, &older.run, i, covered)?);
+            covered = covered.max(add_finished(
+                &mut reuse,
+                &mut checks,
+                &older.m,
+                &older.run,
+                i,
+                covered,
+            )?);
         }
     }
     Ok(RerunPlan {
@@ -138,7 +162,14 @@ pub fn plan_resume(
         stopped: f,
         continues: (e > 0).then(|| eff.run.id.clone()),
         lineage: lineage.iter().map(|x| x.run.id.clone()).collect(),
+        edited,
     })
+}
+
+/// How recorded outputs to reuse are checked, and the edited ones used.
+struct Checks<'a> {
+    allow_edits: bool,
+    edited: &'a mut Vec<EditedFile>,
 }
 
 /// `run` and the runs it resumes, transitively, newest first.
@@ -200,6 +231,7 @@ fn input_hashes(m: &Manifest, i: usize) -> Vec<&str> {
 /// the run finished.
 fn add_finished(
     reuse: &mut Reuse,
+    checks: &mut Checks<'_>,
     m: &Manifest,
     run: &RunRef,
     i: usize,
@@ -236,6 +268,7 @@ fn add_finished(
             .map(|p| Recorded {
                 path: run.dir.join(&p.file),
                 record: p.clone(),
+                edited: false,
             })
             .collect();
         if let Some(t) = outputs.iter().find(|o| o.record.trimmed || o.record.masked) {
@@ -244,6 +277,18 @@ fn add_finished(
                 crate::flow::display_path(&t.path),
                 crate::hint::flowrun(["retry", run.id.as_str()])
             )));
+        }
+        let mut outputs = outputs;
+        for o in &mut outputs {
+            let (hash, changed) = check_recorded(&run.dir, &o.record, checks.allow_edits)?;
+            if changed {
+                o.edited = true;
+                checks.edited.push(EditedFile {
+                    run_id: run.id.clone(),
+                    file: o.record.file.clone(),
+                    blake3: hash,
+                });
+            }
         }
         reuse.add(i, hash, outputs);
     }
@@ -271,7 +316,7 @@ pub fn plan_retry(
     store: &Store,
     root: &Path,
     run: &RunRef,
-    version: FlowVersion,
+    opts: RerunOptions,
 ) -> Result<RerunPlan, ReplayError> {
     let m = store.read_manifest(&run.dir)?;
     if m.status == RunStatus::Running {
@@ -280,8 +325,9 @@ pub fn plan_retry(
             run.id
         )));
     }
-    let inputs = read_payloads(&run.dir, &m.input)?;
-    let flow = load_flow(root, run, version)?;
+    let mut edited = Vec::new();
+    let inputs = read_recorded(&run.dir, &run.id, &m.input, opts.edited, &mut edited)?;
+    let flow = load_flow(root, run, opts.version)?;
     Ok(RerunPlan {
         flow,
         source: run.clone(),
@@ -292,6 +338,7 @@ pub fn plan_retry(
         stopped: 0,
         continues: None,
         lineage: Vec::new(),
+        edited,
     })
 }
 

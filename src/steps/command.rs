@@ -1,13 +1,16 @@
 //! `command`: runs a program (no shell) with the payload as JSON on stdin; stdout is the output.
+//! The program's process group is owned by [`crate::child`].
 
 use super::{Step, StepCx, StepError};
+use crate::child::{self, Waited};
 use crate::flow::LineFormat;
 use crate::flow::duration::show;
 use serde_json::Value;
+use std::collections::VecDeque;
 use std::io::{Read, Write};
-use std::os::unix::process::CommandExt;
-use std::process::{Child, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::process::{ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 /// A `command` step.
@@ -22,6 +25,16 @@ pub struct Command {
 
 /// How much of stderr is quoted in an error.
 const STDERR_TAIL: usize = 2000;
+/// How much of stderr is kept in memory: its last bytes only, never the whole stream
+/// (more than is quoted, so a secret can still be masked across the cut).
+const STDERR_KEEP: usize = 16 * 1024;
+/// The most a command may print on stdout; more is an error (its output is one payload
+/// or a payload per line, held in memory whole).
+pub const MAX_STDOUT: usize = 256 * 1024 * 1024;
+/// After the command exits (and whatever was left of its process group is ended), how
+/// long to wait for the last of its output to be read. Only a process outside the group
+/// that holds the pipe open makes this wait the whole time.
+const DRAIN_WAIT: Duration = Duration::from_secs(1);
 
 impl Step for Command {
     fn process(&mut self, input: Value, cx: &StepCx<'_>) -> Result<Vec<Value>, StepError> {
@@ -31,10 +44,10 @@ impl Step for Command {
         } else {
             name.into()
         };
-        // Its own process group: a Ctrl-C meant for the runner does not kill the step.
-        let mut child = std::process::Command::new(&program)
-            .process_group(0)
-            .args(&self.argv[1..])
+        // Its own process group (see `crate::child`): a Ctrl-C meant for the runner does
+        // not reach the step directly; the runner forwards the stop and ends the group.
+        let mut cmd = std::process::Command::new(&program);
+        cmd.args(&self.argv[1..])
             .current_dir(cx.root)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env("FLOWRUN_FLOW", cx.flow)
@@ -43,41 +56,61 @@ impl Step for Command {
             .env("FLOWRUN_PAYLOAD", cx.n.to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
+            .stderr(Stdio::piped());
+        let mut group = child::spawn(&mut cmd)
             .map_err(|e| StepError::new(format!("cannot start `{name}`: {e}")))?;
 
-        let mut stdin = child.stdin.take().expect("stdin is piped");
+        let mut stdin = group.child().stdin.take().expect("stdin is piped");
         let body = serde_json::to_vec(&input).expect("a payload always serialises");
         std::thread::spawn(move || {
             // A program that does not read its input closes the pipe: not an error.
             let _ = stdin.write_all(&body).and_then(|()| stdin.write_all(b"\n"));
         });
-        let stdout = collect(child.stdout.take().expect("stdout is piped"));
-        let stderr = collect(child.stderr.take().expect("stderr is piped"));
+        let stdout = Capture::start(
+            group.child().stdout.take().expect("stdout is piped"),
+            Sink::Capped(Vec::new()),
+        );
+        let stderr = Capture::start(
+            group.child().stderr.take().expect("stderr is piped"),
+            Sink::Tail(VecDeque::new()),
+        );
 
         let limit = match (self.timeout, cx.deadline) {
             (Some(t), Some(d)) => Some((Instant::now() + t).min(d)),
             (Some(t), None) => Some(Instant::now() + t),
             (None, d) => d,
         };
-        let status =
-            wait(&mut child, limit).map_err(|e| StepError::new(format!("`{name}`: {e}")))?;
-        let Some(status) = status else {
-            let what = match self.timeout {
-                Some(t) if limit.is_some_and(|l| cx.deadline.is_none_or(|d| l < d)) => {
-                    format!("`{name}` did not finish within its timeout of {}", show(t))
-                }
-                _ => format!("`{name}` was stopped: the run's timeout was reached"),
-            };
-            return Err(StepError::new(what));
+        let waited = group
+            .wait(limit, &|| stdout.overflowed())
+            .map_err(|e| StepError::new(format!("`{name}`: {e}")))?;
+        // Whatever the command left running in its group ends with it.
+        group.end();
+        let status = match waited {
+            Waited::Exited(status) => status,
+            Waited::TimedOut => {
+                let what = match self.timeout {
+                    Some(t) if limit.is_some_and(|l| cx.deadline.is_none_or(|d| l < d)) => {
+                        format!("`{name}` did not finish within its timeout of {}", show(t))
+                    }
+                    _ => format!("`{name}` was stopped: the run's timeout was reached"),
+                };
+                return Err(StepError::new(what));
+            }
+            Waited::Stopped(sig) => {
+                return Err(StepError::new(format!(
+                    "`{name}` was stopped by {}",
+                    child::signal_name(sig)
+                )));
+            }
+            Waited::GaveUp => {
+                return Err(too_much(name, "; it was stopped"));
+            }
         };
-        let out = stdout
-            .recv_timeout(Duration::from_secs(5))
-            .unwrap_or_default();
-        let err = stderr
-            .recv_timeout(Duration::from_secs(1))
-            .unwrap_or_default();
+        let out = stdout.finish();
+        let err = stderr.finish();
+        if stdout.overflowed() {
+            return Err(too_much(name, ""));
+        }
         if !status.success() {
             return Err(StepError::new(format!(
                 "`{name}` {}{}",
@@ -89,30 +122,106 @@ impl Step for Command {
     }
 }
 
-fn collect(mut from: impl Read + Send + 'static) -> mpsc::Receiver<Vec<u8>> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = from.read_to_end(&mut buf);
-        let _ = tx.send(buf);
-    });
-    rx
+/// The error for a command whose stdout went over [`MAX_STDOUT`] (the run's error names
+/// the step).
+fn too_much(name: &str, then: &str) -> StepError {
+    StepError::new(format!(
+        "`{name}` printed more than {} MiB on stdout, the limit for the output of a command{then}",
+        MAX_STDOUT / (1024 * 1024)
+    ))
 }
 
-/// Waits for `child` until `limit`; kills it and returns `None` when the limit passes.
-fn wait(child: &mut Child, limit: Option<Instant>) -> std::io::Result<Option<ExitStatus>> {
-    let mut pause = Duration::from_millis(1);
-    loop {
-        if let Some(status) = child.try_wait()? {
-            return Ok(Some(status));
+/// Where a captured stream goes.
+enum Sink {
+    /// stdout: everything, up to [`MAX_STDOUT`].
+    Capped(Vec<u8>),
+    /// stderr: only the last [`STDERR_KEEP`] bytes.
+    Tail(VecDeque<u8>),
+}
+
+impl Sink {
+    /// Takes `chunk`; false once the stream is over its limit (what follows is dropped).
+    fn take(&mut self, chunk: &[u8]) -> bool {
+        match self {
+            Sink::Capped(buf) => {
+                if buf.len() + chunk.len() > MAX_STDOUT {
+                    return false;
+                }
+                buf.extend_from_slice(chunk);
+                true
+            }
+            Sink::Tail(ring) => {
+                ring.extend(chunk);
+                let over = ring.len().saturating_sub(STDERR_KEEP);
+                ring.drain(..over);
+                true
+            }
         }
-        if limit.is_some_and(|l| Instant::now() >= l) {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Ok(None);
+    }
+
+    fn into_bytes(self) -> Vec<u8> {
+        match self {
+            Sink::Capped(buf) => buf,
+            Sink::Tail(ring) => ring.into(),
         }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(25));
+    }
+}
+
+/// A stream of the command read on a thread of its own, into shared bounded memory, so
+/// what was read can be taken without waiting for the stream's end.
+struct Capture {
+    sink: Arc<Mutex<Option<Sink>>>,
+    overflow: Arc<AtomicBool>,
+    done: mpsc::Receiver<()>,
+}
+
+impl Capture {
+    fn start(mut from: impl Read + Send + 'static, sink: Sink) -> Capture {
+        let shared = Arc::new(Mutex::new(Some(sink)));
+        let overflow = Arc::new(AtomicBool::new(false));
+        let (tx, done) = mpsc::channel();
+        let (s, o) = (Arc::clone(&shared), Arc::clone(&overflow));
+        std::thread::spawn(move || {
+            let mut chunk = vec![0_u8; 64 * 1024];
+            loop {
+                let n = match from.read(&mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                // Over the limit: keep reading (so the command is not blocked on a full
+                // pipe) but keep nothing more.
+                if o.load(Ordering::Relaxed) {
+                    continue;
+                }
+                let mut guard = s.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                if let Some(sink) = guard.as_mut()
+                    && !sink.take(&chunk[..n])
+                {
+                    o.store(true, Ordering::Relaxed);
+                    *guard = Some(Sink::Capped(Vec::new()));
+                }
+            }
+            let _ = tx.send(());
+        });
+        Capture {
+            sink: shared,
+            overflow,
+            done,
+        }
+    }
+
+    fn overflowed(&self) -> bool {
+        self.overflow.load(Ordering::Relaxed)
+    }
+
+    /// What was read, once the stream ended or [`DRAIN_WAIT`] passed.
+    fn finish(&self) -> Vec<u8> {
+        let _ = self.done.recv_timeout(DRAIN_WAIT);
+        let mut guard = self
+            .sink
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        guard.take().map(Sink::into_bytes).unwrap_or_default()
     }
 }
 
@@ -167,5 +276,39 @@ fn parse_output(name: &str, out: &[u8], format: LineFormat) -> Result<Vec<Value>
             }
             Ok(values)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stderr_tail_keeps_only_the_last_bytes() {
+        let mut sink = Sink::Tail(VecDeque::new());
+        for i in 0..100_u8 {
+            assert!(sink.take(&[i; 1000]));
+        }
+        let kept = sink.into_bytes();
+        assert_eq!(kept.len(), STDERR_KEEP);
+        assert_eq!(kept[kept.len() - 1], 99);
+        assert_eq!(kept[0], 99 - u8::try_from(STDERR_KEEP / 1000).unwrap());
+    }
+
+    #[test]
+    fn stdout_refuses_what_goes_over_the_limit() {
+        let mut sink = Sink::Capped(Vec::new());
+        assert!(sink.take(&vec![b' '; MAX_STDOUT - 1]));
+        assert!(sink.take(b"x"));
+        assert!(!sink.take(b"y"));
+        assert_eq!(sink.into_bytes().len(), MAX_STDOUT);
+    }
+
+    #[test]
+    fn the_quoted_tail_is_cut_on_a_character_boundary() {
+        let text = "é".repeat(STDERR_TAIL);
+        let quoted = tail(text.as_bytes(), crate::secrets::Secrets::none());
+        assert!(quoted.starts_with(": é"));
+        assert!(quoted.len() <= STDERR_TAIL + 2 + 1);
     }
 }

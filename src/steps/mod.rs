@@ -249,6 +249,7 @@ pub fn build(
         Spec::Write { path, format } => Box::new(write::Write {
             template: env.text(path).map_err(env_err)?,
             format: *format,
+            cleaned: std::collections::HashSet::new(),
         }),
         Spec::Command {
             run,

@@ -1,15 +1,26 @@
 //! `write`: a connector that writes each payload to a file and passes it on unchanged.
+//!
+//! Files are written through a temporary file in the same folder, named
+//! `.flowrun-tmp.<flow>.<step>.<run>.<random>`, so a file a kill cut off is recognisably
+//! this step's: the step removes such leftovers of its own (any run's) from a folder
+//! before it first writes there. The flow's lock means no other process is writing them.
 
 use super::{Step, StepCx, StepError};
 use crate::flow::LineFormat;
 use serde_json::Value;
+use std::collections::HashSet;
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// What every temporary file of a `write` step starts with (then `<flow>.<step>.`).
+pub const TEMP_PREFIX: &str = ".flowrun-tmp.";
 
 /// A `write` step.
 pub struct Write {
     pub template: String,
     pub format: LineFormat,
+    /// Folders already cleared of this step's leftovers in this run.
+    pub cleaned: HashSet<PathBuf>,
 }
 
 impl Step for Write {
@@ -42,9 +53,33 @@ impl Step for Write {
             }
             (LineFormat::Json, v) => crate::json::to_pretty(v),
         };
-        write_file(&path, &bytes)
+        let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let ours = format!("{TEMP_PREFIX}{}.{}.", cx.flow, cx.step_id);
+        if !self.cleaned.contains(&dir) {
+            remove_leftovers(&dir, &ours);
+            self.cleaned.insert(dir);
+        }
+        write_file(&path, &bytes, &format!("{ours}{}.", cx.run_id))
             .map_err(|e| StepError::new(format!("cannot write {rel}: {e}")))?;
         Ok(vec![input])
+    }
+}
+
+/// Removes the temporary files in `dir` whose names start with `ours` (this step's,
+/// left by a run that was killed while it wrote); nothing else is touched.
+fn remove_leftovers(dir: &Path, ours: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let mine = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with(ours));
+        // Only plain files: a folder or link with such a name is not something we made.
+        if mine && entry.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = std::fs::remove_file(entry.path());
+        }
     }
 }
 
@@ -58,11 +93,17 @@ fn render(template: &str, cx: &StepCx<'_>) -> String {
         .replace("{hash}", cx.input_hash.get(..16).unwrap_or(cx.input_hash))
 }
 
-/// Writes through a temporary file so a reader never sees half a file.
-fn write_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Writes through a temporary file (named `prefix…`) so a reader never sees half a file.
+/// The file gets mode 0666 less the umask, like a file a shell creates (and like the
+/// store's files), not the 0600 of a temporary file.
+fn write_file(path: &Path, bytes: &[u8], prefix: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let mut temp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
+    let mut temp = tempfile::Builder::new()
+        .prefix(prefix)
+        .permissions(std::fs::Permissions::from_mode(0o666))
+        .tempfile_in(dir)?;
     temp.as_file_mut().write_all(bytes)?;
     temp.as_file().sync_data()?;
     temp.persist(path).map_err(|e| e.error)?;

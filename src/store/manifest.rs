@@ -42,6 +42,21 @@ pub struct Manifest {
     pub steps: Vec<StepRecord>,
     /// Why the run failed.
     pub error: Option<RunError>,
+    /// For a resume or retry started with `--edited`: the recorded files it used although
+    /// they changed after they were recorded (a replay records this in `replay_of`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub edited: Vec<EditedFile>,
+}
+
+/// A recorded payload file used although it was edited after it was recorded.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct EditedFile {
+    /// The run it belongs to.
+    pub run_id: String,
+    /// Path relative to that run's folder.
+    pub file: String,
+    /// blake3 of the file as used.
+    pub blake3: String,
 }
 
 /// What started a run.
@@ -310,6 +325,7 @@ mod tests {
             }],
             steps: Vec::new(),
             error: None,
+            edited: Vec::new(),
         }
     }
 

@@ -83,13 +83,23 @@ impl Store {
     }
 
     /// Successful runs that already replayed `file` of run `of_run`, or resumed `of_run`
-    /// (see [`Store::resumed_by`]).
+    /// (see [`Store::resynced_by`]).
     #[must_use]
     pub fn replayed_by(&self, flow: &str, of_run: &str, file: &str) -> Vec<Entry> {
+        self.resynced_by(flow, of_run, Some(&[file.to_owned()]))
+    }
+
+    /// The one answer to "did a re-sync already send this data?", for replay and resume
+    /// alike: successful runs that replayed payloads of run `of_run` (any of `files`, or
+    /// any at all when `files` is `None`), then those that resumed it
+    /// ([`Store::resumed_by`]).
+    #[must_use]
+    pub fn resynced_by(&self, flow: &str, of_run: &str, files: Option<&[String]>) -> Vec<Entry> {
         let mut out: Vec<Entry> = self
             .replay_entries(flow)
             .into_iter()
-            .filter(|e| !e.resume && e.of_run == of_run && e.files.iter().any(|f| f == file))
+            .filter(|e| !e.resume && e.of_run == of_run)
+            .filter(|e| files.is_none_or(|want| e.files.iter().any(|f| want.contains(f))))
             .filter(|e| self.entry_status(flow, e) == RunStatus::Success)
             .collect();
         out.extend(self.resumed_by(flow, of_run));

@@ -246,6 +246,19 @@ impl Job {
             )
         });
         let at = step.map(|s| format!(" at step `{s}`")).unwrap_or_default();
+        if m.status == RunStatus::Interrupted {
+            self.log.emit(base(
+                Line::warn(
+                    "run_interrupted",
+                    format!(
+                        "run {} was interrupted{at}: {message}; `flowrun resume {}` continues it",
+                        m.run_id, m.run_id
+                    ),
+                )
+                .field("step", step),
+            ));
+            return Outcome::Failed;
+        }
         let payload = input
             .map(|i| format!(" (failed payload: {})", display_path(&fin.dir.join(i))))
             .unwrap_or_default();

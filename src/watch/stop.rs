@@ -1,4 +1,5 @@
-//! Stopping on SIGINT/SIGTERM: no new runs, a grace period for the running ones.
+//! Stopping on SIGINT/SIGTERM: no new runs, a grace period for the running ones, then
+//! their commands' process groups are ended and the runs recorded `interrupted`.
 
 use super::log::Line;
 use super::{MAX_SLEEP, Msg, Runner};
@@ -36,13 +37,57 @@ impl Runner {
         );
         // A grace too long to add to the clock means: wait as long as it takes.
         let deadline = Instant::now().checked_add(grace);
+        self.wait_for_runs(rx, deadline, true);
+        let left = self.running();
+        if !left.is_empty() {
+            self.log.emit(
+                Line::warn(
+                    "grace_expired",
+                    format!(
+                        "stopping {} run{}: {} (their commands get SIGTERM, then SIGKILL after {}; the runs are recorded as interrupted; `{}` continues one)",
+                        left.len(),
+                        plural(left.len()),
+                        left.join(", "),
+                        flow::duration::show(crate::child::STOP_GRACE),
+                        crate::hint::flowrun(["resume", "RUN"])
+                    ),
+                )
+                .field("running", left),
+            );
+            crate::child::request_stop(signal);
+            // Each run ends its command's process group within the child module's
+            // bounds, then records itself; this only guards against a run stuck elsewhere.
+            let bound = Instant::now().checked_add(crate::child::STOP_GRACE * 3);
+            self.wait_for_runs(rx, bound, false);
+            let stuck = self.running();
+            if !stuck.is_empty() {
+                self.log.emit(
+                    Line::warn(
+                        "stop_failed",
+                        format!(
+                            "{} run{} did not end: {} (they read as interrupted)",
+                            stuck.len(),
+                            plural(stuck.len()),
+                            stuck.join(", ")
+                        ),
+                    )
+                    .field("running", stuck),
+                );
+            }
+        }
+        self.log.emit(Line::info("watch_stopped", "stopped"));
+    }
+
+    /// Handles messages until no run is in flight or `deadline` passes. During the grace
+    /// (`grace`), a second signal ends the wait; afterwards it kills at once.
+    fn wait_for_runs(&mut self, rx: &Receiver<Msg>, deadline: Option<Instant>, grace: bool) {
         while !self.in_flight.is_empty() {
             let left = deadline.map_or(MAX_SLEEP, |d| d.saturating_duration_since(Instant::now()));
             if left.is_zero() {
                 break;
             }
             match rx.recv_timeout(left) {
-                Ok(Msg::Signal(again)) => {
+                Ok(Msg::Signal(again)) if grace => {
                     self.log.emit(Line::warn(
                         "stopping",
                         format!(
@@ -51,6 +96,16 @@ impl Runner {
                         ),
                     ));
                     break;
+                }
+                Ok(Msg::Signal(again)) => {
+                    self.log.emit(Line::warn(
+                        "stopping",
+                        format!(
+                            "{} received again: killing what is left at once",
+                            signal_name(again)
+                        ),
+                    ));
+                    crate::child::request_stop(again);
                 }
                 Ok(Msg::Done { flow, end }) => self.done(&flow, &end),
                 Ok(Msg::Started { flow, run_id }) => {
@@ -62,23 +117,6 @@ impl Runner {
                 Err(RecvTimeoutError::Disconnected) => break,
             }
         }
-        let left = self.running();
-        if !left.is_empty() {
-            self.log.emit(
-                Line::warn(
-                    "grace_expired",
-                    format!(
-                        "leaving {} run{} unfinished: {} (they read as interrupted; `{}` continues one)",
-                        left.len(),
-                        plural(left.len()),
-                        left.join(", "),
-                        crate::hint::flowrun(["resume", "RUN"])
-                    ),
-                )
-                .field("running", left),
-            );
-        }
-        self.log.emit(Line::info("watch_stopped", "stopped"));
     }
 
     /// The runs in progress, as `flow (run id)`.
@@ -97,11 +135,7 @@ impl Runner {
 }
 
 pub(super) fn signal_name(signal: i32) -> &'static str {
-    match signal {
-        signal_hook::consts::SIGINT => "SIGINT",
-        signal_hook::consts::SIGTERM => "SIGTERM",
-        _ => "a signal",
-    }
+    crate::child::signal_name(signal)
 }
 
 fn plural(n: usize) -> &'static str {
