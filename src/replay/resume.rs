@@ -143,8 +143,11 @@ pub fn plan_resume(
 /// `run` and the runs it resumes, transitively, newest first.
 fn lineage(store: &Store, run: &RunRef, m: Manifest) -> Vec<Member> {
     let source = |r: &RunRef| {
-        crate::store::recorded::read_text(&r.dir.join("flow.toml"), crate::store::recorded::MAX_FLOW_BYTES)
-            .unwrap_or_default()
+        crate::store::recorded::read_text(
+            &r.dir.join("flow.toml"),
+            crate::store::recorded::MAX_FLOW_BYTES,
+        )
+        .unwrap_or_default()
     };
     let mut out = vec![Member {
         source: source(run),

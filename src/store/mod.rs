@@ -71,7 +71,10 @@ pub enum StoreError {
         holder: Option<String>,
     },
     /// A recorded file that is not a regular file (a FIFO, a device, a folder).
-    #[error("{}: not a regular file ({what}); a run's files are plain files", display_path(path))]
+    #[error(
+        "{}: not a regular file ({what}); a run's files are plain files",
+        display_path(path)
+    )]
     NotRegular {
         /// The path.
         path: PathBuf,
@@ -79,7 +82,10 @@ pub enum StoreError {
         what: &'static str,
     },
     /// A recorded file larger than flowrun reads.
-    #[error("{}: {bytes} bytes, more than the {max} bytes flowrun reads from a file of this kind", display_path(path))]
+    #[error(
+        "{}: {bytes} bytes, more than the {max} bytes flowrun reads from a file of this kind",
+        display_path(path)
+    )]
     TooLarge {
         /// The path.
         path: PathBuf,

@@ -118,7 +118,12 @@ pub fn encode_to_temp(dir: &Path, value: &Value, how: Encoding<'_>) -> Result<Pe
 pub fn copy_to_temp(dir: &Path, from: &Path, encoded: Encoded) -> Result<Pending, StoreError> {
     let mut temp = atomic::temp_in(dir)?;
     let (src, _) = super::recorded::open(from, super::recorded::MAX_PAYLOAD_BYTES)?;
-    super::recorded::copy(from, src, super::recorded::MAX_PAYLOAD_BYTES, temp.as_file_mut())?;
+    super::recorded::copy(
+        from,
+        src,
+        super::recorded::MAX_PAYLOAD_BYTES,
+        temp.as_file_mut(),
+    )?;
     Ok(Pending { temp, encoded })
 }
 

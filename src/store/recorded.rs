@@ -97,14 +97,9 @@ pub fn read_text(path: &Path, max: u64) -> Result<String, StoreError> {
 ///
 /// # Errors
 /// The read or write failed, or the file holds more than `max` bytes.
-pub fn copy(
-    path: &Path,
-    from: File,
-    max: u64,
-    to: &mut impl io::Write,
-) -> Result<u64, StoreError> {
-    let n = io::copy(&mut from.take(max.saturating_add(1)), to)
-        .map_err(|e| StoreError::io(path, e))?;
+pub fn copy(path: &Path, from: File, max: u64, to: &mut impl io::Write) -> Result<u64, StoreError> {
+    let n =
+        io::copy(&mut from.take(max.saturating_add(1)), to).map_err(|e| StoreError::io(path, e))?;
     if n > max {
         return Err(StoreError::TooLarge {
             path: path.to_path_buf(),
@@ -128,11 +123,17 @@ mod tests {
         assert!(matches!(read(&f, 2), Err(StoreError::TooLarge { .. })));
         assert!(matches!(
             read(dir.path(), 10),
-            Err(StoreError::NotRegular { what: "a folder", .. })
+            Err(StoreError::NotRegular {
+                what: "a folder",
+                ..
+            })
         ));
         assert!(matches!(
             read(Path::new("/dev/zero"), 10),
-            Err(StoreError::NotRegular { what: "a device", .. })
+            Err(StoreError::NotRegular {
+                what: "a device",
+                ..
+            })
         ));
     }
 }
