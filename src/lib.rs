@@ -8,6 +8,7 @@ pub mod error;
 pub mod flow;
 pub mod jq;
 pub mod json;
+pub mod matching;
 pub mod panic;
 pub mod replay;
 pub mod steps;
