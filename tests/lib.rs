@@ -17,6 +17,7 @@ mod prune;
 mod replay;
 mod run;
 mod server;
+mod silence;
 mod steps;
 mod store;
 mod watch;
