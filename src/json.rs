@@ -377,7 +377,7 @@ fn line_col(bytes: &[u8], at: usize) -> (usize, usize) {
         .iter()
         .rposition(|b| *b == b'\n')
         .map_or(0, |p| p + 1);
-    let line = 1 + before.iter().filter(|b| **b == b'\n').count();
+    let line = before.split(|b| *b == b'\n').count();
     let column = 1 + String::from_utf8_lossy(&before[line_start..])
         .chars()
         .count();

@@ -35,8 +35,8 @@ pub enum SkipError {
 /// stay as they are; an added line ends like the file's lines do). When nothing needs
 /// changing, the text returned is `src` itself.
 ///
-/// toml_edit locates the steps and their keys; the edits are spliced into `src`
-/// rather than printed by toml_edit, which would turn CRLF into LF and drop a
+/// `toml_edit` locates the steps and their keys; the edits are spliced into `src`
+/// rather than printed by `toml_edit`, which would turn CRLF into LF and drop a
 /// byte-order mark.
 ///
 /// # Errors
@@ -68,7 +68,7 @@ pub fn set(src: &str, ids: Option<&[String]>, on: bool) -> Result<String, SkipEr
     let eol = if body.contains("\r\n") { "\r\n" } else { "\n" };
     // (start, end, replacement) in `body`, applied back to front.
     let mut edits: Vec<(usize, usize, String)> = Vec::new();
-    for table in steps.iter() {
+    for table in steps {
         let id = table.get("id").and_then(Item::as_str).unwrap_or_default();
         if ids.is_some_and(|ids| !ids.iter().any(|i| i == id)) {
             continue;

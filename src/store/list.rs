@@ -120,6 +120,7 @@ impl Store {
     }
 
     /// Rewrites `flow`'s index from its folder; returns its run ids, oldest first.
+    #[allow(clippy::must_use_candidate)] // called for the rewrite alone too
     pub fn rebuild_index(&self, flow: &str) -> Vec<String> {
         let ids = self.run_ids(flow);
         let mut text = String::with_capacity(ids.len() * LINE);
