@@ -419,9 +419,14 @@ fn check_integers(bytes: &[u8], value: &Value, start: (usize, usize)) -> Result<
 /// Whether `value` holds a float with no fraction beyond the 64-bit integer range.
 fn has_wide_float(value: &Value) -> bool {
     match value {
-        Value::Number(n) => n.as_f64().is_some_and(|f| {
-            !n.is_i64() && !n.is_u64() && f.fract() == 0.0 && !(-9.3e18..1.8e19).contains(&f)
-        }),
+        // A wider integer literal rounds to at most -2^63 or at least 2^64 (2^64 - 1
+        // itself is a u64).
+        Value::Number(n) => {
+            n.is_f64()
+                && n.as_f64().is_some_and(|f| {
+                    f.fract() == 0.0 && (f <= -(2f64.powi(63)) || f >= 2f64.powi(64))
+                })
+        }
         Value::Array(items) => items.iter().any(has_wide_float),
         Value::Object(map) => map.values().any(has_wide_float),
         _ => false,
@@ -746,6 +751,49 @@ mod tests {
                 String::from_utf8_lossy(bad)
             );
         }
+    }
+
+    #[test]
+    fn decode_skips_a_bom_and_refuses_wide_integers() {
+        assert_eq!(decode(b"\xEF\xBB\xBF[1]", 1).unwrap(), json!([1]));
+        let max = format!("[{}, {}]", u64::MAX, i64::MIN);
+        assert!(decode(max.as_bytes(), 1).is_ok());
+        for (text, at) in [
+            ("[18446744073709551616]", (1, 2)),
+            ("{\"a\":\n  -9223372036854775809}", (2, 3)),
+            ("[\"1e30\", 1e30, 100000000000000000000000000000]", (1, 16)),
+        ] {
+            let e = decode(text.as_bytes(), 1).unwrap_err();
+            assert_eq!((e.line, e.column), at, "{text}: {e}");
+            assert!(e.message.contains("does not fit in 64 bits"), "{e}");
+        }
+        assert!(decode(b"[1e30, 1.5e300, 12345678901234567890.0]", 1).is_ok());
+        let e = decode_lines(b"1\n\n[2,\n").unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+        let e = decode_lines(b"1\r\n[99999999999999999999]\r\n").unwrap_err();
+        assert_eq!((e.line, e.column), (2, 2), "{e}");
+    }
+
+    #[test]
+    fn decode_reads_what_flowrun_writes_up_to_the_depth_limit() {
+        // On a stack like the one commands and steps run on.
+        let check = || {
+            let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+            assert!(decode(deep(MAX_DEPTH).as_bytes(), 1).is_ok());
+            let v = decode(deep(1000).as_bytes(), 1).unwrap();
+            assert_eq!(decode(&to_pretty(&v), 1).unwrap(), v);
+            let e = decode(deep(MAX_DEPTH + 1).as_bytes(), 1).unwrap_err();
+            assert!(e.message.contains("nests more than"), "{e}");
+            assert_eq!(e.column, MAX_DEPTH + 1);
+            let e = decode(format!("{}1", "[".repeat(300)).as_bytes(), 1).unwrap_err();
+            assert!(e.message.starts_with("not valid JSON"), "{e}");
+        };
+        std::thread::Builder::new()
+            .stack_size(crate::cores::STEP_STACK)
+            .spawn(check)
+            .unwrap()
+            .join()
+            .unwrap();
     }
 
     #[test]
