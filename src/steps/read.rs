@@ -112,7 +112,7 @@ fn read_file(path: &Path, shown: &str, format: ReadFormat) -> Result<Value, Step
         std::fs::read(path).map_err(|e| StepError::new(format!("cannot read {shown}: {e}")))?;
     let located = |e: crate::json::DecodeError| StepError::new(format!("{shown}:{e}"));
     match format {
-        ReadFormat::Json => crate::json::decode(&bytes, 1).map_err(located),
+        ReadFormat::Json => crate::json::decode(&bytes, crate::cores::threads()).map_err(located),
         ReadFormat::Ndjson => crate::json::decode_lines(&bytes)
             .map(Value::Array)
             .map_err(located),
