@@ -239,29 +239,37 @@ fn move_into(file: &Path, dir: &Path) -> io::Result<PathBuf> {
     Ok(dest)
 }
 
-/// `dir/name`, or `dir/stem.N.ext` with the smallest N ≥ 1 that is not taken.
+/// `dir/name`, or `dir/stem.N.ext` with the smallest N ≥ 1 that is not taken. The name
+/// is kept as bytes: one that is not UTF-8 keeps its bytes too.
 fn free_name(dir: &Path, name: &Path) -> PathBuf {
+    use std::ffi::OsString;
+    use std::os::unix::ffi::{OsStrExt as _, OsStringExt as _};
     let first = dir.join(name);
     if !first.exists() {
         return first;
     }
-    let stem = name
-        .file_stem()
-        .unwrap_or(name.as_os_str())
-        .to_string_lossy();
-    let ext = name.extension().map(|e| e.to_string_lossy());
+    let stem = name.file_stem().unwrap_or(name.as_os_str()).as_bytes();
+    let ext = name.extension().map(std::ffi::OsStr::as_bytes);
+    let with = |middle: &str| {
+        let mut bytes = stem.to_vec();
+        bytes.push(b'.');
+        bytes.extend_from_slice(middle.as_bytes());
+        if let Some(ext) = ext {
+            bytes.push(b'.');
+            bytes.extend_from_slice(ext);
+        }
+        dir.join(OsString::from_vec(bytes))
+    };
     (1..MAX_SUFFIX)
-        .map(|n| match &ext {
-            Some(ext) => dir.join(format!("{stem}.{n}.{ext}")),
-            None => dir.join(format!("{stem}.{n}")),
-        })
+        .map(|n| with(&n.to_string()))
         .find(|p| !p.exists())
         // Thousands of files of one name: a time stamp keeps this one apart.
         .unwrap_or_else(|| {
-            dir.join(format!(
-                "{stem}.{}",
-                crate::time::run_id(chrono::Utc::now())
-            ))
+            let stamp = crate::time::run_id(chrono::Utc::now());
+            let mut bytes = stem.to_vec();
+            bytes.push(b'.');
+            bytes.extend_from_slice(stamp.as_bytes());
+            dir.join(OsString::from_vec(bytes))
         })
 }
 
