@@ -352,6 +352,17 @@ fn a_fifo_in_place_of_a_manifest_does_not_hang_runs_show_verify_or_replay() {
 }
 
 #[test]
+fn a_fifo_in_place_of_the_lock_file_is_refused_not_waited_on() {
+    let p = Project::new();
+    let (id, _) = one_run(&p);
+    mkfifo(&p.path("runs/f/.lock"));
+    run_bounded(&p, &["run", "f"])
+        .code(2)
+        .stderr_has("runs/f/.lock: not a regular file (a FIFO)");
+    run_bounded(&p, &["show", &id]).ok();
+}
+
+#[test]
 fn a_payload_nested_300_deep_is_replayed() {
     let p = Project::new();
     p.flow(

@@ -33,20 +33,9 @@ pub fn open(path: &Path, max: u64) -> Result<(File, u64), StoreError> {
     let meta = file.metadata().map_err(|e| StoreError::io(path, e))?;
     let kind = meta.file_type();
     if !kind.is_file() {
-        let what = if kind.is_dir() {
-            "a folder"
-        } else if kind.is_fifo() {
-            "a FIFO"
-        } else if kind.is_char_device() || kind.is_block_device() {
-            "a device"
-        } else if kind.is_socket() {
-            "a socket"
-        } else {
-            "not a plain file"
-        };
         return Err(StoreError::NotRegular {
             path: path.to_path_buf(),
-            what,
+            what: describe(kind),
         });
     }
     if meta.len() > max {
@@ -57,6 +46,24 @@ pub fn open(path: &Path, max: u64) -> Result<(File, u64), StoreError> {
         });
     }
     Ok((file, meta.len()))
+}
+
+/// What a file that is not a regular file is, for messages (`a FIFO`).
+#[must_use]
+pub fn describe(kind: std::fs::FileType) -> &'static str {
+    if kind.is_dir() {
+        "a folder"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_symlink() {
+        "a symbolic link"
+    } else {
+        "a special file"
+    }
 }
 
 /// Reads a recorded file whole (see [`open`]); a file that grows past `max` while it is
