@@ -61,9 +61,10 @@ impl Read {
                     )));
                 }
                 Kind::Symlink | Kind::Special(_) => {
-                    let what = match kind {
-                        Kind::Special(what) => what,
-                        _ => "a symbolic link",
+                    let what = if let Kind::Special(what) = kind {
+                        what
+                    } else {
+                        "a symbolic link"
                     };
                     return Err(StepError::new(format!(
                         "{} is not a regular file ({what}); `read` reads plain files only",
@@ -74,20 +75,18 @@ impl Read {
         }
         if found.files.is_empty() && !self.allow_empty {
             let folders = found.others.len();
+            let base = match shown(root, &found.base) {
+                rel if rel.is_empty() => ".".to_owned(),
+                rel => rel,
+            };
             let looked = if found.base_exists {
                 if folders > 0 {
-                    format!(
-                        "looked in {}/: only {folders} folder(s) match",
-                        shown(root, &found.base)
-                    )
+                    format!("looked in {base}/: only {folders} folder(s) match")
                 } else {
-                    format!("looked in {}/", shown(root, &found.base))
+                    format!("looked in {base}/")
                 }
             } else {
-                format!(
-                    "looked in {}/, which does not exist",
-                    shown(root, &found.base)
-                )
+                format!("looked in {base}/, which does not exist")
             };
             return Err(StepError::new(format!(
                 "no file matches path = \"{}\" ({looked}); set allow_empty = true on this step if finding no file is fine",
