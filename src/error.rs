@@ -78,6 +78,8 @@ impl Error {
                 | StoreError::Trimmed(_)
                 | StoreError::Unreadable { .. }
                 | StoreError::BadJson { .. }
+                | StoreError::NotRegular { .. }
+                | StoreError::TooLarge { .. }
                 | StoreError::BadManifest { .. },
             ) => Exit::Usage,
             Error::Store(StoreError::Io { .. }) | Error::Failed(_) => Exit::Failed,

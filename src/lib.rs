@@ -10,6 +10,7 @@ pub mod flow;
 pub mod hint;
 pub mod jq;
 pub mod json;
+pub mod matching;
 pub mod panic;
 pub mod replay;
 pub mod secrets;

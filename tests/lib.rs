@@ -20,6 +20,7 @@ mod resync;
 mod run;
 mod secrets;
 mod server;
+mod silence;
 mod steps;
 mod stop;
 mod store;

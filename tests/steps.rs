@@ -64,11 +64,11 @@ fn read_works_in_a_project_folder_with_glob_characters() {
 }
 
 #[test]
-fn read_with_no_matching_file_emits_zero_payloads() {
+fn read_with_no_matching_file_and_allow_empty_emits_zero_payloads() {
     let p = Project::new();
     p.flow(
         "f",
-        "[[steps]]\nid = \"load\"\nkind = \"read\"\npath = \"data/*.json\"\n\n\
+        "[[steps]]\nid = \"load\"\nkind = \"read\"\npath = \"data/*.json\"\nallow_empty = true\n\n\
          [[steps]]\nid = \"m\"\nkind = \"map\"\njq = '.x'\n",
     );
     p.cmd(&["run", "f"]).run().ok();

@@ -95,11 +95,5 @@ fn read_input(arg: &str) -> Result<Value, Error> {
         let bytes = std::fs::read(arg).map_err(|e| Error::Usage(format!("{arg}: {e}")))?;
         (bytes, arg.to_owned())
     };
-    serde_json::from_slice(&bytes).map_err(|e| {
-        Error::Usage(format!(
-            "{shown}:{}:{}: input is not valid JSON: {e}",
-            e.line(),
-            e.column()
-        ))
-    })
+    crate::json::decode(&bytes, 1).map_err(|e| Error::Usage(format!("{shown}:{e}")))
 }

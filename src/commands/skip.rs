@@ -27,7 +27,7 @@ pub fn skip(
     let text = skip::set(&f.source, chosen.as_deref(), on)
         .map_err(|e| Error::Usage(format!("{}: {e}", f.file())))?;
     if text != f.source {
-        crate::store::atomic::write(&f.path, text.as_bytes())?;
+        crate::store::atomic::replace(&f.path, text.as_bytes())?;
     }
     // The edit must leave a valid flow; report it if it somehow does not.
     let after = crate::flow::load_file(&f.path)?;

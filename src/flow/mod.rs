@@ -175,6 +175,8 @@ pub enum Spec {
         path: Text,
         /// File format.
         format: ReadFormat,
+        /// Whether matching no file is fine (zero payloads) rather than an error.
+        allow_empty: bool,
     },
     /// `write`.
     Write {

@@ -596,7 +596,12 @@ fn step(cx: &mut Cx<'_>, t: &DeTable<'_>, at: usize, n: usize) -> Option<StepDef
                     ],
                 )
                 .unwrap_or(ReadFormat::Json);
-            path.map(|path| Spec::Read { path, format })
+            let allow_empty = r.bool(cx, "allow_empty").unwrap_or(false);
+            path.map(|path| Spec::Read {
+                path,
+                format,
+                allow_empty,
+            })
         }
         "write" => {
             let path = r.req_text(cx, "path");

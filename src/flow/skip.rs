@@ -5,7 +5,7 @@
 //! skip → replay → unskip cycle leaves the file byte-identical. A `skip` key the
 //! user wrote is set to `false` by `unskip` instead.
 
-use toml_edit::{DocumentMut, Item, Value};
+use toml_edit::Item;
 
 /// The comment on `skip` lines that `flowrun skip` added.
 pub const MARK: &str = "# set by flowrun skip";
@@ -30,17 +30,25 @@ pub enum SkipError {
 }
 
 /// Sets (`on = true`) or clears the `skip` flag of the steps in `ids` in flow text `src`;
-/// `None` means every step. Returns the new text.
+/// `None` means every step. Returns the new text: `src` with only the edited lines
+/// changed, byte for byte (a byte-order mark, CRLF line endings and every other line
+/// stay as they are; an added line ends like the file's lines do). When nothing needs
+/// changing, the text returned is `src` itself.
+///
+/// `toml_edit` locates the steps and their keys; the edits are spliced into `src`
+/// rather than printed by `toml_edit`, which would turn CRLF into LF and drop a
+/// byte-order mark.
 ///
 /// # Errors
 /// The text does not parse, or an id is not a step of the flow.
 pub fn set(src: &str, ids: Option<&[String]>, on: bool) -> Result<String, SkipError> {
-    let mut doc: DocumentMut = src
-        .parse()
+    let bom = if src.starts_with('\u{feff}') { 3 } else { 0 };
+    let body = &src[bom..];
+    let doc = toml_edit::Document::parse(body)
         .map_err(|e: toml_edit::TomlError| SkipError::Parse(e.message().to_owned()))?;
     let steps = doc
-        .get_mut("steps")
-        .and_then(Item::as_array_of_tables_mut)
+        .get("steps")
+        .and_then(Item::as_array_of_tables)
         .ok_or(SkipError::NotTables)?;
     let all: Vec<String> = steps
         .iter()
@@ -57,45 +65,77 @@ pub fn set(src: &str, ids: Option<&[String]>, on: bool) -> Result<String, SkipEr
             ids: all,
         });
     }
-    for table in steps.iter_mut() {
+    let eol = if body.contains("\r\n") { "\r\n" } else { "\n" };
+    // (start, end, replacement) in `body`, applied back to front.
+    let mut edits: Vec<(usize, usize, String)> = Vec::new();
+    for table in steps {
         let id = table.get("id").and_then(Item::as_str).unwrap_or_default();
         if ids.is_some_and(|ids| !ids.iter().any(|i| i == id)) {
             continue;
         }
-        let current = table.get_mut("skip").and_then(Item::as_value_mut);
+        let current = table
+            .get("skip")
+            .and_then(Item::as_value)
+            .and_then(|v| Some((v.as_bool(), v.span()?)));
         match (current, on) {
-            (Some(v), true) => replace(v, true),
-            (None, true) => {
-                let mut v = Value::from(true);
-                v.decor_mut().set_suffix(format!(" {MARK}"));
-                table.insert("skip", Item::Value(v));
+            (Some((Some(true), _)), true) => {}
+            (Some((_, span)), true) => edits.push((span.start, span.end, "true".to_owned())),
+            (Some((_, span)), false) if ours(body, &span) => {
+                let (start, end) = line_of(body, span.start);
+                edits.push((start, end, String::new()));
             }
-            (Some(v), false) => {
-                let ours = v
-                    .decor()
-                    .suffix()
-                    .and_then(|s| s.as_str())
-                    .is_some_and(|s| s.contains(MARK));
-                if ours {
-                    table.remove("skip");
+            (Some((Some(false), _)), false) => {}
+            (Some((_, span)), false) => edits.push((span.start, span.end, "false".to_owned())),
+            (None, true) => {
+                let last = table
+                    .iter()
+                    .filter_map(|(_, item)| item.as_value().and_then(toml_edit::Value::span))
+                    .map(|span| span.end)
+                    .max();
+                let Some(last) = last else { continue };
+                let (_, end) = line_of(body, last);
+                let line = format!("skip = true {MARK}");
+                let text = if body[..end].ends_with('\n') {
+                    format!("{line}{eol}")
                 } else {
-                    replace(v, false);
-                }
+                    format!("{eol}{line}")
+                };
+                edits.push((end, end, text));
             }
             (None, false) => {}
         }
     }
-    Ok(doc.to_string())
+    if edits.is_empty() {
+        return Ok(src.to_owned());
+    }
+    edits.sort_by_key(|e| std::cmp::Reverse(e.0));
+    let mut out = body.to_owned();
+    for (start, end, text) in edits {
+        out.replace_range(start..end, &text);
+    }
+    Ok(format!("{}{out}", &src[..bom]))
 }
 
-/// Replaces a value, keeping the whitespace and comment around it.
-fn replace(v: &mut Value, to: bool) {
-    if v.as_bool() == Some(to) {
-        return;
+/// Whether the `skip` value at `span` carries [`MARK`] (it was added by `flowrun skip`).
+fn ours(body: &str, span: &std::ops::Range<usize>) -> bool {
+    let rest = &body[span.end..];
+    let line = rest.split('\n').next().unwrap_or_default();
+    line.contains(MARK)
+}
+
+/// The line holding byte `at`: its start and the end past its newline. A last line
+/// without a newline takes the newline before it instead, so that removing the range
+/// leaves no empty line.
+fn line_of(body: &str, at: usize) -> (usize, usize) {
+    let start = body[..at].rfind('\n').map_or(0, |p| p + 1);
+    match body[at..].find('\n') {
+        Some(p) => (start, at + p + 1),
+        None => {
+            let before = body[..start].strip_suffix('\n').map_or(start, str::len);
+            let before = body[..before].strip_suffix('\r').map_or(before, str::len);
+            (before, body.len())
+        }
     }
-    let decor = v.decor().clone();
-    *v = Value::from(to);
-    *v.decor_mut() = decor;
 }
 
 /// Ids of the steps up to and including `through`, in flow order.
@@ -137,6 +177,30 @@ mod tests {
     fn other_bytes_stay() {
         let one = set(FLOW, Some(&["c".to_owned()]), true).unwrap();
         assert_eq!(one, format!("{FLOW}skip = true {MARK}\n"));
+    }
+
+    #[test]
+    fn crlf_and_a_byte_order_mark_stay() {
+        let crlf = format!("\u{feff}{}", FLOW.replace('\n', "\r\n"));
+        let all = ["a".to_owned(), "b".to_owned(), "c".to_owned()];
+        let skipped = set(&crlf, Some(&all), true).unwrap();
+        assert!(skipped.starts_with('\u{feff}'), "{skipped:?}");
+        assert!(!skipped.replace("\r\n", "").contains('\n'), "{skipped:?}");
+        assert!(
+            skipped.contains(&format!("kind = \"merge\"\r\nskip = true {MARK}\r\n")),
+            "{skipped:?}"
+        );
+        assert_eq!(set(&skipped, None, false).unwrap(), crlf);
+        // Nothing to change: the same text.
+        assert_eq!(set(&crlf, None, false).unwrap(), crlf);
+    }
+
+    #[test]
+    fn a_last_line_without_newline() {
+        let src = "[[steps]]\nid = \"a\"\nkind = \"merge\"";
+        let skipped = set(src, None, true).unwrap();
+        assert_eq!(skipped, format!("{src}\nskip = true {MARK}"));
+        assert_eq!(set(&skipped, None, false).unwrap(), src);
     }
 
     #[test]

@@ -48,7 +48,8 @@ pub fn load_flow(root: &Path, run: &RunRef, version: FlowVersion) -> Result<Flow
         FlowVersion::Current => flow::load(root, &run.flow)?,
         FlowVersion::Original => {
             let path = run.dir.join("flow.toml");
-            let source = std::fs::read_to_string(&path).map_err(|e| StoreError::io(&path, e))?;
+            let source =
+                crate::store::recorded::read_text(&path, crate::store::recorded::MAX_FLOW_BYTES)?;
             flow::load_str(&run.flow, &path, source)?
         }
     })

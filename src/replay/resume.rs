@@ -174,7 +174,13 @@ struct Checks<'a> {
 
 /// `run` and the runs it resumes, transitively, newest first.
 fn lineage(store: &Store, run: &RunRef, m: Manifest) -> Vec<Member> {
-    let source = |r: &RunRef| std::fs::read_to_string(r.dir.join("flow.toml")).unwrap_or_default();
+    let source = |r: &RunRef| {
+        crate::store::recorded::read_text(
+            &r.dir.join("flow.toml"),
+            crate::store::recorded::MAX_FLOW_BYTES,
+        )
+        .unwrap_or_default()
+    };
     let mut out = vec![Member {
         source: source(run),
         run: run.clone(),

@@ -252,30 +252,15 @@ fn parse_output(name: &str, out: &[u8], format: LineFormat) -> Result<Vec<Value>
                     "`{name}` printed nothing; it must print one JSON value (or set output = \"ndjson\" to emit zero or more payloads)"
                 )));
             }
-            serde_json::from_slice(out).map(|v| vec![v]).map_err(|e| {
+            crate::json::decode(out, 1).map(|v| vec![v]).map_err(|e| {
                 StepError::new(format!(
-                    "`{name}` printed output that is not one JSON value (line {}, column {}): {e}",
-                    e.line(),
-                    e.column()
+                    "`{name}` printed output that is not one JSON value (line {}, column {}): {}",
+                    e.line, e.column, e.message
                 ))
             })
         }
-        LineFormat::Ndjson => {
-            let text = String::from_utf8_lossy(out);
-            let mut values = Vec::new();
-            for (i, line) in text.lines().enumerate() {
-                if line.trim().is_empty() {
-                    continue;
-                }
-                values.push(serde_json::from_str(line).map_err(|e| {
-                    StepError::new(format!(
-                        "`{name}` output line {}: not valid JSON: {e}",
-                        i + 1
-                    ))
-                })?);
-            }
-            Ok(values)
-        }
+        LineFormat::Ndjson => crate::json::decode_lines(out)
+            .map_err(|e| StepError::new(format!("`{name}` output line {}: {}", e.line, e.message))),
     }
 }
 

@@ -400,11 +400,12 @@ impl Http {
         if raw.iter().all(u8::is_ascii_whitespace) {
             return Ok(Value::Null);
         }
-        serde_json::from_slice(raw).map_err(|e| {
+        crate::json::decode(raw, 1).map_err(|e| {
             StepError::new(format!(
-                "{} {url}: the response is not JSON ({}{e}){}; set response = \"text\" to take it as a string",
+                "{} {url}: the response is not JSON ({}{}){}; set response = \"text\" to take it as a string",
                 self.method,
                 content_type.map(|c| format!("content-type {c}; ")).unwrap_or_default(),
+                e.message.trim_start_matches("not valid JSON: "),
                 self.quote(raw)
             ))
         })

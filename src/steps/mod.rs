@@ -242,9 +242,14 @@ pub fn build(
         source,
     };
     Ok(match &def.spec {
-        Spec::Read { path, format } => Box::new(read::Read {
+        Spec::Read {
+            path,
+            format,
+            allow_empty,
+        } => Box::new(read::Read {
             pattern: env.text(path).map_err(env_err)?,
             format: *format,
+            allow_empty: *allow_empty,
         }),
         Spec::Write { path, format } => Box::new(write::Write {
             template: env.text(path).map_err(env_err)?,

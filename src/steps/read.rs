@@ -2,6 +2,7 @@
 
 use super::{Step, StepCx, StepError};
 use crate::flow::ReadFormat;
+use crate::matching::Kind;
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
@@ -9,117 +10,143 @@ use std::path::{Path, PathBuf};
 pub struct Read {
     pub pattern: String,
     pub format: ReadFormat,
+    /// Whether matching no file is fine.
+    pub allow_empty: bool,
 }
 
 impl Step for Read {
     fn process(&mut self, _input: Value, cx: &StepCx<'_>) -> Result<Vec<Value>, StepError> {
-        let full = pattern_under(cx.root, &self.pattern);
-        let paths = glob::glob(&full)
-            .map_err(|e| StepError::new(format!("invalid path pattern `{}`: {e}", self.pattern)))?;
-        let mut files: Vec<PathBuf> = Vec::new();
-        for entry in paths {
-            let path = entry.map_err(|e| {
-                StepError::new(format!("cannot read {}: {}", e.path().display(), e.error()))
-            })?;
-            if path.is_file() {
-                files.push(path);
-            }
-        }
-        files.sort();
+        let files = self.files(cx.root)?;
         files
             .iter()
-            .map(|path| {
-                let shown = path
-                    .strip_prefix(cx.root)
-                    .unwrap_or(path)
-                    .display()
-                    .to_string();
-                read_file(path, &shown, self.format)
-            })
+            .map(|path| read_file(path, &shown(cx.root, path), self.format))
             .collect()
     }
 }
 
-/// The glob for `pattern` resolved against `root`: the root is taken literally, so a
-/// project folder named e.g. `exports [old]` still matches its files.
-fn pattern_under(root: &Path, pattern: &str) -> String {
-    if Path::new(pattern).is_absolute() {
-        return pattern.to_owned();
+/// `path` as messages show it: relative to the project root when inside it (a name
+/// that is not UTF-8 is shown lossily).
+fn shown(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+impl Read {
+    /// The files to read, sorted by path. Matching nothing, naming a folder, or
+    /// matching something that is not a plain file (a FIFO would block) is an error:
+    /// a typo in `path` must not pass as "no data today".
+    fn files(&self, root: &Path) -> Result<Vec<PathBuf>, StepError> {
+        let opts = crate::matching::Options {
+            hidden: true,
+            follow_links: true,
+        };
+        let found = crate::matching::find(root, &self.pattern, opts).map_err(StepError::new)?;
+        if let Some((path, reason)) = found.errors.first() {
+            return Err(StepError::new(format!(
+                "cannot read {}: {reason}",
+                shown(root, path)
+            )));
+        }
+        for (path, kind) in &found.others {
+            match kind {
+                Kind::Folder if !found.literal => {}
+                Kind::Folder => {
+                    return Err(StepError::new(format!(
+                        "path = \"{}\" is a folder, not a file; did you mean \"{}/*.{}\"?",
+                        self.pattern,
+                        self.pattern.trim_end_matches('/'),
+                        extension(self.format)
+                    )));
+                }
+                Kind::Symlink | Kind::Special(_) => {
+                    let what = if let Kind::Special(what) = kind {
+                        what
+                    } else {
+                        "a symbolic link"
+                    };
+                    return Err(StepError::new(format!(
+                        "{} is not a regular file ({what}); `read` reads plain files only",
+                        shown(root, path)
+                    )));
+                }
+            }
+        }
+        if found.files.is_empty() && !self.allow_empty {
+            let folders = found.others.len();
+            let base = match shown(root, &found.base) {
+                rel if rel.is_empty() => ".".to_owned(),
+                rel => rel,
+            };
+            let looked = if found.base_exists {
+                if folders > 0 {
+                    format!("looked in {base}/: only {folders} folder(s) match")
+                } else {
+                    format!("looked in {base}/")
+                }
+            } else {
+                format!("looked in {base}/, which does not exist")
+            };
+            return Err(StepError::new(format!(
+                "no file matches path = \"{}\" ({looked}); set allow_empty = true on this step if finding no file is fine",
+                self.pattern
+            )));
+        }
+        Ok(found.files)
     }
-    let root = glob::Pattern::escape(&root.to_string_lossy());
-    let sep = if root.ends_with('/') { "" } else { "/" };
-    format!("{root}{sep}{pattern}")
+}
+
+/// The usual file extension of `format`, for hints.
+fn extension(format: ReadFormat) -> &'static str {
+    match format {
+        ReadFormat::Json => "json",
+        ReadFormat::Ndjson => "ndjson",
+        ReadFormat::Csv => "csv",
+    }
 }
 
 fn read_file(path: &Path, shown: &str, format: ReadFormat) -> Result<Value, StepError> {
     let bytes =
         std::fs::read(path).map_err(|e| StepError::new(format!("cannot read {shown}: {e}")))?;
+    let located = |e: crate::json::DecodeError| StepError::new(format!("{shown}:{e}"));
     match format {
-        ReadFormat::Json => serde_json::from_slice(&bytes).map_err(|e| {
-            StepError::new(format!(
-                "{shown}:{}:{}: not valid JSON: {e}",
-                e.line(),
-                e.column()
-            ))
-        }),
-        ReadFormat::Ndjson => {
-            let text = std::str::from_utf8(&bytes)
-                .map_err(|e| StepError::new(format!("{shown}: not UTF-8 text: {e}")))?;
-            let mut items = Vec::new();
-            for (i, line) in text.lines().enumerate() {
-                if line.trim().is_empty() {
-                    continue;
-                }
-                let v = serde_json::from_str(line).map_err(|e| {
-                    StepError::new(format!(
-                        "{shown}:{}:{}: not valid JSON: {e}",
-                        i + 1,
-                        e.column()
-                    ))
-                })?;
-                items.push(v);
-            }
-            Ok(Value::Array(items))
-        }
-        ReadFormat::Csv => {
-            let mut reader = csv::Reader::from_reader(bytes.as_slice());
-            let headers = reader
-                .headers()
-                .map_err(|e| StepError::new(format!("{shown}: {e}")))?
-                .clone();
-            let mut rows = Vec::new();
-            for record in reader.records() {
-                let record = record.map_err(|e| {
-                    let line = e.position().map(csv::Position::line).unwrap_or_default();
-                    StepError::new(format!("{shown}:{line}: bad CSV row: {e}"))
-                })?;
-                let mut row = Map::new();
-                for (key, value) in headers.iter().zip(record.iter()) {
-                    row.insert(key.to_owned(), Value::String(value.to_owned()));
-                }
-                rows.push(Value::Object(row));
-            }
-            Ok(Value::Array(rows))
-        }
+        ReadFormat::Json => crate::json::decode(&bytes, crate::cores::threads()).map_err(located),
+        ReadFormat::Ndjson => crate::json::decode_lines(&bytes)
+            .map(Value::Array)
+            .map_err(located),
+        ReadFormat::Csv => read_csv(&bytes, shown),
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_root_with_glob_characters_is_taken_literally() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("exports [old] *");
-        std::fs::create_dir_all(root.join("data")).unwrap();
-        std::fs::write(root.join("data/a.json"), "[1]").unwrap();
-        std::fs::write(root.join("data/b.json"), "[2]").unwrap();
-        let found: Vec<PathBuf> = glob::glob(&pattern_under(&root, "data/*.json"))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
-        assert_eq!(found, [root.join("data/a.json"), root.join("data/b.json")]);
-        assert_eq!(pattern_under(&root, "/abs/*.json"), "/abs/*.json");
+/// CSV rows as objects keyed by the header line; a header named twice is an error
+/// (one of the two columns would be lost).
+fn read_csv(bytes: &[u8], shown: &str) -> Result<Value, StepError> {
+    let mut reader = csv::Reader::from_reader(bytes);
+    let headers = reader
+        .headers()
+        .map_err(|e| StepError::new(format!("{shown}: {e}")))?
+        .clone();
+    for (i, name) in headers.iter().enumerate() {
+        if let Some(first) = headers.iter().take(i).position(|h| h == name) {
+            return Err(StepError::new(format!(
+                "{shown}:1: the CSV header `{name}` is repeated (columns {} and {}); each column needs its own name, or one of them would be lost",
+                first + 1,
+                i + 1
+            )));
+        }
     }
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| {
+            let line = e.position().map(csv::Position::line).unwrap_or_default();
+            StepError::new(format!("{shown}:{line}: bad CSV row: {e}"))
+        })?;
+        let mut row = Map::new();
+        for (key, value) in headers.iter().zip(record.iter()) {
+            row.insert(key.to_owned(), Value::String(value.to_owned()));
+        }
+        rows.push(Value::Object(row));
+    }
+    Ok(Value::Array(rows))
 }

@@ -53,6 +53,30 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Rewrites the existing file `path` (a file the user keeps, such as a flow file) the
+/// same way as [`write`], as an editor would: through a symbolic link to its target
+/// (the temporary file is made beside the target, so the rename stays in one folder
+/// and the link stays a link), keeping the target's permission bits.
+///
+/// # Errors
+/// The file cannot be resolved or written; it is then unchanged.
+pub fn replace(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let target = std::fs::canonicalize(path).map_err(|e| StoreError::io(path, e))?;
+    let perms = std::fs::metadata(&target)
+        .map_err(|e| StoreError::io(path, e))?
+        .permissions();
+    let dir = target.parent().unwrap_or(Path::new("."));
+    let mut temp = temp_in(dir)?;
+    temp.as_file()
+        .set_permissions(perms)
+        .and_then(|()| temp.as_file_mut().write_all(bytes))
+        .and_then(|()| temp.as_file().sync_all())
+        .map_err(|e| StoreError::io(path, e))?;
+    temp.persist(&target)
+        .map_err(|e| StoreError::io(path, without_path(e.error)))?;
+    Ok(())
+}
+
 /// Syncs a folder so that renames inside it survive a power cut.
 ///
 /// # Errors

@@ -5,6 +5,9 @@
 //! then reads that one small file instead of every entry of a folder holding thousands
 //! of runs. The index is only trusted when it accounts for every sub-folder of the flow's
 //! folder (the folder's link count, one stat); otherwise it is rebuilt from the folder.
+//! A link count can balance out (a run deleted, a stray folder added), so the index is
+//! also checked run by run as it is read: an id whose folder is gone means the index is
+//! stale, and it is rebuilt there and then. `prune` rebuilds it outright.
 
 use super::{Store, StoreError};
 use crate::flow::is_name;
@@ -56,23 +59,32 @@ impl Store {
             .map(|f| (f.clone(), self.ids_desc(&f)))
             .collect();
         std::iter::from_fn(move || {
-            // The next run is the newest head among the flows (few flows: a linear scan).
-            let mut best: Option<(usize, String)> = None;
-            for (k, (_, ids)) in lists.iter_mut().enumerate() {
-                if let Some(head) = ids.peek()
-                    && best.as_ref().is_none_or(|(_, b)| head > b.as_str())
-                {
-                    best = Some((k, head.to_owned()));
+            loop {
+                // The next run is the newest head among the flows (few flows: a linear scan).
+                let mut best: Option<(usize, String)> = None;
+                for (k, (_, ids)) in lists.iter_mut().enumerate() {
+                    if let Some(head) = ids.peek()
+                        && best.as_ref().is_none_or(|(_, b)| head > b.as_str())
+                    {
+                        best = Some((k, head.to_owned()));
+                    }
                 }
+                let (k, id) = best?;
+                let flow = lists[k].0.clone();
+                if lists[k].1.is_index() && !self.run_dir(&flow, &id).is_dir() {
+                    // A stale index: list the folder instead, below the runs already given.
+                    let mut ids = self.rebuild_index(&flow);
+                    ids.retain(|i| *i < id);
+                    lists[k].1 = IdsDesc::Listed(ids);
+                    continue;
+                }
+                lists[k].1.advance();
+                return Some(RunRef {
+                    dir: self.run_dir(&flow, &id),
+                    flow,
+                    id,
+                });
             }
-            let (k, id) = best?;
-            lists[k].1.advance();
-            let flow = lists[k].0.clone();
-            Some(RunRef {
-                dir: self.run_dir(&flow, &id),
-                flow,
-                id,
-            })
         })
     }
 
@@ -104,6 +116,12 @@ impl Store {
                 bytes,
             };
         }
+        IdsDesc::Listed(self.rebuild_index(flow))
+    }
+
+    /// Rewrites `flow`'s index from its folder; returns its run ids, oldest first.
+    #[allow(clippy::must_use_candidate)] // called for the rewrite alone too
+    pub fn rebuild_index(&self, flow: &str) -> Vec<String> {
         let ids = self.run_ids(flow);
         let mut text = String::with_capacity(ids.len() * LINE);
         for id in &ids {
@@ -112,7 +130,7 @@ impl Store {
         }
         // Best effort (a read-only store still lists): written whole, then renamed.
         let _ = super::atomic::write(&self.index_path(flow), text.as_bytes());
-        IdsDesc::Listed(ids)
+        ids
     }
 
     /// Every run (of `flow`, or of all flows), newest first.
@@ -203,7 +221,8 @@ impl Store {
 /// The index of the flow folder `dir`, when it lists exactly its run folders.
 fn complete_index(dir: &Path) -> Option<Vec<u8>> {
     use std::os::unix::fs::MetadataExt as _;
-    let bytes = std::fs::read(dir.join(".runs")).ok()?;
+    let bytes =
+        super::recorded::read(&dir.join(".runs"), super::recorded::MAX_MANIFEST_BYTES).ok()?;
     if bytes.len() % LINE != 0 {
         return None;
     }
@@ -224,6 +243,10 @@ enum IdsDesc {
 }
 
 impl IdsDesc {
+    fn is_index(&self) -> bool {
+        matches!(self, IdsDesc::Index { .. })
+    }
+
     fn peek(&mut self) -> Option<&str> {
         match self {
             IdsDesc::Index { bytes, pos } => loop {

@@ -3,6 +3,7 @@
 use super::StoreError;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -18,6 +19,9 @@ pub struct FlowLock {
 /// How long to keep trying when the lock is briefly taken by a reader checking it.
 const PATIENCE: Duration = Duration::from_millis(250);
 
+/// Opening never blocks, should a FIFO sit where the lock file belongs (it is refused).
+const NONBLOCK: i32 = rustix::fs::OFlags::NONBLOCK.bits().cast_signed();
+
 /// Takes the lock of `flow` whose runs live in `dir`.
 ///
 /// # Errors
@@ -30,8 +34,19 @@ pub fn acquire(dir: &Path, flow: &str) -> Result<FlowLock, StoreError> {
         .write(true)
         .create(true)
         .truncate(false)
+        .custom_flags(NONBLOCK)
         .open(&path)
         .map_err(|e| StoreError::io(&path, e))?;
+    let kind = file
+        .metadata()
+        .map_err(|e| StoreError::io(&path, e))?
+        .file_type();
+    if !kind.is_file() {
+        return Err(StoreError::NotRegular {
+            path,
+            what: super::recorded::describe(kind),
+        });
+    }
     let start = Instant::now();
     loop {
         match file.try_lock() {
@@ -80,9 +95,16 @@ impl FlowLock {
 /// Whether a process holds the lock of the flow whose runs live in `dir`.
 #[must_use]
 pub fn is_held(dir: &Path) -> bool {
-    let Ok(file) = File::open(dir.join(".lock")) else {
+    let Ok(file) = OpenOptions::new()
+        .read(true)
+        .custom_flags(NONBLOCK)
+        .open(dir.join(".lock"))
+    else {
         return false;
     };
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        return false;
+    }
     match file.try_lock_shared() {
         Ok(()) => false,
         Err(TryLockError::WouldBlock) => true,

@@ -7,6 +7,7 @@ pub mod lock;
 pub mod manifest;
 pub mod payload;
 pub mod prune;
+pub mod recorded;
 pub mod replays;
 pub mod verify;
 
@@ -40,8 +41,9 @@ pub enum StoreError {
     /// A payload whose full content was never stored.
     #[error("{}: this payload was trimmed when it was stored (it was larger than max_payload_bytes), so its full content is not available", display_path(.0))]
     Trimmed(PathBuf),
-    /// A payload or manifest that is not valid JSON.
-    #[error("{}:{line}:{column}: not valid JSON: {message}", display_path(path))]
+    /// A payload or manifest that is not valid JSON (or not JSON flowrun takes: see
+    /// [`crate::json::decode`]).
+    #[error("{}:{line}:{column}: {message}", display_path(path))]
     BadJson {
         /// The file.
         path: PathBuf,
@@ -67,6 +69,30 @@ pub enum StoreError {
         flow: String,
         /// The run holding the lock, if known.
         holder: Option<String>,
+    },
+    /// A recorded file that is not a regular file (a FIFO, a device, a folder).
+    #[error(
+        "{}: not a regular file ({what}); a run's files are plain files",
+        display_path(path)
+    )]
+    NotRegular {
+        /// The path.
+        path: PathBuf,
+        /// What it is instead.
+        what: &'static str,
+    },
+    /// A recorded file larger than flowrun reads.
+    #[error(
+        "{}: {bytes} bytes, more than the {max} bytes flowrun reads from a file of this kind",
+        display_path(path)
+    )]
+    TooLarge {
+        /// The path.
+        path: PathBuf,
+        /// Its size (as far as it was read).
+        bytes: u64,
+        /// The limit.
+        max: u64,
     },
     /// A run reference that matches nothing.
     #[error(
@@ -207,14 +233,13 @@ impl Store {
 /// The manifest is missing or malformed.
 pub fn read_manifest_raw(run_dir: &Path) -> Result<Manifest, StoreError> {
     let path = run_dir.join("manifest.json");
-    let bytes = std::fs::read(&path).map_err(|e| StoreError::io(&path, e).reading())?;
-    let value: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|e| StoreError::BadJson {
-            path: path.clone(),
-            line: e.line(),
-            column: e.column(),
-            message: e.to_string(),
-        })?;
+    let bytes = recorded::read(&path, recorded::MAX_MANIFEST_BYTES).map_err(StoreError::reading)?;
+    let value = crate::json::decode(&bytes, 1).map_err(|e| StoreError::BadJson {
+        path: path.clone(),
+        line: e.line,
+        column: e.column,
+        message: e.message,
+    })?;
     let m: Manifest = serde_json::from_value(value).map_err(|e| StoreError::BadManifest {
         path: path.clone(),
         message: e.to_string(),

@@ -118,8 +118,13 @@ pub fn encode_to_temp(dir: &Path, value: &Value, how: Encoding<'_>) -> Result<Pe
 /// The file could not be copied.
 pub fn copy_to_temp(dir: &Path, from: &Path, encoded: Encoded) -> Result<Pending, StoreError> {
     let mut temp = atomic::temp_in(dir)?;
-    let mut src = File::open(from).map_err(|e| StoreError::io(from, e))?;
-    io::copy(&mut src, temp.as_file_mut()).map_err(|e| StoreError::io(temp.path(), e))?;
+    let (src, _) = super::recorded::open(from, super::recorded::MAX_PAYLOAD_BYTES)?;
+    super::recorded::copy(
+        from,
+        src,
+        super::recorded::MAX_PAYLOAD_BYTES,
+        temp.as_file_mut(),
+    )?;
     Ok(Pending { temp, encoded })
 }
 
@@ -141,15 +146,15 @@ pub fn write(path: &Path, value: &Value, how: Encoding<'_>) -> Result<Encoded, S
 /// # Errors
 /// The file is missing, unreadable, trimmed or not JSON.
 pub fn read(path: &Path) -> Result<Value, StoreError> {
-    let bytes = std::fs::read(path).map_err(|e| StoreError::io(path, e))?;
+    let bytes = super::recorded::read(path, super::recorded::MAX_PAYLOAD_BYTES)?;
     if bytes.ends_with(TRIMMED_MARK) {
         return Err(StoreError::Trimmed(path.to_path_buf()));
     }
-    serde_json::from_slice(&bytes).map_err(|e| StoreError::BadJson {
+    crate::json::decode(&bytes, 1).map_err(|e| StoreError::BadJson {
         path: path.to_path_buf(),
-        line: e.line(),
-        column: e.column(),
-        message: e.to_string(),
+        line: e.line,
+        column: e.column,
+        message: e.message,
     })
 }
 
@@ -159,8 +164,8 @@ pub fn read(path: &Path) -> Result<Value, StoreError> {
 /// The file could not be read.
 pub fn hash_file(path: &Path) -> Result<(u64, String), StoreError> {
     let mut hasher = blake3::Hasher::new();
-    let mut file = File::open(path).map_err(|e| StoreError::io(path, e))?;
-    let n = io::copy(&mut file, &mut hasher).map_err(|e| StoreError::io(path, e))?;
+    let (file, _) = super::recorded::open(path, super::recorded::MAX_PAYLOAD_BYTES)?;
+    let n = super::recorded::copy(path, file, super::recorded::MAX_PAYLOAD_BYTES, &mut hasher)?;
     Ok((n, hasher.finalize().to_hex().to_string()))
 }
 

@@ -138,9 +138,10 @@ impl Store {
             // Only when empty: tidy, not needed.
             let _ = std::fs::remove_dir(self.deleting_dir(flow));
             let _ = std::fs::remove_dir(self.path().join(DELETING));
-            // Listing once now rebuilds the run index while nothing else changes the
-            // flow's folder (the lock is held and the leftovers are gone).
-            let _ = self.newest_runs(Some(flow)).next();
+            // Rebuilt while nothing else changes the flow's folder (the lock is held and
+            // the leftovers are gone): a stray folder would let the old index look
+            // complete by its folder's link count.
+            self.rebuild_index(flow);
         }
         Ok(out)
     }

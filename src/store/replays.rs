@@ -40,7 +40,7 @@ impl Store {
     #[must_use]
     pub fn replay_entries(&self, flow: &str) -> Vec<Entry> {
         let path = self.replay_index_path(flow);
-        let parsed = std::fs::read(&path)
+        let parsed = super::recorded::read(&path, super::recorded::MAX_MANIFEST_BYTES)
             .ok()
             .and_then(|b| serde_json::from_slice::<Index>(&b).ok())
             .filter(|i| i.format == FORMAT);

@@ -1,7 +1,7 @@
 //! `verify`: re-hash a run's files against its manifest.
 
 use super::list::RunRef;
-use super::{RunStatus, Store, atomic::TEMP_PREFIX, payload::hash_file};
+use super::{RunStatus, Store, StoreError, atomic::TEMP_PREFIX, payload::hash_file};
 use std::collections::HashSet;
 use std::fmt;
 
@@ -14,6 +14,9 @@ pub enum Finding {
     Changed(String),
     /// A listed file that is not there.
     Missing(String),
+    /// A listed file that cannot be read as a recorded file (a FIFO, a device, too
+    /// large): the message says why.
+    Unreadable(String),
     /// A file the manifest does not list.
     Unlisted(String),
     /// A payload file written after the last checkpoint of a run that is still going or
@@ -37,6 +40,7 @@ impl fmt::Display for Finding {
             Finding::BadManifest(m) => write!(f, "manifest unreadable: {m}"),
             Finding::Changed(p) => write!(f, "changed: {p} (its hash differs from the manifest)"),
             Finding::Missing(p) => write!(f, "missing: {p}"),
+            Finding::Unreadable(m) => write!(f, "unreadable: {m}"),
             Finding::Unlisted(p) => write!(f, "unlisted: {p} (not in the manifest)"),
             Finding::Unrecorded(p) => write!(
                 f,
@@ -92,7 +96,7 @@ pub fn verify(store: &Store, run: &RunRef) -> Report {
     match hash_file(&run.dir.join("flow.toml")) {
         Ok((_, h)) if h == manifest.flow_blake3 => {}
         Ok(_) => report.findings.push(Finding::Changed("flow.toml".into())),
-        Err(_) => report.findings.push(Finding::Missing("flow.toml".into())),
+        Err(e) => report.findings.push(not_hashed("flow.toml", &e)),
     }
     for r in manifest.records() {
         listed.insert(r.file.clone());
@@ -104,7 +108,7 @@ pub fn verify(store: &Store, run: &RunRef) -> Report {
         match hash_file(&run.dir.join(&r.file)) {
             Ok((n, h)) if n == r.bytes && h == r.blake3 => {}
             Ok(_) => report.findings.push(Finding::Changed(r.file.clone())),
-            Err(_) => report.findings.push(Finding::Missing(r.file.clone())),
+            Err(e) => report.findings.push(not_hashed(&r.file, &e)),
         }
     }
     listed.insert("manifest.json".into());
@@ -137,4 +141,20 @@ pub fn verify(store: &Store, run: &RunRef) -> Report {
         }
     }
     report
+}
+
+/// What it means that listed file `rel` could not be hashed.
+fn not_hashed(rel: &str, e: &StoreError) -> Finding {
+    match e {
+        StoreError::NotRegular { what, .. } => {
+            Finding::Unreadable(format!("{rel} is not a regular file ({what})"))
+        }
+        StoreError::TooLarge { bytes, max, .. } => Finding::Unreadable(format!(
+            "{rel} holds {bytes} bytes, more than the {max} flowrun reads"
+        )),
+        StoreError::Io { source, .. } if source.kind() != std::io::ErrorKind::NotFound => {
+            Finding::Unreadable(format!("{rel}: {source}"))
+        }
+        _ => Finding::Missing(rel.to_owned()),
+    }
 }

@@ -6,7 +6,7 @@ use super::job::Work;
 use super::log::Line;
 use super::{BUSY_BACKOFF, Runner};
 use crate::flow::display_path;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 impl Runner {
@@ -46,10 +46,13 @@ impl Runner {
                 continue;
             };
             match inbox.poll(now) {
-                Ok(ready) => {
-                    if let Some(file) = ready.into_iter().next() {
+                Ok(polled) => {
+                    if let Some(file) = polled.ready.into_iter().next() {
                         inbox.forget(&file);
                         self.start(&name, Work::File(file));
+                    }
+                    for (entry, what) in polled.refused {
+                        self.refuse(&name, &entry, what);
                     }
                 }
                 Err(e) => self.log.emit(
@@ -57,6 +60,32 @@ impl Runner {
                 ),
             }
         }
+    }
+
+    /// Moves an inbox entry that is not a plain file to `failed/`, saying why.
+    fn refuse(&mut self, name: &str, entry: &Path, what: &str) {
+        let line = match inbox::refuse(entry) {
+            Ok(to) => Line::warn(
+                "file_refused",
+                format!(
+                    "{} is {what}, not a plain file: not run (links are not followed); moved to {}",
+                    display_path(entry),
+                    display_path(&to)
+                ),
+            )
+            .field("to", display_path(&to)),
+            // Gone already, or a read-only inbox: said once per poll at most.
+            Err(e) => Line::warn(
+                "error",
+                format!(
+                    "{} is {what}, not a plain file: not run; cannot move it to {}/: {e}",
+                    display_path(entry),
+                    inbox::FAILED
+                ),
+            ),
+        };
+        self.log
+            .emit(line.flow(name).field("file", display_path(entry)));
     }
 
     /// Moves files whose runs were cut off to `failed/`; `false` when the flow is busy

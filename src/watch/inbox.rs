@@ -39,68 +39,91 @@ struct Seen {
 pub struct Inbox {
     /// The glob as written in the flow (relative to the project root).
     pub glob: String,
-    /// The glob made absolute.
-    pattern: String,
+    /// The project root.
+    root: PathBuf,
     /// The same glob, inside the `.processing/` folders.
     processing: String,
     seen: HashMap<PathBuf, Seen>,
+    /// Entries already reported as refused (one that cannot be moved away is said once).
+    refused: std::collections::HashSet<PathBuf>,
     /// The run store: never input, whatever the glob says.
     store: PathBuf,
     /// Whether files left in `.processing/` by an earlier runner have been dealt with.
     pub recovered: bool,
 }
 
-fn options() -> glob::MatchOptions {
-    glob::MatchOptions {
-        case_sensitive: true,
-        require_literal_separator: true,
-        // Hidden files are how uploaders and editors write before they rename: never input.
-        require_literal_leading_dot: true,
-    }
+/// What one look at an inbox found.
+#[derive(Debug, Default)]
+pub struct Polled {
+    /// Files completely written, oldest first.
+    pub ready: Vec<PathBuf>,
+    /// Matching entries that are not plain files (a symbolic link, a FIFO, a device),
+    /// with what they are: never input. A link is not followed, or any file the runner
+    /// can read could be fed into a flow by whoever can write to the inbox.
+    pub refused: Vec<(PathBuf, &'static str)>,
 }
+
+/// Hidden files are how uploaders and editors write before they rename: never input.
+/// Links are never followed.
+const OPTIONS: crate::matching::Options = crate::matching::Options {
+    hidden: false,
+    follow_links: false,
+};
 
 impl Inbox {
     /// The inbox of glob `glob`, relative to `root`.
     #[must_use]
     pub fn new(root: &Path, glob: &str) -> Inbox {
-        let base = glob::Pattern::escape(&root.to_string_lossy());
         let (dir, name) = match glob.rsplit_once('/') {
             Some((dir, name)) => (format!("{dir}/"), name),
             None => (String::new(), glob),
         };
-        let join = |rel: &str| {
-            if Path::new(rel).is_absolute() {
-                rel.to_owned()
-            } else {
-                format!("{base}/{rel}")
-            }
-        };
         Inbox {
             glob: glob.to_owned(),
-            pattern: join(glob),
-            processing: join(&format!("{dir}{PROCESSING}/{name}")),
+            root: root.to_path_buf(),
+            processing: format!("{dir}{PROCESSING}/{name}"),
             seen: HashMap::new(),
+            refused: std::collections::HashSet::new(),
             store: crate::store::Store::new(root).path().to_path_buf(),
             recovered: false,
         }
     }
 
     /// Looks at the matching files and returns those completely written, oldest first:
-    /// their size and modification time have not changed for [`SETTLE`].
+    /// their size and modification time have not changed for [`SETTLE`]; and the
+    /// matching entries that are not plain files.
     ///
     /// # Errors
     /// The glob cannot be used (it was checked when the flow was loaded, so this is rare).
-    pub fn poll(&mut self, now: Instant) -> Result<Vec<PathBuf>, String> {
-        let paths = glob::glob_with(&self.pattern, options()).map_err(|e| e.to_string())?;
+    pub fn poll(&mut self, now: Instant) -> Result<Polled, String> {
+        let found = crate::matching::find(&self.root, &self.glob, OPTIONS)?;
         let mut current = HashMap::new();
         let mut ready = Vec::new();
-        // Unreadable folders and files vanishing mid-listing are skipped: looked at again
-        // at the next poll.
-        for path in paths.flatten() {
-            if is_runner_folder(path.parent()) || path.starts_with(&self.store) {
+        let mut refused = Vec::new();
+        let before = std::mem::take(&mut self.refused);
+        for (path, kind) in found.others {
+            if self.is_ours(&path) {
                 continue;
             }
-            let Ok(meta) = std::fs::metadata(&path) else {
+            // Still there since the last poll (it could not be moved away): said already.
+            let known = before.contains(&path);
+            self.refused.insert(path.clone());
+            if known {
+                continue;
+            }
+            match kind {
+                crate::matching::Kind::Folder => {}
+                crate::matching::Kind::Symlink => refused.push((path, "a symbolic link")),
+                crate::matching::Kind::Special(what) => refused.push((path, what)),
+            }
+        }
+        // Unreadable folders and files vanishing mid-listing are skipped: looked at again
+        // at the next poll.
+        for path in found.files {
+            if self.is_ours(&path) {
+                continue;
+            }
+            let Ok(meta) = std::fs::symlink_metadata(&path) else {
                 continue;
             };
             if !meta.is_file() {
@@ -122,7 +145,15 @@ impl Inbox {
         }
         self.seen = current;
         ready.sort();
-        Ok(ready.into_iter().map(|(_, p)| p).collect())
+        Ok(Polled {
+            ready: ready.into_iter().map(|(_, p)| p).collect(),
+            refused,
+        })
+    }
+
+    /// Whether `path` is in one of the runner's own folders or in the run store.
+    fn is_ours(&self, path: &Path) -> bool {
+        is_runner_folder(path.parent()) || path.starts_with(&self.store)
     }
 
     /// Forgets what was seen of `path` (it was claimed).
@@ -133,12 +164,9 @@ impl Inbox {
     /// Files left in this inbox's `.processing/` folders: their runs were cut off.
     #[must_use]
     pub fn cut_off(&self) -> Vec<PathBuf> {
-        let Ok(paths) = glob::glob_with(&self.processing, options()) else {
-            return Vec::new();
-        };
-        let mut files: Vec<PathBuf> = paths.flatten().filter(|p| p.is_file()).collect();
-        files.sort();
-        files
+        crate::matching::find(&self.root, &self.processing, OPTIONS)
+            .map(|found| found.files)
+            .unwrap_or_default()
     }
 }
 
@@ -160,6 +188,18 @@ pub fn claim(file: &Path) -> io::Result<PathBuf> {
         .parent()
         .ok_or_else(|| io::Error::other("a dropped file has a folder"))?;
     move_into(file, &dir.join(PROCESSING))
+}
+
+/// Moves an inbox entry that is not a plain file (see [`Polled::refused`]) to `failed/`
+/// beside it, as it is: a symbolic link moves as the link, never its target.
+///
+/// # Errors
+/// The entry cannot be moved.
+pub fn refuse(entry: &Path) -> io::Result<PathBuf> {
+    let dir = entry
+        .parent()
+        .ok_or_else(|| io::Error::other("a dropped file has a folder"))?;
+    move_into(entry, &dir.join(FAILED))
 }
 
 /// Where a file ends up.
@@ -199,29 +239,37 @@ fn move_into(file: &Path, dir: &Path) -> io::Result<PathBuf> {
     Ok(dest)
 }
 
-/// `dir/name`, or `dir/stem.N.ext` with the smallest N ≥ 1 that is not taken.
+/// `dir/name`, or `dir/stem.N.ext` with the smallest N ≥ 1 that is not taken. The name
+/// is kept as bytes: one that is not UTF-8 keeps its bytes too.
 fn free_name(dir: &Path, name: &Path) -> PathBuf {
+    use std::ffi::OsString;
+    use std::os::unix::ffi::{OsStrExt as _, OsStringExt as _};
     let first = dir.join(name);
     if !first.exists() {
         return first;
     }
-    let stem = name
-        .file_stem()
-        .unwrap_or(name.as_os_str())
-        .to_string_lossy();
-    let ext = name.extension().map(|e| e.to_string_lossy());
+    let stem = name.file_stem().unwrap_or(name.as_os_str()).as_bytes();
+    let ext = name.extension().map(std::ffi::OsStr::as_bytes);
+    let with = |middle: &str| {
+        let mut bytes = stem.to_vec();
+        bytes.push(b'.');
+        bytes.extend_from_slice(middle.as_bytes());
+        if let Some(ext) = ext {
+            bytes.push(b'.');
+            bytes.extend_from_slice(ext);
+        }
+        dir.join(OsString::from_vec(bytes))
+    };
     (1..MAX_SUFFIX)
-        .map(|n| match &ext {
-            Some(ext) => dir.join(format!("{stem}.{n}.{ext}")),
-            None => dir.join(format!("{stem}.{n}")),
-        })
+        .map(|n| with(&n.to_string()))
         .find(|p| !p.exists())
         // Thousands of files of one name: a time stamp keeps this one apart.
         .unwrap_or_else(|| {
-            dir.join(format!(
-                "{stem}.{}",
-                crate::time::run_id(chrono::Utc::now())
-            ))
+            let stamp = crate::time::run_id(chrono::Utc::now());
+            let mut bytes = stem.to_vec();
+            bytes.push(b'.');
+            bytes.extend_from_slice(stamp.as_bytes());
+            dir.join(OsString::from_vec(bytes))
         })
 }
 
@@ -230,9 +278,23 @@ fn free_name(dir: &Path, name: &Path) -> PathBuf {
 /// # Errors
 /// A message with `file:line:col` when it is not JSON, or the I/O error.
 pub fn read_payload(file: &Path, shown: &str) -> Result<Value, String> {
-    let bytes = std::fs::read(file).map_err(|e| format!("{shown}: {e}"))?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| format!("{shown}:{}:{}: not valid JSON: {e}", e.line(), e.column()))
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    // Not through a link, and without blocking on a FIFO, should one have been put
+    // under the claimed name since the poll.
+    let flags = rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK;
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags.bits().cast_signed())
+        .open(file)
+        .map_err(|e| format!("{shown}: {e}"))?;
+    if !f.metadata().is_ok_and(|m| m.is_file()) {
+        return Err(format!("{shown}: not a regular file"));
+    }
+    let mut bytes = Vec::new();
+    f.read_to_end(&mut bytes)
+        .map_err(|e| format!("{shown}: {e}"))?;
+    crate::json::decode(&bytes, 1).map_err(|e| format!("{shown}:{e}"))
 }
 
 #[cfg(test)]
@@ -248,14 +310,14 @@ mod tests {
         std::fs::write(dir.path().join("inbox/b.txt"), "{}").unwrap();
         let mut inbox = Inbox::new(dir.path(), "inbox/*.json");
         let t0 = Instant::now();
-        assert!(inbox.poll(t0).unwrap().is_empty());
-        let ready = inbox.poll(t0 + SETTLE).unwrap();
+        assert!(inbox.poll(t0).unwrap().ready.is_empty());
+        let ready = inbox.poll(t0 + SETTLE).unwrap().ready;
         assert_eq!(ready, [dir.path().join("inbox/a.json")]);
 
         // Still being written: its clock starts again.
         std::fs::write(dir.path().join("inbox/a.json"), "{\"more\": 1}").unwrap();
-        assert!(inbox.poll(t0 + SETTLE * 2).unwrap().is_empty());
-        assert_eq!(inbox.poll(t0 + SETTLE * 3).unwrap().len(), 1);
+        assert!(inbox.poll(t0 + SETTLE * 2).unwrap().ready.is_empty());
+        assert_eq!(inbox.poll(t0 + SETTLE * 3).unwrap().ready.len(), 1);
     }
 
     #[test]
@@ -289,14 +351,20 @@ mod tests {
         let mut deep = Inbox::new(dir.path(), "inbox/**/*.json");
         let t0 = Instant::now();
         deep.poll(t0).unwrap();
-        assert_eq!(deep.poll(t0 + SETTLE).unwrap(), [inbox.join("sub/c.json")]);
+        assert_eq!(
+            deep.poll(t0 + SETTLE).unwrap().ready,
+            [inbox.join("sub/c.json")]
+        );
 
         // Nor is the run store.
         std::fs::create_dir_all(dir.path().join("runs/f/r")).unwrap();
         std::fs::write(dir.path().join("runs/f/r/manifest.json"), "{}").unwrap();
         let mut all = Inbox::new(dir.path(), "**/*.json");
         all.poll(t0).unwrap();
-        assert_eq!(all.poll(t0 + SETTLE).unwrap(), [inbox.join("sub/c.json")]);
+        assert_eq!(
+            all.poll(t0 + SETTLE).unwrap().ready,
+            [inbox.join("sub/c.json")]
+        );
     }
 
     #[test]
