@@ -13,6 +13,7 @@ pub mod replay;
 pub mod steps;
 pub mod store;
 pub mod time;
+pub mod ui;
 pub mod watch;
 
 use clap::Parser;

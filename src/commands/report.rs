@@ -4,7 +4,7 @@ use super::{Ctx, note, out, shown};
 use crate::engine::{Event, Finished, elapsed};
 use crate::error::Exit;
 use crate::flow::Flow;
-use crate::store::{RunStatus, StepRecord, StepStatus};
+use crate::store::{Manifest, RunStatus, StepRecord, StepStatus};
 
 /// Prints run events as they happen (nothing with `-q` but the run id).
 pub fn printer<'a>(ctx: &'a Ctx, flow: &'a Flow) -> impl FnMut(Event<'_>) + 'a {
@@ -103,23 +103,39 @@ pub fn finished(ctx: &Ctx, fin: &Finished) -> Exit {
                 "error: step `{step}` failed on payload {path}: {}",
                 err.message
             ));
-            if !ctx.quiet {
-                out(format!("failed payload: {path}"));
-                out("fix the flow, then either continue this run where it stopped:");
-                out(format!("  flowrun resume {}", m.run_id));
-                out("or re-sync just the failed payload:");
-                out(format!("  flowrun replay {path} --auto-skip"));
-            }
         }
-        None => {
-            note(format!("error: step `{step}` failed: {}", err.message));
-            if !ctx.quiet {
-                out("fix the flow, then continue this run where it stopped:");
-                out(format!("  flowrun resume {}", m.run_id));
-            }
+        None => note(format!("error: step `{step}` failed: {}", err.message)),
+    }
+    if !ctx.quiet {
+        for line in resync_hints(m, &fin.dir) {
+            out(line);
         }
     }
     Exit::Failed
+}
+
+/// The ways on after a failed run, as printed on stdout (also shown by the web viewer).
+#[must_use]
+pub fn resync_hints(m: &Manifest, dir: &std::path::Path) -> Vec<String> {
+    let Some(err) = &m.error else {
+        return Vec::new();
+    };
+    match &err.failed_input {
+        Some(file) => {
+            let path = shown(&dir.join(file));
+            vec![
+                format!("failed payload: {path}"),
+                "fix the flow, then either continue this run where it stopped:".into(),
+                format!("  flowrun resume {}", m.run_id),
+                "or re-sync just the failed payload:".into(),
+                format!("  flowrun replay {path} --auto-skip"),
+            ]
+        }
+        None => vec![
+            "fix the flow, then continue this run where it stopped:".into(),
+            format!("  flowrun resume {}", m.run_id),
+        ],
+    }
 }
 
 /// `s` unless there is exactly one.
