@@ -19,4 +19,5 @@ mod run;
 mod server;
 mod steps;
 mod store;
+mod ui;
 mod watch;
