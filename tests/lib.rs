@@ -20,4 +20,5 @@ mod server;
 mod steps;
 mod store;
 mod ui;
+mod ui_browser;
 mod watch;

@@ -99,6 +99,16 @@ pub fn step_page(app: &App<'_>, req: &Req, id: &str, step: &str) -> Resp {
         .and_then(|s| s.error.as_deref())
     {
         b.push_str(&error_box("this step failed", err));
+        if m.failed_step() == Some(step)
+            && let Some((s, sn)) = failed.and_then(|f| find_record(&m, f))
+        {
+            let _ = write!(
+                b,
+                "<p>It failed on its input payload <a id=\"failed-payload\" href=\"{}\">{} #{sn}</a>.</p>",
+                esc(&payload_href(id, &s, sn)),
+                esc(&s)
+            );
+        }
     }
     if list.len() > PER_PAGE {
         let _ = write!(
