@@ -644,3 +644,89 @@ fn listening_elsewhere_warns() {
     let bad = p.cmd(&["ui", "--listen", "nowhere"]).run().code(2);
     assert!(bad.stderr.contains("is not an address"), "{}", bad.stderr);
 }
+
+#[test]
+fn diffs_show_which_payloads_changed_and_how() {
+    let p = demo_project();
+    let (a, _) = failed_demo_run(&p);
+    // Fix the one bad email in the data and run again: the second run succeeds.
+    let mut data: Value = serde_json::from_str(&p.read("data/orders-demo.json")).expect("json");
+    for order in data.as_array_mut().expect("orders") {
+        let email = order["customer"]["email"]
+            .as_str()
+            .expect("email")
+            .to_owned();
+        order["customer"]["email"] = Value::String(email.replace("(at)", "@"));
+    }
+    p.file("data/orders-demo.json", &data.to_string());
+    p.cmd(&["run", "orders-demo"]).run().ok();
+    let b = p.last_run("orders-demo");
+    let v = Viewer::start(&p, &[]);
+    let diff = v.page(&format!("/diff?a={a}&b={b}"));
+    let row = |step: &str| {
+        diff.split("<tr")
+            .find(|r| r.contains(&format!("<code>{step}</code>")))
+            .unwrap_or_else(|| panic!("no row for {step}: {diff}"))
+            .to_owned()
+    };
+    assert!(
+        row("batch").contains("1 differ") && row("batch").contains("#3 changed"),
+        "{diff}"
+    );
+    assert!(row("paid").contains("#3 changed") && !row("paid").contains("#1 changed"));
+    assert!(row("valid").contains("only in b"), "{}", row("valid"));
+    // The run page offers the comparison with the run before it.
+    assert!(
+        v.page(&format!("/runs/{b}"))
+            .contains(&format!("<option value=\"{a}\" selected>"))
+    );
+    let json = v.page(&format!("/diff?a={a}&b={b}&step=paid&n=3"));
+    assert!(json.contains("<code>[2].email</code>"), "{json}");
+    assert!(
+        json.contains("lena.fischer(at)example.com") && json.contains("lena.fischer@example.com")
+    );
+    let same = v.page(&format!("/diff?a={a}&b={b}&step=paid&n=1"));
+    assert!(same.contains("id=\"no-changes\""), "{same}");
+    // A trimmed payload cannot be diffed as JSON, and says so.
+    let trimmed = v.page(&format!("/diff?a={a}&b={b}&step=load&n=1"));
+    assert!(trimmed.contains("was trimmed"), "{trimmed}");
+}
+
+#[test]
+fn a_run_in_progress_shows_as_running_until_it_ends() {
+    let p = Project::new();
+    let go = p.path("go");
+    p.flow(
+        "slow",
+        &format!(
+            "[[steps]]\nid = \"wait\"\nkind = \"command\"\nrun = [\"sh\", \"-c\", \"while [ ! -e '{}' ]; do sleep 0.05; done; cat\"]\n",
+            go.display()
+        ),
+    );
+    p.file("in.json", "{\"n\": 1}");
+    let run = p.cmd(&["run", "slow", "--input", "in.json"]).spawn();
+    crate::support::wait_for("the run to start", || {
+        p.exists("runs/slow") && !p.run_ids("slow").is_empty()
+    });
+    let id = p.last_run("slow");
+    let v = Viewer::start(&p, &[]);
+    crate::support::wait_for("the run to read as running", || {
+        v.page("/")
+            .contains(&format!("data-run=\"{id}\" data-status=\"running\""))
+    });
+    // What the page's script polls, and the run page's marker for it.
+    let api: Value = serde_json::from_str(&v.page(&format!("/api/runs/{id}"))).expect("json");
+    assert_eq!(api["status"], "running");
+    assert!(
+        v.page(&format!("/runs/{id}"))
+            .contains("data-status=\"running\" hidden")
+    );
+    std::fs::write(&go, "").expect("go");
+    run.wait().ok();
+    let api: Value = serde_json::from_str(&v.page(&format!("/api/runs/{id}"))).expect("json");
+    assert_eq!(api["status"], "success");
+    assert!(
+        v.page("/")
+            .contains(&format!("data-run=\"{id}\" data-status=\"success\""))
+    );
+}
