@@ -101,9 +101,13 @@ fn open_browser(url: &str) {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn();
-    if let Err(e) = started {
-        note(format!(
+    match started {
+        // Reaped in the background: xdg-open may wait for the browser.
+        Ok(mut child) => {
+            std::thread::spawn(move || child.wait());
+        }
+        Err(e) => note(format!(
             "warning: cannot open a browser (xdg-open: {e}); open {url}"
-        ));
+        )),
     }
 }

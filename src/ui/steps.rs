@@ -164,7 +164,7 @@ pub fn step_page(app: &App<'_>, req: &Req, id: &str, step: &str) -> Resp {
                 });
         let _ = write!(
             b,
-            "<tr{}><td><a class=\"eye\" title=\"view payload {n}\" href=\"{}\">👁</a></td><td>{n}</td><td>{}</td>\
+            "<tr{}><td><a class=\"eye\" title=\"view payload {n}\" href=\"{}\">view</a></td><td>{n}</td><td>{}</td>\
 <td><code class=\"hash\">{}</code></td><td>{source}</td><td>{}</td><td><a href=\"{}\"><code>{}</code></a></td></tr>",
             if is_failed { " class=\"failed\"" } else { "" },
             esc(&payload_href(id, step, n)),
