@@ -730,3 +730,50 @@ fn a_run_in_progress_shows_as_running_until_it_ends() {
             .contains(&format!("data-run=\"{id}\" data-status=\"success\""))
     );
 }
+
+#[test]
+fn replay_action_uses_the_cli_and_its_guards() {
+    let p = demo_project();
+    let (id, _) = failed_demo_run(&p);
+    let flow = p
+        .read("flows/orders-demo.toml")
+        .replace("contains(\"@\")", "contains(\"@\") or contains(\"(at)\")");
+    p.flow("orders-demo", &flow);
+    let v = Viewer::start(&p, &["--actions"]);
+    let token = v.token.clone().expect("token");
+    let m = p.manifest("orders-demo", &id);
+    let failed = m["error"]["failed_input"].as_str().expect("failed input");
+    let fields = [("token", token.as_str()), ("run", &id), ("file", failed)];
+    let r = post_form(&v, "/actions/replay", &fields, None);
+    assert_eq!(r.status, 303, "{}", r.text());
+    let new = p.last_run("orders-demo");
+    assert_eq!(r.header("Location"), Some(format!("/runs/{new}").as_str()));
+    let m = p.manifest("orders-demo", &new);
+    assert_eq!(m["replay_of"]["run_id"], id.as_str());
+    assert_eq!(m["trigger"], "replay");
+    // The same replay again is what the CLI refuses without --force: shown, not run.
+    let cli = p
+        .cmd(&[
+            "replay",
+            &format!("runs/orders-demo/{id}/{failed}"),
+            "--auto-skip",
+        ])
+        .run();
+    assert_eq!(cli.code, 2, "{}", cli.stderr);
+    assert!(cli.stderr.contains("already replayed"), "{}", cli.stderr);
+    let before = p.run_ids("orders-demo").len();
+    let r = post_form(&v, "/actions/replay", &fields, None);
+    assert_eq!(r.status, 409, "{}", r.text());
+    let refusal = cli.stderr.lines().last().expect("an error line");
+    assert!(r.text().contains(&html_text(refusal)), "{}", r.text());
+    assert_eq!(p.run_ids("orders-demo").len(), before, "nothing ran");
+}
+
+/// `text` as the pages escape it.
+pub fn html_text(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
