@@ -266,4 +266,38 @@ fn the_walk_from_the_logs_to_the_failed_payload_and_a_resume() {
     );
     b.goto(&format!("{base}/"));
     assert_eq!(b.text(&format!("tr[data-run='{new}'] .st")), "success");
+
+    // A run in progress turns into `success` on the open page, without a reload.
+    let go = p.path("go");
+    p.flow(
+        "slow",
+        &format!(
+            "[[steps]]\nid = \"wait\"\nkind = \"command\"\nrun = [\"sh\", \"-c\", \"while [ ! -e '{}' ]; do sleep 0.05; done; cat\"]\n",
+            go.display()
+        ),
+    );
+    p.file("in.json", "{}");
+    let slow = p.cmd(&["run", "slow", "--input", "in.json"]).spawn();
+    wait_for("the slow run to start", || {
+        p.exists("runs/slow") && !p.run_ids("slow").is_empty()
+    });
+    let running = p.last_run("slow");
+    b.goto(&format!("{base}/?flow=slow"));
+    assert_eq!(b.text(&format!("tr[data-run='{running}'] .st")), "running");
+    b.call(
+        "POST",
+        &b.s("/execute/sync"),
+        Some(json!({ "script": "window.notReloaded = true;", "args": [] })),
+    );
+    std::fs::write(&go, "").expect("go");
+    slow.wait().ok();
+    wait_for("the row to turn to success", || {
+        b.text(&format!("tr[data-run='{running}'] .st")) == "success"
+    });
+    let kept = b.call(
+        "POST",
+        &b.s("/execute/sync"),
+        Some(json!({ "script": "return window.notReloaded === true;", "args": [] })),
+    );
+    assert_eq!(kept, json!(true), "the page was reloaded");
 }
