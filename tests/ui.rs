@@ -777,3 +777,57 @@ pub fn html_text(text: &str) -> String {
         .replace('"', "&quot;")
         .replace('\'', "&#39;")
 }
+
+#[test]
+fn odd_requests_never_take_the_server_down() {
+    let p = demo_project();
+    let (id, _) = failed_demo_run(&p);
+    let v = Viewer::start(&p, &["--actions"]);
+    let long = format!("/runs/{}", "a".repeat(60_000));
+    for path in [
+        "/%ff%fe",
+        "/runs/%c0%ae%c0%ae/files/x",
+        &long,
+        "/?page=18446744073709551615",
+        "/?page=99999999999999999999999&status=failure",
+        &format!("/runs/{id}/steps/paid?page=18446744073709551615"),
+        &format!("/runs/{id}/steps/paid/18446744073709551616"),
+        &format!("/diff?a={id}&b={id}&step=paid&n=0"),
+        &format!("/diff?a={id}"),
+        "/api/runs?limit=-1",
+        "/api/runs?flow=../x",
+        "/runs/%00",
+        "relative",
+    ] {
+        let r = request(&v.addr, "GET", path, &[], b"");
+        assert!(
+            r.status < 500 || r.status == 505,
+            "GET {path}: {}",
+            r.status
+        );
+        assert_eq!(v.get("/").status, 200, "after GET {path}");
+    }
+    for (ctype, body) in [
+        ("text/plain", "token=x"),
+        ("application/x-www-form-urlencoded", "%zz=%zz&&=="),
+        ("application/x-www-form-urlencoded", ""),
+    ] {
+        let r = request(
+            &v.addr,
+            "POST",
+            "/actions/resume",
+            &[("Content-Type", ctype)],
+            body.as_bytes(),
+        );
+        assert!(
+            r.status == 403 || r.status == 415,
+            "POST {ctype} {body}: {}",
+            r.status
+        );
+    }
+    let mut s = TcpStream::connect(&v.addr).expect("connect");
+    s.write_all(b"\x00\xff garbage\r\n\r\n").expect("send");
+    let mut sink = Vec::new();
+    let _ = s.read_to_end(&mut sink);
+    assert_eq!(v.get("/").status, 200, "after a garbage request");
+}
