@@ -21,6 +21,14 @@ bench:
 bench-store:
     ./bench/store.sh
 
+# Viewer: time to open `/` and a run page with 10 vs 10,000 stored runs
+bench-ui:
+    ./bench/ui.sh
+
+# Viewer: the screenshots in README.md (docs/ui-*.png), from the demo's failed run
+ui-screenshots:
+    ./scripts/ui-screenshots.sh
+
 # Crash campaign (issue 6): ≥ 100 SIGKILLs at seeded random moments, each followed by
 # checks and a resume; then resumes killed too. FLOWRUN_CRASH_SEED=N repeats a campaign.
 crash:

@@ -161,6 +161,18 @@ pub enum Command {
         #[arg(long, default_value = "30s", value_name = "DURATION")]
         grace: String,
     },
+    /// Browse the run logs in a web browser (read-only unless --actions)
+    Ui {
+        /// Address to listen on (port 0: any free port; the address is printed)
+        #[arg(long, default_value = "127.0.0.1:8760", value_name = "ADDR")]
+        listen: String,
+        /// Open the viewer in the default browser
+        #[arg(long)]
+        open: bool,
+        /// Offer resume, replay and run-with-data, behind a token printed at start
+        #[arg(long)]
+        actions: bool,
+    },
     /// Delete old runs (never one in progress); give --keep and/or --older-than
     Prune {
         /// Keep the newest N runs of each flow

@@ -99,7 +99,12 @@ pub struct Hint {
 /// without doing anything twice (see [`replay_point`]).
 #[must_use]
 pub fn ways_on(flow: &Flow, fin: &Finished) -> Vec<Hint> {
-    let m = &fin.manifest;
+    ways_on_run(Some(flow), &fin.manifest, &fin.dir)
+}
+
+/// [`ways_on`] for a stored run in `dir`; without the flow only `resume` is offered.
+#[must_use]
+pub fn ways_on_run(flow: Option<&Flow>, m: &Manifest, dir: &Path) -> Vec<Hint> {
     if m.status == RunStatus::Success {
         return Vec::new();
     }
@@ -113,6 +118,7 @@ pub fn ways_on(flow: &Flow, fin: &Finished) -> Vec<Hint> {
         command: flowrun(["resume", m.run_id.as_str()]),
     }];
     if m.status == RunStatus::Failure
+        && let Some(flow) = flow
         && let Some(s) = replay_point(flow, m)
     {
         let rec = &m.steps[s];
@@ -120,7 +126,7 @@ pub fn ways_on(flow: &Flow, fin: &Finished) -> Vec<Hint> {
             .payloads
             .first()
             .and_then(|p| Path::new(&p.file).parent())
-            .map(|f| fin.dir.join(f));
+            .map(|f| dir.join(f));
         if let Some(folder) = folder {
             hints.push(Hint {
                 why: format!(

@@ -17,6 +17,7 @@ pub mod secrets;
 pub mod steps;
 pub mod store;
 pub mod time;
+pub mod ui;
 pub mod watch;
 
 use clap::Parser;

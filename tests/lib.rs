@@ -24,4 +24,6 @@ mod silence;
 mod steps;
 mod stop;
 mod store;
+mod ui;
+mod ui_browser;
 mod watch;

@@ -189,7 +189,8 @@ fn watch_until(p: &Project, env: &[(&str, &str)], needle: &str) -> String {
     let mut child = cmd
         .command()
         .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
+        // `--json` log lines go to stdout; warnings and errors to stderr: keep both.
+        .stdout(file.try_clone().unwrap())
         .stderr(file)
         .spawn()
         .unwrap();

@@ -9,8 +9,12 @@ mod run;
 mod runs;
 mod show;
 mod skip;
+mod ui;
 mod verify;
 mod watch;
+
+pub use report::{plural, resync_hints, size};
+pub use runs::{check_filters, run_row, select};
 
 use crate::cli::{Cli, Command};
 use crate::error::{Error, Exit};
@@ -287,6 +291,11 @@ pub fn dispatch(cli: Cli) -> Result<Exit, Error> {
         } => skip::skip(&ctx, &flow, &steps, through.as_deref(), true),
         Command::Unskip { flow, steps } => skip::skip(&ctx, &flow, &steps, None, false),
         Command::Watch { grace } => watch::watch(&ctx, &grace),
+        Command::Ui {
+            listen,
+            open,
+            actions,
+        } => ui::ui(&ctx, &listen, open, actions),
         Command::Prune {
             keep,
             older_than,

@@ -4,7 +4,7 @@ use super::{Ctx, note, out, out_json, shown};
 use crate::engine::{Event, Finished, elapsed};
 use crate::error::Exit;
 use crate::flow::Flow;
-use crate::store::{RunStatus, StepRecord, StepStatus};
+use crate::store::{Manifest, RunStatus, StepRecord, StepStatus};
 
 /// Prints run events as they happen (nothing with `-q` but the run id).
 pub fn printer<'a>(ctx: &'a Ctx, flow: &'a Flow) -> impl FnMut(Event<'_>) + 'a {
@@ -193,9 +193,27 @@ fn interrupted(fin: &Finished) {
     });
     let at = step.map(|s| format!(" in step {s}")).unwrap_or_default();
     note(format!(
-        "interrupted: run {} of flow {} {how}{at}; resume with flowrun resume {}",
-        m.run_id, m.flow, m.run_id
+        "interrupted: run {} of flow {} {how}{at}; resume with {}",
+        m.run_id,
+        m.flow,
+        crate::hint::flowrun(["resume", m.run_id.as_str()])
     ));
+}
+
+/// The ways on after a run that did not succeed, as `run` prints them on stdout (also
+/// shown by the web viewer): the failed payload, then each hint's reason and command.
+/// `flow` is the flow as it is now; without it only `resume` is offered.
+#[must_use]
+pub fn resync_hints(flow: Option<&Flow>, m: &Manifest, dir: &std::path::Path) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(file) = m.error.as_ref().and_then(|e| e.failed_input.as_deref()) {
+        lines.push(format!("failed payload: {}", shown(&dir.join(file))));
+    }
+    for h in crate::hint::ways_on_run(flow, m, dir) {
+        lines.push(h.why);
+        lines.push(format!("  {}", h.command));
+    }
+    lines
 }
 
 /// `s` unless there is exactly one.

@@ -17,46 +17,13 @@ pub fn runs(
     status: Option<&str>,
     limit: usize,
 ) -> Result<Exit, Error> {
-    if let Some(s) = status
-        && !STATUSES.contains(&s)
-    {
-        return Err(Error::Usage(format!(
-            "--status must be one of {}, not `{s}`",
-            STATUSES.join(", ")
-        )));
-    }
+    check_filters(flow, status)?;
     if let Some(f) = flow {
         ctx.known_flow(f)?;
     }
-    let mut shown: Vec<Manifest> = Vec::new();
-    for r in ctx.store.newest_runs(flow) {
-        if shown.len() >= limit {
-            break;
-        }
-        match ctx.store.read_manifest(&r.dir) {
-            Ok(m) => {
-                if status.is_none_or(|s| s == m.status.to_string()) {
-                    shown.push(m);
-                }
-            }
-            Err(e) => note(format!("warning: {e}")),
-        }
-    }
+    let shown = select(ctx, flow, status, limit);
     if ctx.json {
-        let rows: Vec<_> = shown
-            .iter()
-            .map(|m| {
-                json!({
-                    "run_id": m.run_id,
-                    "flow": m.flow,
-                    "status": m.status,
-                    "trigger": m.trigger,
-                    "started_at": m.started_at,
-                    "finished_at": m.finished_at,
-                    "failed_step": m.failed_step(),
-                })
-            })
-            .collect();
+        let rows: Vec<_> = shown.iter().map(run_row).collect();
         out_json(&rows);
         return Ok(Exit::Success);
     }
@@ -92,4 +59,59 @@ pub fn runs(
         ));
     }
     Ok(Exit::Success)
+}
+
+/// Checks `--status` and `--flow`.
+///
+/// # Errors
+/// A status that is not one of the store's words, or a flow that is not a name.
+pub fn check_filters(flow: Option<&str>, status: Option<&str>) -> Result<(), Error> {
+    if let Some(s) = status
+        && !STATUSES.contains(&s)
+    {
+        return Err(Error::Usage(format!(
+            "--status must be one of {}, not `{s}`",
+            STATUSES.join(", ")
+        )));
+    }
+    if let Some(f) = flow
+        && !crate::flow::is_name(f)
+    {
+        return Err(Error::Usage(format!("`{f}` is not a valid flow name")));
+    }
+    Ok(())
+}
+
+/// The newest `limit` runs matching the filters (a damaged manifest is a warning).
+#[must_use]
+pub fn select(ctx: &Ctx, flow: Option<&str>, status: Option<&str>, limit: usize) -> Vec<Manifest> {
+    let mut shown: Vec<Manifest> = Vec::new();
+    for r in ctx.store.newest_runs(flow) {
+        if shown.len() >= limit {
+            break;
+        }
+        match ctx.store.read_manifest(&r.dir) {
+            Ok(m) => {
+                if status.is_none_or(|s| s == m.status.to_string()) {
+                    shown.push(m);
+                }
+            }
+            Err(e) => note(format!("warning: {e}")),
+        }
+    }
+    shown
+}
+
+/// One run as `runs --json` lists it.
+#[must_use]
+pub fn run_row(m: &Manifest) -> serde_json::Value {
+    json!({
+        "run_id": m.run_id,
+        "flow": m.flow,
+        "status": m.status,
+        "trigger": m.trigger,
+        "started_at": m.started_at,
+        "finished_at": m.finished_at,
+        "failed_step": m.failed_step(),
+    })
 }

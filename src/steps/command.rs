@@ -294,6 +294,6 @@ mod tests {
         let text = "é".repeat(STDERR_TAIL);
         let quoted = tail(text.as_bytes(), crate::secrets::Secrets::none());
         assert!(quoted.starts_with(": é"));
-        assert!(quoted.len() <= STDERR_TAIL + 2 + 1);
+        assert!(quoted.chars().count() <= STDERR_TAIL + 2);
     }
 }
