@@ -504,7 +504,8 @@ fn num_math(op: Math, x: Num, y: Num) -> Option<Value> {
         Math::Sub => a - b,
         Math::Mul => a * b,
         Math::Div => a / b,
-        Math::Rem => a % b,
+        // jq truncates the operands of `%` to integers: left to the interpreter.
+        Math::Rem => return None,
     })
 }
 
@@ -683,10 +684,15 @@ fn call1(fun: Fun1, v: &Value, arg: &Value) -> Option<Value> {
         _ => None,
     };
     Some(match fun {
+        // jq refuses to compare containment of different types: the interpreter errors.
+        Fun1::Contains if kind(v) != kind(arg) => return None,
         Fun1::Contains => Value::Bool(contains(v, arg)?),
         Fun1::Has => Value::Bool(match (v, arg) {
             (Value::Object(o), Value::String(k)) => o.contains_key(k),
-            (Value::Array(a), Value::Number(i)) => wrap(i.as_i64()?, a.len()).is_some(),
+            (Value::Array(a), Value::Number(i)) => {
+                let i = i.as_i64()?;
+                i >= 0 && usize::try_from(i).ok()? < a.len()
+            }
             _ => return None,
         }),
         Fun1::StartsWith => strs.map(|(s, a)| Value::Bool(s.starts_with(a.as_str())))?,
@@ -714,8 +720,24 @@ fn call1(fun: Fun1, v: &Value, arg: &Value) -> Option<Value> {
     })
 }
 
-/// jaq's `contains`: substrings, recursive for arrays and objects, else equality.
+/// A value's jq type, as a number.
+fn kind(v: &Value) -> u8 {
+    match v {
+        Value::Null => 0,
+        Value::Bool(_) => 1,
+        Value::Number(_) => 2,
+        Value::String(_) => 3,
+        Value::Array(_) => 4,
+        Value::Object(_) => 5,
+    }
+}
+
+/// jq's `contains`: substrings, recursive for arrays and objects, else equality;
+/// values of different types never contain each other.
 fn contains(a: &Value, b: &Value) -> Option<bool> {
+    if kind(a) != kind(b) {
+        return Some(false);
+    }
     match (a, b) {
         (Value::String(a), Value::String(b)) => Some(a.contains(b.as_str())),
         (Value::Array(a), Value::Array(b)) => {

@@ -1,12 +1,26 @@
 //! The jaq interpreter behind [`super::Jq`], with conversions between `Value` and jaq's `Val`.
 
-use super::CompileError;
+use super::value::V;
+use super::{CompileError, limits, natives};
 use jaq_core::load::{Arena, File, Loader};
 use jaq_core::{Compiler, Ctx, Vars, data::JustLut, unwrap_valr};
 use jaq_json::{Num, Val};
 use serde_json::{Map, Number, Value};
 
-type Filter = jaq_core::Filter<JustLut<Val>>;
+type Filter = jaq_core::Filter<JustLut<V>>;
+
+/// jaq's definitions that flowrun replaces or refuses (see `defs.jq`).
+const REFUSED: [&str; 3] = ["input", "inputs", "env"];
+
+/// Why a name is refused, when it is.
+fn refused(name: &str) -> Option<&'static str> {
+    match name {
+        "input" | "inputs" => Some(
+            "is not supported in flowrun: a step sees one payload at a time, so there is no further input to read",
+        ),
+        _ => None,
+    }
+}
 
 /// A filter compiled by jaq.
 pub struct Program {
@@ -16,12 +30,28 @@ pub struct Program {
 impl Program {
     /// Compiles `source` with jq's standard definitions.
     pub fn compile(source: &str) -> Result<Program, Vec<CompileError>> {
-        let defs = jaq_core::defs()
+        let ours = jaq_core::load::parse(include_str!("defs.jq"), |p| p.defs()).unwrap_or_default();
+        let defs: Vec<_> = jaq_core::defs()
             .chain(jaq_std::defs())
-            .chain(jaq_json::defs());
-        let funs = jaq_core::funs()
+            .chain(jaq_json::defs())
+            .chain(ours)
+            .collect();
+        let funs: Vec<_> = jaq_core::funs()
             .chain(jaq_std::funs())
-            .chain(jaq_json::funs());
+            .filter(|(name, _, _)| !REFUSED.contains(name))
+            .chain(natives::funs())
+            .collect();
+        natives::BUILTINS.get_or_init(|| {
+            let mut names: Vec<String> = defs
+                .iter()
+                .map(|d| format!("{}/{}", d.name, d.args.len()))
+                .chain(funs.iter().map(|(n, a, _)| format!("{n}/{}", a.len())))
+                .filter(|n| !n.starts_with('_'))
+                .collect();
+            names.sort();
+            names.dedup();
+            names
+        });
         let arena = Arena::default();
         let file = File {
             code: source,
@@ -44,7 +74,9 @@ impl Program {
                         for (path, msg) in items {
                             out.push(CompileError {
                                 range: offset(path),
-                                message: format!("cannot load module {path}: {msg}"),
+                                message: format!(
+                                    "jq modules are not supported in flowrun (cannot load {path}: {msg}); a filter must be self-contained"
+                                ),
                             });
                         }
                     }
@@ -90,32 +122,47 @@ impl Program {
                     .flat_map(|(_file, items)| items)
                     .map(|(name, undefined)| CompileError {
                         range: offset(name),
-                        message: format!("jq: undefined {} `{name}`", undefined.as_str()),
+                        message: match refused(name) {
+                            Some(why) => format!("jq: `{name}` {why}"),
+                            None => format!("jq: undefined {} `{name}`", undefined.as_str()),
+                        },
                     })
                     .collect::<Vec<_>>()
             })?;
         Ok(Program { filter })
     }
 
-    /// Runs the filter and collects its outputs; stops at the first error.
+    /// Runs the filter and collects its outputs; stops at the first error or when a
+    /// budget of [`limits`] runs out.
     pub fn run(&self, input: &Value) -> Result<Vec<Value>, String> {
         // A bug inside the interpreter must fail the step, not the process.
         let guarded = crate::panic::quietly(|| {
-            let ctx = Ctx::<JustLut<Val>>::new(&self.filter.lut, Vars::new([]));
-            let mut out = Vec::new();
-            for item in self.filter.id.run((ctx, to_val(input))).map(unwrap_valr) {
-                match item {
-                    Ok(v) => out.push(from_val(&v, 0).ok_or_else(|| {
-                        format!(
-                            "jq: the filter built a value nested more than {MAX_DEPTH} levels deep"
-                        )
-                    })?),
-                    Err(e) => return Err(format!("jq error: {}", error_text(&e))),
+            limits::with_budget(|| {
+                let ctx = Ctx::<JustLut<V>>::new(&self.filter.lut, Vars::new([]));
+                let mut out = Vec::new();
+                for item in self.filter.id.run((ctx, V(to_val(input)))).map(unwrap_valr) {
+                    match item {
+                        Ok(v) => {
+                            limits::check_outputs(out.len() + 1);
+                            out.push(from_val(&v.0, 0).ok_or_else(|| {
+                                format!(
+                                    "jq: the filter built a value nested more than {MAX_DEPTH} levels deep"
+                                )
+                            })?);
+                        }
+                        Err(e) => return Err(format!("jq error: {}", error_text(&e))),
+                    }
                 }
-            }
-            Ok(out)
+                Ok(out)
+            })
         });
-        guarded.unwrap_or_else(|msg| Err(format!("jq: internal error in the interpreter: {msg}")))
+        guarded.unwrap_or_else(|msg| {
+            limits::reset();
+            match msg.strip_prefix(limits::MARK) {
+                Some(why) => Err(format!("jq: {why}")),
+                None => Err(format!("jq: internal error in the interpreter: {msg}")),
+            }
+        })
     }
 }
 
@@ -128,7 +175,7 @@ fn lex_expect(expect: &jaq_core::load::lex::Expect<&str>) -> &'static str {
     }
 }
 
-fn error_text(e: &jaq_core::Error<Val>) -> String {
+fn error_text(e: &jaq_core::Error<V>) -> String {
     let text = e.to_string();
     // Keep messages to one readable line even when the error carries a huge value.
     if text.len() > 300 {

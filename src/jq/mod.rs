@@ -6,8 +6,12 @@
 //! conversions around it. Both paths give the same results (see the tests).
 
 mod fast;
+mod format;
 mod guard;
 mod interp;
+pub mod limits;
+mod natives;
+mod value;
 
 use serde_json::Value;
 use std::ops::Range;

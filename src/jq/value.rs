@@ -1,0 +1,623 @@
+//! The interpreter's value type: jaq-json's `Val` with jq's semantics where jaq's differ
+//! (null paths create containers, deleting keeps key order, division by zero and
+//! non-string object keys are errors, jq's error messages) and with the budgets of
+//! [`super::limits`] checked as values are built and copied.
+
+#![allow(
+    clippy::many_single_char_names,
+    reason = "short names for operands, as in jaq"
+)]
+
+use super::limits;
+use jaq_core::path::Opt;
+use jaq_core::{Exn, ValR, ValX, val};
+use jaq_json::{Num, Val};
+use std::fmt;
+use std::rc::Rc;
+
+/// A jq value.
+#[derive(Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct V(pub Val);
+
+type Error = jaq_core::Error<V>;
+
+impl Clone for V {
+    fn clone(&self) -> Self {
+        // jaq copies its input for every sub-filter: a cheap place to watch the budgets.
+        limits::tick();
+        V(self.0.clone())
+    }
+}
+
+/// A number as a float.
+pub fn num_f64(n: &Num) -> f64 {
+    match n {
+        #[allow(clippy::cast_precision_loss, reason = "as jq does")]
+        Num::Int(i) => *i as f64,
+        Num::Float(f) => *f,
+        other => other.to_string().parse().unwrap_or(f64::NAN),
+    }
+}
+
+/// jq's name for a value's type.
+pub fn type_name(v: &Val) -> &'static str {
+    match v {
+        Val::Null => "null",
+        Val::Bool(_) => "boolean",
+        Val::Num(_) => "number",
+        Val::TStr(_) | Val::BStr(_) => "string",
+        Val::Arr(_) => "array",
+        Val::Obj(_) => "object",
+    }
+}
+
+/// A value as jq names it in messages: `number (1)`, `string ("very-long-lo...")`.
+pub fn describe(v: &Val) -> String {
+    if let Val::Null = v {
+        return "null (null)".into();
+    }
+    let mut text = super::format::dump(v);
+    if text.len() > 28 {
+        let mut cut = if matches!(v, Val::Num(_)) { 26 } else { 25 };
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push_str("...");
+    }
+    format!("{} ({text})", type_name(v))
+}
+
+fn err(msg: impl ToString) -> Error {
+    Error::str(msg)
+}
+
+fn math_err(l: &Val, verb: &str, r: &Val) -> Error {
+    err(format!(
+        "{} and {} cannot be {verb}",
+        describe(l),
+        describe(r)
+    ))
+}
+
+fn iter_err(v: &Val) -> Error {
+    match v {
+        Val::Null => err("Cannot iterate over null"),
+        _ => err(format!("Cannot iterate over {}", describe(v))),
+    }
+}
+
+fn index_err(v: &Val, i: &Val) -> Error {
+    let idx = match i {
+        Val::TStr(_) | Val::BStr(_) | Val::Num(_) => describe(i),
+        other => type_name(other).to_owned(),
+    };
+    err(format!("Cannot index {} with {idx}", type_name(v)))
+}
+
+/// An index as jq reads it: floats round down; `None` for NaN.
+fn as_index(n: &Num) -> Option<isize> {
+    match n {
+        Num::Int(i) => Some(*i),
+        _ => {
+            let f = super::value::num_f64(n).floor();
+            #[allow(clippy::cast_possible_truncation, reason = "saturating on purpose")]
+            (!f.is_nan()).then_some(f as isize)
+        }
+    }
+}
+
+/// Clips a slice's bounds to `0..=len` (jq rounds the start down and the end up).
+fn bounds(range: &val::Range<&V>, len: usize) -> Result<(usize, usize), Error> {
+    #[allow(clippy::cast_possible_wrap, reason = "lengths fit isize")]
+    let len_i = len as isize;
+    let bound = |b: Option<&V>, default: usize, up: bool| -> Result<usize, Error> {
+        match b.map(|v| &v.0) {
+            None | Some(Val::Null) => Ok(default),
+            Some(Val::Num(n)) => {
+                let f = super::value::num_f64(n);
+                if f.is_nan() {
+                    return Ok(0);
+                }
+                let f = if up { f.ceil() } else { f.floor() };
+                #[allow(clippy::cast_possible_truncation, reason = "saturating on purpose")]
+                let i = f as isize;
+                let i = if i < 0 { i.saturating_add(len_i) } else { i };
+                #[allow(clippy::cast_sign_loss, reason = "clamped to 0..=len")]
+                Ok(i.clamp(0, len_i) as usize)
+            }
+            Some(other) => Err(err(format!(
+                "Start and end indices of an array slice must be numbers, not {}",
+                type_name(other)
+            ))),
+        }
+    };
+    let from = bound(range.start, 0, false)?;
+    let upto = bound(range.end, len, true)?;
+    Ok((from, upto.max(from)))
+}
+
+fn char_offsets(s: &[u8]) -> Vec<usize> {
+    let text = String::from_utf8_lossy(s);
+    let mut offs: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
+    offs.push(text.len());
+    offs
+}
+
+fn str_val(s: Vec<u8>) -> Val {
+    Val::utf8_str(s)
+}
+
+impl V {
+    fn key(k: &Val) -> Result<(), Error> {
+        match k {
+            Val::TStr(_) | Val::BStr(_) => Ok(()),
+            other => Err(err(format!("Cannot use {} as object key", describe(other)))),
+        }
+    }
+
+    fn arr(a: Vec<Val>) -> V {
+        limits::check_len(a.len());
+        V(Val::Arr(Rc::new(a)))
+    }
+}
+
+impl fmt::Display for V {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(&super::format::dump(&self.0))
+    }
+}
+
+impl From<bool> for V {
+    fn from(b: bool) -> Self {
+        V(Val::from(b))
+    }
+}
+impl From<isize> for V {
+    fn from(i: isize) -> Self {
+        V(Val::from(i))
+    }
+}
+impl From<usize> for V {
+    fn from(i: usize) -> Self {
+        V(Val::from(i))
+    }
+}
+impl From<f64> for V {
+    fn from(f: f64) -> Self {
+        V(Val::from(f))
+    }
+}
+impl From<String> for V {
+    fn from(s: String) -> Self {
+        V(Val::from(s))
+    }
+}
+impl From<val::Range<V>> for V {
+    fn from(r: val::Range<V>) -> Self {
+        V(Val::from(r.start.map(|v| v.0)..r.end.map(|v| v.0)))
+    }
+}
+impl FromIterator<V> for V {
+    fn from_iter<T: IntoIterator<Item = V>>(iter: T) -> Self {
+        let mut out = Vec::new();
+        for v in iter {
+            out.push(v.0);
+            limits::check_len(out.len());
+        }
+        V::arr(out)
+    }
+}
+
+fn wrap_iter(it: impl Iterator<Item = Val> + 'static) -> Box<dyn Iterator<Item = ValR<V>>> {
+    Box::new(it.map(|v| Ok(V(v))))
+}
+
+fn unwrap_rc<T: Clone>(a: Rc<T>) -> T {
+    Rc::try_unwrap(a).unwrap_or_else(|a| (*a).clone())
+}
+
+impl jaq_core::ValT for V {
+    fn from_num(n: &str) -> ValR<V> {
+        Ok(V(Val::Num(Num::from_dec_str(n))))
+    }
+
+    fn from_map<I: IntoIterator<Item = (Self, Self)>>(iter: I) -> ValR<V> {
+        let mut map = jaq_json::Map::default();
+        for (k, v) in iter {
+            V::key(&k.0)?;
+            map.insert(k.0, v.0);
+        }
+        Ok(V(Val::obj(map)))
+    }
+
+    fn key_values(self) -> Box<dyn Iterator<Item = ValR<(V, V), V>>> {
+        match self.0 {
+            Val::Arr(a) => Box::new(
+                unwrap_rc(a)
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, x)| Ok((V::from(i), V(x)))),
+            ),
+            Val::Obj(o) => Box::new(unwrap_rc(o).into_iter().map(|(k, x)| Ok((V(k), V(x))))),
+            v => Box::new(std::iter::once(Err(iter_err(&v)))),
+        }
+    }
+
+    fn values(self) -> Box<dyn Iterator<Item = ValR<V>>> {
+        match self.0 {
+            Val::Arr(a) => wrap_iter(unwrap_rc(a).into_iter()),
+            Val::Obj(o) => wrap_iter(unwrap_rc(o).into_iter().map(|(_, x)| x)),
+            v => Box::new(std::iter::once(Err(iter_err(&v)))),
+        }
+    }
+
+    fn index(self, index: &Self) -> ValR<V> {
+        match (&self.0, &index.0) {
+            (Val::Null, Val::TStr(_) | Val::BStr(_) | Val::Num(_) | Val::Null) => Ok(V(Val::Null)),
+            (Val::Obj(o), k @ (Val::TStr(_) | Val::BStr(_))) => {
+                Ok(V(o.get(k).cloned().unwrap_or_default()))
+            }
+            (Val::Arr(a), Val::Num(n)) => Ok(V(as_index(n)
+                .and_then(|i| {
+                    let i = if i < 0 {
+                        i.checked_add_unsigned(a.len())?
+                    } else {
+                        i
+                    };
+                    usize::try_from(i).ok()
+                })
+                .and_then(|i| a.get(i).cloned())
+                .unwrap_or_default())),
+            (Val::Arr(_), Val::Arr(_)) => jaq_core::ValT::index(self.0, &index.0)
+                .map(V)
+                .map_err(|_| index_err(&Val::Null, &Val::Null)),
+            (Val::Arr(_) | Val::TStr(_) | Val::BStr(_) | Val::Null, Val::Obj(o)) => {
+                let start = o.get(&Val::utf8_str("start")).cloned().map(V);
+                let end = o.get(&Val::utf8_str("end")).cloned().map(V);
+                self.range(start.as_ref()..end.as_ref())
+            }
+            (l, r) => Err(index_err(l, r)),
+        }
+    }
+
+    fn range(self, range: val::Range<&Self>) -> ValR<V> {
+        match self.0 {
+            Val::Null => Ok(V(Val::Null)),
+            Val::Arr(a) => {
+                let (from, upto) = bounds(&range, a.len())?;
+                Ok(V::arr(a[from..upto].to_vec()))
+            }
+            Val::TStr(s) => {
+                let offs = char_offsets(&s);
+                let (from, upto) = bounds(&range, offs.len() - 1)?;
+                Ok(V(Val::utf8_str(s.slice(offs[from]..offs[upto]))))
+            }
+            v => Err(err(format!("Cannot index {} with object", type_name(&v)))),
+        }
+    }
+
+    fn map_values<'a, I: Iterator<Item = ValX<'a, V>>>(
+        self,
+        opt: Opt,
+        f: impl Fn(V) -> I,
+    ) -> ValX<'a, V> {
+        match self.0 {
+            Val::Arr(a) => {
+                let mut out = Vec::new();
+                for x in unwrap_rc(a) {
+                    if let Some(y) = f(V(x)).next() {
+                        out.push(y?.0);
+                    }
+                }
+                Ok(V::arr(out))
+            }
+            Val::Obj(o) => {
+                let mut map = jaq_json::Map::default();
+                for (k, x) in unwrap_rc(o) {
+                    if let Some(y) = f(V(x)).next() {
+                        map.insert(k, y?.0);
+                    }
+                }
+                Ok(V(Val::obj(map)))
+            }
+            Val::Null => Ok(V(Val::Null)),
+            v => opt.fail(V(v), |v| Exn::from(iter_err(&v.0))),
+        }
+    }
+
+    fn map_index<'a, I: Iterator<Item = ValX<'a, V>>>(
+        self,
+        index: &Self,
+        opt: Opt,
+        f: impl Fn(V) -> I,
+    ) -> ValX<'a, V> {
+        let (mut this, index) = match (self.0, &index.0) {
+            (Val::Null, Val::TStr(_) | Val::BStr(_)) => (Val::obj(jaq_json::Map::default()), index),
+            (Val::Null, Val::Num(_)) => (Val::Arr(Rc::default()), index),
+            (v @ (Val::Arr(_) | Val::TStr(_) | Val::Null), Val::Obj(o)) => {
+                let start = o.get(&Val::utf8_str("start")).cloned().map(V);
+                let end = o.get(&Val::utf8_str("end")).cloned().map(V);
+                return V(v).map_range(start.as_ref()..end.as_ref(), opt, f);
+            }
+            (v, _) => (v, index),
+        };
+        match (&mut this, &index.0) {
+            (Val::Obj(o), k @ (Val::TStr(_) | Val::BStr(_))) => {
+                let o = Rc::make_mut(o);
+                let old = o.get(k).cloned().unwrap_or_default();
+                match f(V(old)).next().transpose()? {
+                    Some(y) => {
+                        o.insert(k.clone(), y.0);
+                    }
+                    None => {
+                        o.shift_remove(k);
+                    }
+                }
+                Ok(V(this))
+            }
+            (Val::Arr(a), Val::Num(n)) => {
+                let Some(i) = as_index(n) else {
+                    return opt.fail(V(this), |_| {
+                        Exn::from(err("Cannot set array element at NaN index"))
+                    });
+                };
+                let i = if i < 0 {
+                    match i
+                        .checked_add_unsigned(a.len())
+                        .and_then(|i| usize::try_from(i).ok())
+                    {
+                        Some(i) => i,
+                        None => {
+                            return opt.fail(V(this), |_| {
+                                Exn::from(err("Out of bounds negative array index"))
+                            });
+                        }
+                    }
+                } else {
+                    usize::try_from(i).unwrap_or(usize::MAX)
+                };
+                limits::check_len(i.saturating_add(1));
+                let a = Rc::make_mut(a);
+                let old = a.get(i).cloned().unwrap_or_default();
+                match f(V(old)).next().transpose()? {
+                    Some(y) => {
+                        if i >= a.len() {
+                            a.resize(i + 1, Val::Null);
+                        }
+                        a[i] = y.0;
+                    }
+                    None if i < a.len() => {
+                        a.remove(i);
+                    }
+                    None => {}
+                }
+                Ok(V(this))
+            }
+            (l, r) => {
+                let e = index_err(l, r);
+                opt.fail(V(this), |_| Exn::from(e))
+            }
+        }
+    }
+
+    fn map_range<'a, I: Iterator<Item = ValX<'a, V>>>(
+        self,
+        range: val::Range<&Self>,
+        opt: Opt,
+        f: impl Fn(V) -> I,
+    ) -> ValX<'a, V> {
+        match self.0 {
+            Val::Null | Val::Arr(_) => {
+                let mut a = match self.0 {
+                    Val::Arr(a) => unwrap_rc(a),
+                    _ => Vec::new(),
+                };
+                let (from, upto) = bounds(&range, a.len())?;
+                let part = V::arr(a[from..upto].to_vec());
+                let new = match f(part).next().transpose()? {
+                    Some(V(Val::Arr(y))) => unwrap_rc(y),
+                    None => Vec::new(),
+                    Some(_) => {
+                        return Err(Exn::from(err(
+                            "A slice of an array can only be assigned another array",
+                        )));
+                    }
+                };
+                a.splice(from..upto, new);
+                Ok(V::arr(a))
+            }
+            Val::TStr(s) => {
+                let offs = char_offsets(&s);
+                let (from, upto) = bounds(&range, offs.len() - 1)?;
+                let part = V(Val::utf8_str(s.slice(offs[from]..offs[upto])));
+                let new = match f(part).next().transpose()? {
+                    Some(V(Val::TStr(y))) => y.to_vec(),
+                    None => Vec::new(),
+                    Some(_) => {
+                        return Err(Exn::from(err(
+                            "A slice of a string can only be assigned another string",
+                        )));
+                    }
+                };
+                let mut out = s[..offs[from]].to_vec();
+                out.extend_from_slice(&new);
+                out.extend_from_slice(&s[offs[upto]..]);
+                Ok(V(str_val(out)))
+            }
+            v => opt.fail(V(v), |v| {
+                Exn::from(err(format!(
+                    "Cannot update field at object index of {}",
+                    type_name(&v.0)
+                )))
+            }),
+        }
+    }
+
+    fn as_bool(&self) -> bool {
+        !matches!(self.0, Val::Null | Val::Bool(false))
+    }
+
+    fn into_string(self) -> Self {
+        match self.0 {
+            Val::TStr(_) => self,
+            Val::BStr(b) => V(Val::TStr(b)),
+            v => V(str_val(super::format::dump(&v).into_bytes())),
+        }
+    }
+}
+
+impl jaq_std::ValT for V {
+    fn into_seq<S: FromIterator<Self>>(self) -> Result<S, Self> {
+        self.0
+            .into_seq::<Vec<Val>>()
+            .map(|a| a.into_iter().map(V).collect())
+            .map_err(V)
+    }
+    fn is_int(&self) -> bool {
+        self.0.is_int()
+    }
+    fn as_isize(&self) -> Option<isize> {
+        self.0.as_isize()
+    }
+    fn as_f64(&self) -> Option<f64> {
+        jaq_std::ValT::as_f64(&self.0)
+    }
+    fn is_utf8_str(&self) -> bool {
+        self.0.is_utf8_str()
+    }
+    fn as_bytes(&self) -> Option<&[u8]> {
+        self.0.as_bytes()
+    }
+    fn as_sub_str(&self, sub: &[u8]) -> Self {
+        V(self.0.as_sub_str(sub))
+    }
+    fn from_utf8_bytes(b: impl AsRef<[u8]> + Send + 'static) -> Self {
+        V(Val::from_utf8_bytes(b))
+    }
+}
+
+/// Whether `v` is the number zero.
+fn is_zero(v: &Val) -> bool {
+    matches!(v, Val::Num(n) if super::value::num_f64(n) == 0.0)
+}
+
+impl std::ops::Add for V {
+    type Output = ValR<V>;
+    fn add(self, r: V) -> ValR<V> {
+        match (self.0, r.0) {
+            (Val::Null, x) | (x, Val::Null) => Ok(V(x)),
+            (Val::TStr(l), Val::TStr(r)) => {
+                limits::check_bytes(l.len() + r.len());
+                let mut s = l.to_vec();
+                s.extend_from_slice(&r);
+                Ok(V(str_val(s)))
+            }
+            (Val::Arr(mut l), Val::Arr(r)) => {
+                limits::check_len(l.len() + r.len());
+                Rc::make_mut(&mut l).extend(r.iter().cloned());
+                Ok(V(Val::Arr(l)))
+            }
+            (l @ (Val::Num(_) | Val::Obj(_)), r) if type_name(&l) == type_name(&r) => {
+                (l + r).map(V).map_err(err)
+            }
+            (l, r) => Err(math_err(&l, "added", &r)),
+        }
+    }
+}
+
+impl std::ops::Sub for V {
+    type Output = ValR<V>;
+    fn sub(self, r: V) -> ValR<V> {
+        match (self.0, r.0) {
+            (l @ (Val::Num(_) | Val::Arr(_)), r) if type_name(&l) == type_name(&r) => {
+                (l - r).map(V).map_err(err)
+            }
+            (l, r) => Err(math_err(&l, "subtracted", &r)),
+        }
+    }
+}
+
+impl std::ops::Mul for V {
+    type Output = ValR<V>;
+    fn mul(self, r: V) -> ValR<V> {
+        match (self.0, r.0) {
+            (Val::TStr(s), Val::Num(n)) | (Val::Num(n), Val::TStr(s)) => {
+                let times = num_f64(&n);
+                if times.is_nan() || times < 0.0 {
+                    return Ok(V(Val::Null));
+                }
+                #[allow(
+                    clippy::cast_possible_truncation,
+                    clippy::cast_sign_loss,
+                    reason = "checked >= 0"
+                )]
+                let times = times.min(1e18) as usize;
+                if s.len().saturating_mul(times) > limits::MAX_STRING_BYTES {
+                    return Err(err("Repeat string result too long"));
+                }
+                Ok(V(str_val(s.repeat(times))))
+            }
+            (l @ (Val::Num(_) | Val::Obj(_)), r) if type_name(&l) == type_name(&r) => {
+                (l * r).map(V).map_err(err)
+            }
+            (l, r) => Err(math_err(&l, "multiplied", &r)),
+        }
+    }
+}
+
+impl std::ops::Div for V {
+    type Output = ValR<V>;
+    fn div(self, r: V) -> ValR<V> {
+        match (self.0, r.0) {
+            (l @ Val::Num(_), r @ Val::Num(_)) if is_zero(&r) => Err(err(format!(
+                "{} and {} cannot be divided because the divisor is zero",
+                describe(&l),
+                describe(&r)
+            ))),
+            (l @ (Val::Num(_) | Val::TStr(_)), r) if type_name(&l) == type_name(&r) => {
+                (l / r).map(V).map_err(err)
+            }
+            (l, r) => Err(math_err(&l, "divided", &r)),
+        }
+    }
+}
+
+impl std::ops::Rem for V {
+    type Output = ValR<V>;
+    fn rem(self, r: V) -> ValR<V> {
+        match (&self.0, &r.0) {
+            (Val::Num(a), Val::Num(b)) => {
+                let (x, y) = (super::value::num_f64(a), super::value::num_f64(b));
+                if x.is_nan() || y.is_nan() {
+                    return Ok(V::from(f64::NAN));
+                }
+                // jq truncates both operands to integers.
+                #[allow(clippy::cast_possible_truncation, reason = "saturating like jq")]
+                let (x, y) = (x as i64, y as i64);
+                if y == 0 {
+                    return Err(err(format!(
+                        "{} and {} cannot be divided because the divisor is zero",
+                        describe(&self.0),
+                        describe(&r.0)
+                    )));
+                }
+                let m = x.unsigned_abs() % y.unsigned_abs();
+                #[allow(clippy::cast_possible_wrap, reason = "smaller than |x|")]
+                let m = if x < 0 { -(m as i64) } else { m as i64 };
+                Ok(V(Val::Num(Num::from_integral(m))))
+            }
+            (l, r) => Err(math_err(l, "divided", r)),
+        }
+    }
+}
+
+impl std::ops::Neg for V {
+    type Output = ValR<V>;
+    fn neg(self) -> ValR<V> {
+        match self.0 {
+            n @ Val::Num(_) => (-n).map(V).map_err(err),
+            v => Err(err(format!("{} cannot be negated", describe(&v)))),
+        }
+    }
+}
