@@ -22,7 +22,7 @@ pub fn float_text(f: f64) -> String {
     let sci = format!("{f:e}");
     let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
-    if (-5..17).contains(&exp) {
+    if (-4..17).contains(&exp) {
         format!("{f}")
     } else {
         let sign = if exp < 0 { '-' } else { '+' };
