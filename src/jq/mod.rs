@@ -235,7 +235,7 @@ mod semantics {
     fn issue_cases_behave_as_jq() {
         for (src, input, want) in [
             (
-                r#"[.[] | .age | tonumber]"#,
+                "[.[] | .age | tonumber]",
                 r#"[{"age":""},{"age":"20"}]"#,
                 "error",
             ),
