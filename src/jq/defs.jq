@@ -32,8 +32,7 @@ def have_literal_numbers: true;
 def input_filename: null;
 def ascii: [.] | implode;
 def toarray: if type == "array" then . else [.] end;
-def abs: if type == "number" and . < 0 then - . elif type == "number" then .
-  else error("\(type) (\(tojson)) has no absolute value") end;
+def abs: if type == "number" and . < 0 then - . else . end;
 
 # Formats
 def @text: tostring;
@@ -50,16 +49,24 @@ def @base32: _n_format("base32");
 def @base32d: _n_format("base32d");
 
 # Paths: deleting keeps the other keys' order; several indices go at once.
-def getpath($p):
+def _path_ok($p):
   if ($p | type) != "array" then error("Path must be specified as an array")
-  else reduce $p[] as $k (.; .[$k]) end;
-def setpath($p; $v):
-  if ($p | type) != "array" then error("Path must be specified as an array")
-  else getpath($p) |= $v end;
-def _delpath($p): if ($p | length) == 0 then null else getpath($p) |= empty end;
+  elif ($p | length) > 10000 then error("Path too deep") else . end;
+def getpath($p): _path_ok($p) | reduce $p[] as $k (.; .[$k]);
+def setpath($p; $v): _path_ok($p) | getpath($p) |= $v;
+# Deleting under a missing parent changes nothing; negative indices count from the end.
+def _delpath($p):
+  if ($p | length) == 0 then null
+  elif getpath($p[:-1]) == null then .
+  else getpath($p) |= empty end;
+def _normpath($p):
+  if ($p | length) > 0 and ($p[-1] | type) == "number" and $p[-1] < 0
+  then $p[:-1] + [(getpath($p[:-1]) | length) + $p[-1]] else $p end;
 def delpaths($ps):
   if ($ps | type) != "array" then error("Paths must be specified as an array")
-  else reduce ($ps | unique | reverse)[] as $p (.; _delpath($p)) end;
+  else . as $in
+    | reduce ($ps | map(. as $p | $in | _path_ok($p) | _normpath($p)) | unique | reverse)[] as $p
+        (.; _delpath($p)) end;
 def del(f): delpaths([path(f)]);
 def to_entries: [keys_unsorted[] as $k | {key: $k, value: .[$k]}];
 def from_entries: reduce .[] as $x ({};
@@ -135,3 +142,52 @@ def fromstream(f): {x: null, e: false} as $init
       if .e then .x else empty end);
 def truncate_stream(stream): . as $n | null | stream | . as $input
   | if (.[0] | length) > $n then setpath([0]; $input[0][$n:]) else empty end;
+
+# Numbers: jaq defines these by dividing by zero, which is an error in jq.
+def nan: _n_nan;
+def infinite: _n_infinite;
+def isnan: _n_isnan;
+def isinfinite: type == "number" and (. == infinite or . == -infinite);
+def isfinite: type == "number" and (isinfinite | not);
+def isnormal: type == "number" and ((. == 0 or isnan or isinfinite) | not);
+def finites: select(isfinite);
+def normals: select(isnormal);
+def logb: if . == 0 then -infinite elif isinfinite then infinite elif isnan then .
+  else ilogb | . + 0.0 end;
+def significand: if isinfinite or isnan then . elif . == 0 then 0
+  else scalbln(.; ilogb | -1 * .) end;
+def toboolean: if type == "boolean" then . elif . == "true" then true
+  elif . == "false" then false
+  else error("\(_n_describe) cannot be parsed as a boolean") end;
+
+# Time: jq pads short broken-down times with zeros and names the filter in its errors.
+def _jaq_strftime($f): strftime($f);
+def _jaq_strflocaltime($f): strflocaltime($f);
+def _jaq_mktime: mktime;
+def _tm($name):
+  if type == "number" or (type == "array" and length >= 6 and (.[0] | type) == "number") then .
+  elif type == "array" and all(.[]; type == "number") then . + [range(6 - length) | 0]
+  else error("\($name) requires parsed datetime inputs") end;
+def _fmt($name; $f): if ($f | type) == "string" then . else error("\($name) requires a string format") end;
+def strftime($f): _fmt("strftime/1"; $f) | _tm("strftime/1") | _jaq_strftime($f);
+def strflocaltime($f): _fmt("strflocaltime/1"; $f) | _tm("strflocaltime/1") | _jaq_strflocaltime($f);
+def mktime: if type == "array" then _tm("mktime") | _jaq_mktime else error("mktime requires array of 6 numbers") end;
+def todateiso8601: strftime("%Y-%m-%dT%H:%M:%SZ");
+def todate: todateiso8601;
+
+# Sorting compares values recursively: jq refuses values nested too deeply.
+def _jaq_sort: sort;
+def _jaq_sort_by(f): sort_by(f);
+def _jaq_group_by(f): group_by(f);
+def sort: _n_comparable | _jaq_sort;
+def sort_by(f): _n_comparable | _jaq_sort_by(f);
+def group_by(f): _n_comparable | _jaq_group_by(f);
+def unique_by(f): [group_by(f)[] | .[0]];
+def unique: unique_by(.);
+
+# Regular expressions: jq also takes `[regex, flags]` as the one argument.
+def _re_flags($val): if ($val | type) == "array" then $val[1] // "" else "" end;
+def _re($val): if ($val | type) == "array" then $val[0] else $val end;
+def match($val): match(_re($val); _re_flags($val));
+def test($val): test(_re($val); _re_flags($val));
+def capture($val): capture(_re($val); _re_flags($val));

@@ -486,7 +486,12 @@ fn float(f: f64) -> Option<Value> {
 }
 
 fn num_math(op: Math, x: Num, y: Num) -> Option<Value> {
+    // jq computes in doubles: integers beyond 2^53 are left to the interpreter.
+    const EXACT: i64 = 1 << 53;
     if let (Num::Int(a), Num::Int(b)) = (x, y) {
+        if a.unsigned_abs() > EXACT.unsigned_abs() || b.unsigned_abs() > EXACT.unsigned_abs() {
+            return None;
+        }
         let int = match op {
             Math::Add => a.checked_add(b),
             Math::Sub => a.checked_sub(b),
@@ -496,7 +501,9 @@ fn num_math(op: Math, x: Num, y: Num) -> Option<Value> {
             Math::Rem => Some(a.checked_rem(b).unwrap_or(0)),
             Math::Div => return float(x.as_f64() / y.as_f64()),
         };
-        return int.map(Value::from);
+        return int
+            .filter(|c| c.unsigned_abs() <= EXACT.unsigned_abs())
+            .map(Value::from);
     }
     let (a, b) = (x.as_f64(), y.as_f64());
     float(match op {

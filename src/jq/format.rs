@@ -34,30 +34,31 @@ fn num_text(n: &Num) -> String {
     match n {
         Num::Int(i) => i.to_string(),
         Num::Float(f) => float_text(*f),
-        _ => {
-            let f = super::value::num_f64(n);
-            if f.is_infinite() {
-                float_text(f)
-            } else {
-                n.to_string()
-            }
-        }
+        // Big integers and decimal literals are kept as written, as jq 1.7+ does.
+        _ => n.to_string(),
     }
 }
 
 /// Compact JSON, as jq's `tojson` writes it.
 pub fn dump(v: &Val) -> String {
     let mut out = String::new();
-    write(v, &mut out);
+    write(v, &mut out, 0);
     out
 }
+
+/// jq writes values nested deeper than this as a placeholder string.
+const MAX_DUMP_DEPTH: usize = 10_000;
 
 fn write_str(b: &[u8], out: &mut String) {
     let s = String::from_utf8_lossy(b);
     out.push_str(&serde_json::to_string(&*s).unwrap_or_default());
 }
 
-fn write(v: &Val, out: &mut String) {
+fn write(v: &Val, out: &mut String, depth: usize) {
+    if depth > MAX_DUMP_DEPTH && matches!(v, Val::Arr(_) | Val::Obj(_)) {
+        out.push_str("\"<skipped: too deep>\"");
+        return;
+    }
     match v {
         Val::Null => out.push_str("null"),
         Val::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -69,7 +70,7 @@ fn write(v: &Val, out: &mut String) {
                 if i > 0 {
                     out.push(',');
                 }
-                write(x, out);
+                write(x, out, depth + 1);
             }
             out.push(']');
         }
@@ -84,7 +85,7 @@ fn write(v: &Val, out: &mut String) {
                     other => write_str(dump(other).as_bytes(), out),
                 }
                 out.push(':');
-                write(x, out);
+                write(x, out, depth + 1);
             }
             out.push('}');
         }
@@ -160,7 +161,7 @@ pub fn apply(name: &str, v: &Val) -> Result<String, String> {
             .replace('&', "&amp;")
             .replace('<', "&lt;")
             .replace('>', "&gt;")
-            .replace('\'', "&#39;")
+            .replace('\'', "&apos;")
             .replace('"', "&quot;")),
         "uri" => {
             let mut out = String::new();
@@ -200,6 +201,10 @@ pub fn apply(name: &str, v: &Val) -> Result<String, String> {
                 (B32, 5)
             };
             let s = text(v);
+            let data = s.trim_end_matches('=');
+            if name == "base64d" && data.len() % 4 == 1 {
+                return Err(format!("{} trailing base64 byte found", describe(v)));
+            }
             let out = base_decode(s.as_bytes(), alphabet, bits)
                 .ok_or_else(|| format!("{} is not valid {} data", describe(v), &name[..6]))?;
             Ok(String::from_utf8_lossy(&out).into_owned())

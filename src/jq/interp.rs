@@ -30,28 +30,16 @@ pub struct Program {
 impl Program {
     /// Compiles `source` with jq's standard definitions.
     pub fn compile(source: &str) -> Result<Program, Vec<CompileError>> {
-        let ours = jaq_core::load::parse(include_str!("defs.jq"), |p| p.defs()).unwrap_or_default();
-        let defs: Vec<_> = jaq_core::defs()
-            .chain(jaq_std::defs())
-            .chain(jaq_json::defs())
-            .chain(ours)
-            .collect();
-        let funs: Vec<_> = jaq_core::funs()
-            .chain(jaq_std::funs())
-            .filter(|(name, _, _)| !REFUSED.contains(name))
-            .chain(natives::funs())
-            .collect();
-        natives::BUILTINS.get_or_init(|| {
-            let mut names: Vec<String> = defs
-                .iter()
-                .map(|d| format!("{}/{}", d.name, d.args.len()))
-                .chain(funs.iter().map(|(n, a, _)| format!("{n}/{}", a.len())))
-                .filter(|n| !n.starts_with('_'))
-                .collect();
-            names.sort();
-            names.dedup();
-            names
-        });
+        // `$__loc__` is jq's location of itself: `{file, line}`. Programs that use it are
+        // compiled with each occurrence replaced by its value.
+        let located;
+        let source = if source.contains("$__loc__") {
+            located = with_locations(source);
+            located.as_str()
+        } else {
+            source
+        };
+        let (defs, funs) = library();
         let arena = Arena::default();
         let file = File {
             code: source,
@@ -164,6 +152,58 @@ impl Program {
             }
         })
     }
+}
+
+/// jq's definitions and native filters: jaq's, then flowrun's (which win).
+fn library() -> (
+    Vec<jaq_core::load::parse::Def<&'static str>>,
+    Vec<jaq_core::native::Fun<JustLut<V>>>,
+) {
+    let ours = jaq_core::load::parse(include_str!("defs.jq"), |p| p.defs()).unwrap_or_default();
+    let defs: Vec<_> = jaq_core::defs()
+        .chain(jaq_std::defs())
+        .chain(jaq_json::defs())
+        .chain(ours)
+        .collect();
+    let funs: Vec<_> = jaq_core::funs()
+        .chain(jaq_std::funs())
+        .filter(|(name, _, _)| !REFUSED.contains(name))
+        .chain(natives::funs())
+        .collect();
+    natives::BUILTINS.get_or_init(|| {
+        let mut names: Vec<String> = defs
+            .iter()
+            .map(|d| format!("{}/{}", d.name, d.args.len()))
+            .chain(funs.iter().map(|(n, a, _)| format!("{n}/{}", a.len())))
+            .filter(|n| !n.starts_with('_'))
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    });
+    (defs, funs)
+}
+
+fn with_locations(source: &str) -> String {
+    let mut out = String::with_capacity(source.len());
+    let mut line = 1;
+    let mut rest = source;
+    while let Some(at) = rest.find("$__loc__") {
+        let before = &rest[..at];
+        line += before.matches('\n').count();
+        out.push_str(before);
+        rest = &rest[at + "$__loc__".len()..];
+        let loc = format!("{{\"file\":\"<top-level>\",\"line\":{line}}}");
+        // `{$__loc__}` is short for `{"__loc__": $__loc__}`.
+        let in_object =
+            out.trim_end().ends_with(['{', ',']) && rest.trim_start().starts_with([',', '}']);
+        if in_object {
+            out.push_str("\"__loc__\": ");
+        }
+        out.push_str(&loc);
+    }
+    out.push_str(rest);
+    out
 }
 
 fn lex_expect(expect: &jaq_core::load::lex::Expect<&str>) -> &'static str {

@@ -29,6 +29,7 @@ fn length(v: &Val) -> Result<V, Error> {
     Ok(match v {
         Val::Null => V::from(0usize),
         Val::Bool(_) => return Err(err(format!("{} has no length", describe(v)))),
+        Val::Num(Num::Dec(lit)) => V(Val::Num(Num::from_dec_str(lit.trim_start_matches('-')))),
         Val::Num(n) => V::from(super::value::num_f64(n).abs()),
         Val::TStr(s) | Val::BStr(s) => V::from(String::from_utf8_lossy(s).chars().count()),
         Val::Arr(a) => V::from(a.len()),
@@ -37,6 +38,14 @@ fn length(v: &Val) -> Result<V, Error> {
 }
 
 fn contains(a: &Val, b: &Val) -> Result<bool, Error> {
+    contains_at(a, b, 0)
+}
+
+fn contains_at(a: &Val, b: &Val, depth: usize) -> Result<bool, Error> {
+    if depth > 10_000 {
+        return Err(err("Containment check too deep"));
+    }
+    let contains = |a: &Val, b: &Val| contains_at(a, b, depth + 1);
     Ok(match (a, b) {
         (Val::TStr(l), Val::TStr(r)) => r.is_empty() || l.windows(r.len()).any(|w| w == &r[..]),
         (Val::Arr(l), Val::Arr(r)) => {
@@ -99,13 +108,22 @@ fn str_indices(s: &Val, x: &Val) -> Result<V, Error> {
             if x.is_empty() {
                 return Ok(std::iter::empty().collect::<V>());
             }
-            // jq counts string indices in bytes.
-            Ok((0..s.len().saturating_sub(x.len() - 1))
-                .filter(|&i| s[i..].starts_with(x))
-                .map(V::from)
-                .collect())
+            // jq 1.8 counts string indices in codepoints.
+            let mut chars = 0usize;
+            let mut out = Vec::new();
+            for (i, &b) in s.iter().enumerate() {
+                if b & 0xC0 == 0x80 {
+                    continue;
+                }
+                if s[i..].starts_with(x) {
+                    out.push(V::from(chars));
+                }
+                chars += 1;
+            }
+            Ok(out.into_iter().collect())
         }
-        (Val::TStr(_), other) | (other, _) => Err(err(format!(
+        (Val::TStr(_), other) => Err(err(format!("{} is not a string", describe(other)))),
+        (other, _) => Err(err(format!(
             "{} cannot be searched, as it is not a string",
             describe(other)
         ))),
@@ -138,13 +156,15 @@ fn tonumber(v: &Val) -> Result<V, Error> {
         Val::Num(_) => Ok(V(v.clone())),
         Val::TStr(s) => {
             let text = std::str::from_utf8(s).unwrap_or("");
-            let plain = text.strip_prefix('-').unwrap_or(text);
+            let unsigned = text.strip_prefix('+').unwrap_or(text);
+            let plain = text.strip_prefix('-').unwrap_or(unsigned);
             let ok = !plain.is_empty()
                 && text.trim() == text
                 && (plain.starts_with(|c: char| c.is_ascii_digit()) || plain.starts_with('.'))
                 && text.parse::<f64>().is_ok()
                 && !plain.contains(['x', 'X', 'i', 'I', 'n', 'N']);
             if ok {
+                let text = text.strip_prefix('+').unwrap_or(text);
                 let lit = if plain.starts_with('.') {
                     text.replacen('.', "0.", 1)
                 } else {
@@ -171,6 +191,26 @@ fn fromjson(v: &Val) -> Result<V, Error> {
         "nan" | "NaN" => return Ok(V::from(f64::NAN)),
         "-nan" | "-NaN" => return Ok(V::from(f64::NAN)),
         _ => {}
+    }
+    let mut depth = 0usize;
+    let mut in_str = false;
+    let mut escaped = false;
+    for &b in s.iter() {
+        match (in_str, b) {
+            (true, _) if escaped => escaped = false,
+            (true, b'\\') => escaped = true,
+            (_, b'"') => in_str = !in_str,
+            (false, b'[' | b'{') => {
+                depth += 1;
+                if depth > 10_000 {
+                    return Err(err(format!(
+                        "Exceeds depth limit for parsing (while parsing '{text}')"
+                    )));
+                }
+            }
+            (false, b']' | b'}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
     }
     jaq_json::read::parse_single(s)
         .map(V)
@@ -305,6 +345,24 @@ fn base<D: for<'a> DataT<V<'a> = V>>() -> Box<[Filter<RunPtr<D>>]> {
             unary(cv, |x, k| has(&x.0, &k.0).map(V::from))
         }),
         ("indices", v(1), |cv| unary(cv, |x, y| indices(&x.0, &y.0))),
+        ("_n_isnan", v(0), |cv| {
+            bome(Ok(V::from(
+                matches!(&cv.1.0, Val::Num(n) if super::value::num_f64(n).is_nan()),
+            )))
+        }),
+        ("_n_comparable", v(0), |cv| {
+            let deep = super::value::depth(&cv.1.0, super::value::MAX_NESTING);
+            bome(if deep > super::value::MAX_NESTING {
+                Err(err("Comparison too deep"))
+            } else {
+                Ok(cv.1)
+            })
+        }),
+        ("_n_nan", v(0), |_| bome(Ok(V::from(f64::NAN)))),
+        ("_n_infinite", v(0), |_| bome(Ok(V::from(f64::INFINITY)))),
+        ("_n_describe", v(0), |cv| {
+            bome(Ok(string(describe(&cv.1.0))))
+        }),
         ("_n_builtins", v(0), |_| {
             let names = BUILTINS.get().cloned().unwrap_or_default();
             bome(Ok(names.into_iter().map(string).collect()))

@@ -57,13 +57,14 @@ pub fn describe(v: &Val) -> String {
         return "null (null)".into();
     }
     let mut text = super::format::dump(v);
-    if text.len() > 28 {
-        let mut cut = if matches!(v, Val::Num(_)) { 26 } else { 25 };
+    if text.len() > 29 {
+        let string = matches!(v, Val::TStr(_) | Val::BStr(_));
+        let mut cut = if string { 25 } else { 26 };
         while !text.is_char_boundary(cut) {
             cut -= 1;
         }
         text.truncate(cut);
-        text.push_str("...");
+        text.push_str(if string { "...\"" } else { "..." });
     }
     format!("{} ({text})", type_name(v))
 }
@@ -117,7 +118,7 @@ fn bounds(range: &val::Range<&V>, len: usize) -> Result<(usize, usize), Error> {
             Some(Val::Num(n)) => {
                 let f = super::value::num_f64(n);
                 if f.is_nan() {
-                    return Ok(0);
+                    return Ok(default);
                 }
                 let f = if up { f.ceil() } else { f.floor() };
                 #[allow(clippy::cast_possible_truncation, reason = "saturating on purpose")]
@@ -190,8 +191,33 @@ impl From<f64> for V {
 }
 impl From<String> for V {
     fn from(s: String) -> Self {
-        V(Val::from(s))
+        // jaq's own message for a non-path in a path expression, caught as a value.
+        const JAQ: &str = "invalid path expression with input ";
+        match s.strip_prefix(JAQ) {
+            Some(rest) => V(Val::from(format!(
+                "Invalid path expression with result {rest}"
+            ))),
+            None => V(Val::from(s)),
+        }
     }
+}
+
+/// How deeply `v` nests (a scalar: 0), counting no further than `limit + 1`.
+pub fn depth(v: &Val, limit: usize) -> usize {
+    let mut deepest = 0;
+    let mut todo = vec![(v, 0)];
+    while let Some((v, d)) = todo.pop() {
+        deepest = deepest.max(d);
+        if d > limit {
+            break;
+        }
+        match v {
+            Val::Arr(a) => todo.extend(a.iter().map(|x| (x, d + 1))),
+            Val::Obj(o) => todo.extend(o.values().map(|x| (x, d + 1))),
+            _ => {}
+        }
+    }
+    deepest
 }
 impl From<val::Range<V>> for V {
     fn from(r: val::Range<V>) -> Self {
@@ -357,42 +383,40 @@ impl jaq_core::ValT for V {
                 Ok(V(this))
             }
             (Val::Arr(a), Val::Num(n)) => {
-                let Some(i) = as_index(n) else {
-                    return opt.fail(V(this), |_| {
-                        Exn::from(err("Cannot set array element at NaN index"))
-                    });
-                };
-                let i = if i < 0 {
-                    match i
-                        .checked_add_unsigned(a.len())
+                let len = a.len();
+                // The index, or why it cannot be written (deleting there is a no-op).
+                let at = match as_index(n) {
+                    None => Err("Cannot set array element at NaN index"),
+                    Some(i) if i < 0 => i
+                        .checked_add_unsigned(len)
                         .and_then(|i| usize::try_from(i).ok())
-                    {
-                        Some(i) => i,
-                        None => {
-                            return opt.fail(V(this), |_| {
-                                Exn::from(err("Out of bounds negative array index"))
-                            });
-                        }
-                    }
-                } else {
-                    usize::try_from(i).unwrap_or(usize::MAX)
+                        .ok_or("Out of bounds negative array index"),
+                    Some(i) if i > 536_870_911 => Err("Array index too large"),
+                    Some(i) => Ok(usize::try_from(i).unwrap_or(usize::MAX)),
                 };
-                limits::check_len(i.saturating_add(1));
+                let old = at.ok().and_then(|i| a.get(i).cloned()).unwrap_or_default();
+                let new = f(V(old)).next().transpose()?;
                 let a = Rc::make_mut(a);
-                let old = a.get(i).cloned().unwrap_or_default();
-                match f(V(old)).next().transpose()? {
-                    Some(y) => {
+                match (at, new) {
+                    (Err(why), Some(_)) => return opt.fail(V(this), |_| Exn::from(err(why))),
+                    (Err(_), None) => {}
+                    (Ok(i), Some(y)) => {
+                        limits::check_len(i.saturating_add(1));
                         if i >= a.len() {
                             a.resize(i + 1, Val::Null);
                         }
                         a[i] = y.0;
                     }
-                    None if i < a.len() => {
+                    (Ok(i), None) if i < a.len() => {
                         a.remove(i);
                     }
-                    None => {}
+                    (Ok(_), None) => {}
                 }
                 Ok(V(this))
+            }
+            (Val::Arr(_), Val::Arr(_)) => {
+                let e = err("Cannot update field at array index of array");
+                opt.fail(V(this), |_| Exn::from(e))
             }
             (l, r) => {
                 let e = index_err(l, r);
@@ -427,7 +451,8 @@ impl jaq_core::ValT for V {
                 a.splice(from..upto, new);
                 Ok(V::arr(a))
             }
-            Val::TStr(s) => {
+            Val::TStr(_) => Err(Exn::from(err("Cannot update string slices"))),
+            Val::BStr(s) => {
                 let offs = char_offsets(&s);
                 let (from, upto) = bounds(&range, offs.len() - 1)?;
                 let part = V(Val::utf8_str(s.slice(offs[from]..offs[upto])));
@@ -497,6 +522,26 @@ impl jaq_std::ValT for V {
     }
 }
 
+/// How deeply jq's recursive operations (merging, comparing) may nest.
+pub const MAX_NESTING: usize = 10_000;
+
+/// Integers up to this magnitude are exact in a double.
+const EXACT: i64 = 1 << 53;
+
+/// `l op r` as jq computes it, in doubles; integers stay integers while exact.
+fn num_op(l: &Num, r: &Num, op: fn(f64, f64) -> f64, int: fn(i64, i64) -> Option<i64>) -> V {
+    if let (Num::Int(a), Num::Int(b)) = (l, r) {
+        let (a, b) = (*a as i64, *b as i64);
+        if a.unsigned_abs() <= EXACT.unsigned_abs()
+            && b.unsigned_abs() <= EXACT.unsigned_abs()
+            && let Some(c) = int(a, b).filter(|c| c.unsigned_abs() <= EXACT.unsigned_abs())
+        {
+            return V(Val::Num(Num::from_integral(c)));
+        }
+    }
+    V::from(op(num_f64(l), num_f64(r)))
+}
+
 /// Whether `v` is the number zero.
 fn is_zero(v: &Val) -> bool {
     matches!(v, Val::Num(n) if super::value::num_f64(n) == 0.0)
@@ -506,6 +551,7 @@ impl std::ops::Add for V {
     type Output = ValR<V>;
     fn add(self, r: V) -> ValR<V> {
         match (self.0, r.0) {
+            (Val::Num(a), Val::Num(b)) => Ok(num_op(&a, &b, |x, y| x + y, i64::checked_add)),
             (Val::Null, x) | (x, Val::Null) => Ok(V(x)),
             (Val::TStr(l), Val::TStr(r)) => {
                 limits::check_bytes(l.len() + r.len());
@@ -530,6 +576,7 @@ impl std::ops::Sub for V {
     type Output = ValR<V>;
     fn sub(self, r: V) -> ValR<V> {
         match (self.0, r.0) {
+            (Val::Num(a), Val::Num(b)) => Ok(num_op(&a, &b, |x, y| x - y, i64::checked_sub)),
             (l @ (Val::Num(_) | Val::Arr(_)), r) if type_name(&l) == type_name(&r) => {
                 (l - r).map(V).map_err(err)
             }
@@ -542,6 +589,7 @@ impl std::ops::Mul for V {
     type Output = ValR<V>;
     fn mul(self, r: V) -> ValR<V> {
         match (self.0, r.0) {
+            (Val::Num(a), Val::Num(b)) => Ok(num_op(&a, &b, |x, y| x * y, i64::checked_mul)),
             (Val::TStr(s), Val::Num(n)) | (Val::Num(n), Val::TStr(s)) => {
                 let times = num_f64(&n);
                 if times.is_nan() || times < 0.0 {
@@ -557,6 +605,11 @@ impl std::ops::Mul for V {
                     return Err(err("Repeat string result too long"));
                 }
                 Ok(V(str_val(s.repeat(times))))
+            }
+            (l @ Val::Obj(_), r @ Val::Obj(_))
+                if depth(&l, MAX_NESTING) > MAX_NESTING || depth(&r, MAX_NESTING) > MAX_NESTING =>
+            {
+                Err(err("Object merge too deep"))
             }
             (l @ (Val::Num(_) | Val::Obj(_)), r) if type_name(&l) == type_name(&r) => {
                 (l * r).map(V).map_err(err)
@@ -597,7 +650,7 @@ impl std::ops::Rem for V {
                 let (x, y) = (x as i64, y as i64);
                 if y == 0 {
                     return Err(err(format!(
-                        "{} and {} cannot be divided because the divisor is zero",
+                        "{} and {} cannot be divided (remainder) because the divisor is zero",
                         describe(&self.0),
                         describe(&r.0)
                     )));
