@@ -11,6 +11,7 @@ mod disk_faults;
 mod flow_errors;
 mod http;
 mod http_faults;
+mod jq_steps;
 mod jq_suite;
 mod lock;
 mod props;

@@ -965,6 +965,21 @@ last
 empty
 [.[]? | -.]
 map(.email | contains("@"))
+.n - 10
+.n + 1
+.m - 1
+.big * 1
+.n * 2
+.total % 2
+.n % 3
+.id | contains(1)
+.tags | contains(["x"])
+.tags | contains("x")
+.tags | has(0)
+.email | ltrimstr(1)
+.id | tostring
+.n | tostring
+.total / 0
 "#;
 
     /// Filters outside the subset, one a line: they must stay with the interpreter.

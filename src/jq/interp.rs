@@ -18,6 +18,9 @@ fn refused(name: &str) -> Option<&'static str> {
         "input" | "inputs" => Some(
             "is not supported in flowrun: a step sees one payload at a time, so there is no further input to read",
         ),
+        "env" => {
+            Some("is not available in flowrun yet (it would read the process environment unmasked)")
+        }
         _ => None,
     }
 }

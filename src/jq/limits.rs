@@ -49,6 +49,29 @@ pub fn set_run_deadline(deadline: Option<Instant>) {
     RUN_DEADLINE.with(|d| d.set(deadline));
 }
 
+/// The run deadline this thread works under.
+#[must_use]
+pub fn run_deadline() -> Option<Instant> {
+    RUN_DEADLINE.with(Cell::get)
+}
+
+/// Sets this thread's run deadline until dropped (then the previous one is back).
+pub struct RunDeadline(Option<Instant>);
+
+impl RunDeadline {
+    /// Filters run on this thread stop at `deadline` while the value lives.
+    #[must_use]
+    pub fn set(deadline: Option<Instant>) -> RunDeadline {
+        RunDeadline(RUN_DEADLINE.with(|d| d.replace(deadline)))
+    }
+}
+
+impl Drop for RunDeadline {
+    fn drop(&mut self) {
+        RUN_DEADLINE.with(|d| d.set(self.0));
+    }
+}
+
 /// The address of a local variable: how deep the stack is right now.
 #[inline(never)]
 fn stack_position() -> usize {

@@ -293,6 +293,18 @@ mod semantics {
         }
     }
 
+    /// The differences README's "jq in flowrun" table lists, as they are.
+    #[test]
+    fn documented_differences_hold() {
+        assert_eq!(one("[(1,2) + (10,20)]", "null"), "[11,21,12,22]");
+        assert_eq!(one(".[1,4,2,3] |= empty", "[0,1,2,3,4,5]"), "[0,2,4]");
+        assert_eq!(one("del(.[1,4,2,3])", "[0,1,2,3,4,5]"), "[0,5]");
+        for src in [".[] as [$a] ?// $a | $a", "$ENV.HOME", "env.HOME"] {
+            assert!(Jq::compile(src).is_err(), "{src}");
+        }
+        assert!(one(r#"gsub("(?=u)"; "u")"#, r#""qux""#).starts_with("error"));
+    }
+
     #[test]
     fn unsupported_features_are_refused_with_reasons() {
         let err = Jq::compile("input").unwrap_err();
