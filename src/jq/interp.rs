@@ -42,6 +42,18 @@ impl Program {
         } else {
             source
         };
+        let alternatives;
+        let source = match source
+            .contains("?//")
+            .then(|| super::alt::rewrite(source))
+            .flatten()
+        {
+            Some(text) => {
+                alternatives = text;
+                alternatives.as_str()
+            }
+            None => source,
+        };
         let (defs, funs) = library();
         let arena = Arena::default();
         let file = File {
