@@ -186,6 +186,10 @@ def unique_by(f): [group_by(f)[] | .[0]];
 def unique: unique_by(.);
 
 # Regular expressions: jq also takes `[regex, flags]` as the one argument.
+# jq names unnamed groups `null`.
+def _jaq_match(re; flags): match(re; flags);
+def match(re; flags): _jaq_match(re; flags)
+  | .captures |= map(if has("name") then . else . + {name: null} end);
 def _re_flags($val): if ($val | type) == "array" then $val[1] // "" else "" end;
 def _re($val): if ($val | type) == "array" then $val[0] else $val end;
 def match($val): match(_re($val); _re_flags($val));

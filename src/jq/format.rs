@@ -6,7 +6,8 @@ use super::value::describe;
 use jaq_json::{Num, Val};
 use std::fmt::Write as _;
 
-/// A float as jq prints it: integral values without a fraction, exponents as `e+XX`.
+/// A float as jq prints it: the shortest digits that read back the same, with an
+/// exponent (`1e-05`, `1e+20`) only when the point is far from them (jq's `g_fmt` rule).
 pub fn float_text(f: f64) -> String {
     if f.is_nan() {
         return "null".into();
@@ -16,17 +17,19 @@ pub fn float_text(f: f64) -> String {
     } else {
         f
     };
-    if f.fract() == 0.0 && f.abs() < 1e17 {
-        return format!("{f:.0}");
+    if f == 0.0 {
+        return if f.is_sign_negative() { "-0" } else { "0" }.into();
     }
     let sci = format!("{f:e}");
     let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
-    if (-4..17).contains(&exp) {
-        format!("{f}")
-    } else {
+    let digits = i32::try_from(mantissa.bytes().filter(u8::is_ascii_digit).count()).unwrap_or(17);
+    let point = exp + 1;
+    if point <= -4 || point > digits + 15 {
         let sign = if exp < 0 { '-' } else { '+' };
         format!("{mantissa}e{sign}{:02}", exp.abs())
+    } else {
+        format!("{f}")
     }
 }
 
