@@ -12,6 +12,7 @@ mod guard;
 mod interp;
 pub mod limits;
 mod natives;
+mod ops;
 mod value;
 
 use serde_json::Value;
