@@ -186,10 +186,33 @@ def unique_by(f): [group_by(f)[] | .[0]];
 def unique: unique_by(.);
 
 # Regular expressions: jq also takes `[regex, flags]` as the one argument.
-# jq names unnamed groups `null`.
+# jq lists every group of the regex in `captures`: unnamed ones with `name: null`, ones
+# that matched nothing with `offset: -1` and `string: null`.
 def _jaq_match(re; flags): match(re; flags);
-def match(re; flags): _jaq_match(re; flags)
-  | .captures |= map(if has("name") then . else . + {name: null} end);
+def match(re; flags): _n_groups(re) as $groups
+  | _jaq_match(re; flags)
+  | .captures as $caps
+  | ($caps | map(select(has("name") | not))) as $unnamed
+  | .captures = [foreach $groups[] as $g ({u: 0, out: null};
+      if $g == null
+      then .out = (($unnamed[.u] // {offset: -1, length: 0, string: null}) + {name: null}) | .u += 1
+      else .out = (first($caps[] | select(.name == $g)) // {offset: -1, length: 0, string: null, name: $g})
+      end;
+      .out)];
+def capture(re; flags): match(re; flags)
+  | [.captures[] | select(.name != null) | {(.name): .string}] | add // {};
+def sub($re; str; $flags): . as $in
+  | (reduce match($re; $flags) as $edit ({result: [], previous: 0};
+      $in[.previous: ($edit | .offset)] as $gap
+      | [reduce ($edit | .captures[] | select(.name != null) | {(.name): .string}) as $pair
+          ({}; . + $pair) | str] as $inserts
+      | reduce range(0; $inserts | length) as $ix (.; .result[$ix] += $gap + $inserts[$ix])
+      | .previous = ($edit | .offset + .length))
+    | .result[] + $in[.previous:])
+  // $in;
+def sub($re; str): sub($re; str; "");
+def gsub($re; str; $flags): sub($re; str; $flags + "g");
+def gsub($re; str): sub($re; str; "g");
 def _re_flags($val): if ($val | type) == "array" then $val[1] // "" else "" end;
 def _re($val): if ($val | type) == "array" then $val[0] else $val end;
 def match($val): match(_re($val); _re_flags($val));

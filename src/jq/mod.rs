@@ -305,6 +305,17 @@ mod semantics {
             assert!(Jq::compile(src).is_err(), "{src}");
         }
         assert!(one(r#"gsub("(?=u)"; "u")"#, r#""qux""#).starts_with("error"));
+        assert_eq!(
+            one(r#"gsub("[^a-z]*(?<x>[a-z]*)"; "Z")"#, r#""1a2b""#),
+            r#""ZZ""#
+        );
+        assert_eq!(
+            one(
+                r#"[match("(a)?b"; "g") | .captures[0].offset]"#,
+                r#""b ab""#
+            ),
+            "[-1,2]"
+        );
     }
 
     #[test]

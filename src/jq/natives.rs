@@ -274,6 +274,37 @@ fn trim(v: &Val, left: bool, right: bool) -> Result<V, Error> {
     Ok(string(t))
 }
 
+/// The capture groups of a regex, in order: their names, `null` for unnamed ones.
+fn groups(re: &str) -> V {
+    let b = re.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    let mut in_class = false;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 1,
+            b'[' if !in_class => in_class = true,
+            b']' if in_class => in_class = false,
+            b'(' if !in_class => {
+                let rest = &re[i + 1..];
+                let named = rest.strip_prefix("?P<").or_else(|| {
+                    rest.strip_prefix("?<")
+                        .filter(|r| !r.starts_with(['=', '!']))
+                });
+                if let Some(named) = named {
+                    let name: String = named.chars().take_while(|c| *c != '>').collect();
+                    out.push(string(name));
+                } else if !rest.starts_with('?') {
+                    out.push(V(Val::Null));
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out.into_iter().collect()
+}
+
 /// Names of all definitions, as `name/arity`, for `builtins`.
 pub static BUILTINS: OnceLock<Vec<String>> = OnceLock::new();
 
@@ -357,6 +388,9 @@ fn base<D: for<'a> DataT<V<'a> = V>>() -> Box<[Filter<RunPtr<D>>]> {
             } else {
                 Ok(cv.1)
             })
+        }),
+        ("_n_groups", v(1), |cv| {
+            unary(cv, |_, re| Ok(groups(&format::text(&re.0))))
         }),
         ("_n_nan", v(0), |_| bome(Ok(V::from(f64::NAN)))),
         ("_n_infinite", v(0), |_| bome(Ok(V::from(f64::INFINITY)))),
