@@ -630,3 +630,26 @@ fn a_jq_error_message_never_keeps_part_of_a_secret() {
     let out = out.stderr_has("jq error");
     assert_kept_out(&p, &[TOKEN], &[&out.stdout, &out.stderr]);
 }
+
+#[test]
+fn a_secret_read_through_env_or_dollar_env_is_masked_like_any_other() {
+    // The flow declares the secret (here in a header it never sends) and reads it back
+    // through jq's `$ENV` and `env`: what it stores holds no form of it.
+    let p = Project::new();
+    p.flow(
+        "f",
+        "[[steps]]\nid = \"m\"\nkind = \"map\"\njq = '{a: $ENV.API_TOKEN, b: env.API_TOKEN, c: ($ENV.API_TOKEN | @base64), plain: $ENV.TARGET}'\n\n[[steps]]\nid = \"c\"\nkind = \"command\"\nrun = [\"cat\"]\nenv = { UNUSED = \"${secret:API_TOKEN}\" }\n",
+    );
+    let out = p
+        .cmd(&["run", "f"])
+        .env("API_TOKEN", TOKEN)
+        .env("TARGET", "production")
+        .run()
+        .ok();
+    let got = &p.outputs("f", "m")[0];
+    assert_eq!(got["a"], "***");
+    assert_eq!(got["b"], "***");
+    // A plain setting read the same way is data, never masked.
+    assert_eq!(got["plain"], "production");
+    assert_kept_out(&p, &[TOKEN], &[&out.stdout, &out.stderr]);
+}

@@ -6,6 +6,8 @@ def tostring: _n_tostring;
 def fromjson: _n_fromjson;
 def tonumber: _n_tonumber;
 def length: _n_length;
+# The process environment, as `$ENV` (values of declared secrets are masked on the way out).
+def env: _n_env;
 def utf8bytelength: _n_utf8bytelength;
 def contains($x): _n_contains($x);
 def inside(xs): . as $x | xs | contains($x);

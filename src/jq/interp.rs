@@ -18,9 +18,6 @@ fn refused(name: &str) -> Option<&'static str> {
         "input" | "inputs" => Some(
             "is not supported in flowrun: a step sees one payload at a time, so there is no further input to read",
         ),
-        "env" => {
-            Some("is not available in flowrun yet (it would read the process environment unmasked)")
-        }
         _ => None,
     }
 }
@@ -28,33 +25,23 @@ fn refused(name: &str) -> Option<&'static str> {
 /// A filter compiled by jaq.
 pub struct Program {
     filter: Filter,
+    /// Whether the filter uses `$ENV`, bound after the caller's variables.
+    uses_env: bool,
 }
 
 impl Program {
     /// Compiles `source` with jq's standard definitions.
     /// `vars` are the global variables it may use (names with `$`).
     pub fn compile_with_vars(source: &str, vars: &[&str]) -> Result<Program, Vec<CompileError>> {
-        // `$__loc__` is jq's location of itself: `{file, line}`. Programs that use it are
-        // compiled with each occurrence replaced by its value.
-        let located;
-        let source = if source.contains("$__loc__") {
-            located = with_locations(source);
-            located.as_str()
-        } else {
-            source
-        };
-        let alternatives;
-        let source = match source
-            .contains("?//")
-            .then(|| super::alt::rewrite(source))
-            .flatten()
-        {
-            Some(text) => {
-                alternatives = text;
-                alternatives.as_str()
-            }
-            None => source,
-        };
+        let prepared = prepare(source);
+        let source = prepared.as_ref();
+        // `$ENV` is bound only for filters that mention it: the others need not pay for
+        // turning the environment into a value on every run.
+        let uses_env = source.contains("$ENV");
+        let mut vars = vars.to_vec();
+        if uses_env {
+            vars.push("$ENV");
+        }
         let (defs, funs) = library();
         let arena = Arena::default();
         let file = File {
@@ -134,7 +121,7 @@ impl Program {
                     })
                     .collect::<Vec<_>>()
             })?;
-        Ok(Program { filter })
+        Ok(Program { filter, uses_env })
     }
 
     /// Runs the filter with the values of its global variables (in the order they were
@@ -144,7 +131,8 @@ impl Program {
         // A bug inside the interpreter must fail the step, not the process.
         let guarded = crate::panic::quietly(|| {
             limits::with_budget(|| {
-                let vars = Vars::new(vars.iter().map(|v| V(to_val(v))));
+                let env = self.uses_env.then(super::environment);
+                let vars = Vars::new(vars.iter().chain(env).map(|v| V(to_val(v))));
                 let ctx = Ctx::<JustLut<V>>::new(&self.filter.lut, vars);
                 let mut out = Vec::new();
                 for item in self.filter.id.run((ctx, V(to_val(input)))).map(unwrap_valr) {
@@ -201,6 +189,21 @@ fn library() -> (
         names
     });
     (defs, funs)
+}
+
+/// The program as jaq is given it: `$__loc__` (jq's location of itself, `{file, line}`)
+/// replaced by its value, and destructuring alternatives `?//` rewritten.
+fn prepare(source: &str) -> std::borrow::Cow<'_, str> {
+    let mut text = std::borrow::Cow::Borrowed(source);
+    if text.contains("$__loc__") {
+        text = std::borrow::Cow::Owned(with_locations(&text));
+    }
+    if text.contains("?//")
+        && let Some(rewritten) = super::alt::rewrite(&text)
+    {
+        text = std::borrow::Cow::Owned(rewritten);
+    }
+    text
 }
 
 fn with_locations(source: &str) -> String {

@@ -77,7 +77,7 @@ impl Jq {
         let interp = std::sync::Arc::new(interp::Program::compile_with_vars(code, vars)?);
         guard::check(code).map_err(|e| vec![e])?;
         // The direct evaluator has no variables: such filters run in the interpreter.
-        let fast = if vars.is_empty() {
+        let fast = if vars.is_empty() && !code.contains("$ENV") {
             fast::compile(code)
         } else {
             None
@@ -181,6 +181,26 @@ impl Jq {
 #[must_use]
 pub fn float_json(f: f64) -> Value {
     interp::float_value(f)
+}
+
+/// The process environment as jq's `$ENV` and `env` give it: an object of every
+/// variable (names and values read lossily as UTF-8), read once per process. Values of
+/// secrets the flow declares with `${secret:NAME}` are masked wherever they are stored
+/// or printed, however they got there; every other variable is a plain setting.
+pub(crate) fn environment() -> &'static Value {
+    static ENV: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    ENV.get_or_init(|| {
+        Value::Object(
+            std::env::vars_os()
+                .map(|(k, v)| {
+                    (
+                        k.to_string_lossy().into_owned(),
+                        Value::String(v.to_string_lossy().into_owned()),
+                    )
+                })
+                .collect(),
+        )
+    })
 }
 
 /// jq truthiness: everything but `false` and `null`.
@@ -345,15 +365,31 @@ mod semantics {
         }
     }
 
+    #[test]
+    fn env_and_dollar_env_are_the_process_environment() {
+        let want = Value::from(std::env::var("PATH").unwrap_or_default());
+        for src in ["$ENV.PATH", "env.PATH", "[$ENV.PATH] | .[0]"] {
+            let jq = Jq::compile(src).unwrap();
+            assert_eq!(jq.engine(), Engine::Interpreter, "{src}");
+            assert_eq!(jq.run(&Value::Null).unwrap(), vec![want.clone()], "{src}");
+        }
+        // Alongside a flow's own variables, `$ENV` comes after them.
+        let jq = Jq::compile_with_vars("[$__env_A, $ENV.PATH]", "shown", &["$__env_A"])
+            .unwrap()
+            .bind(vec![Value::from("a")]);
+        assert_eq!(
+            jq.run(&Value::Null).unwrap(),
+            vec![Value::Array(vec![Value::from("a"), want])]
+        );
+    }
+
     /// The differences README's "jq in flowrun" table lists, as they are.
     #[test]
     fn documented_differences_hold() {
         assert_eq!(one("[(1,2) + (10,20)]", "null"), "[11,21,12,22]");
         assert_eq!(one(".[1,4,2,3] |= empty", "[0,1,2,3,4,5]"), "[0,2,4]");
         assert_eq!(one("del(.[1,4,2,3])", "[0,1,2,3,4,5]"), "[0,5]");
-        for src in [". as {$a, $b: [$c]} | $c", "$ENV.HOME", "env.HOME"] {
-            assert!(Jq::compile(src).is_err(), "{src}");
-        }
+        assert!(Jq::compile(". as {$a, $b: [$c]} | $c").is_err());
         assert!(one(r#"gsub("(?=u)"; "u")"#, r#""qux""#).starts_with("error"));
         assert_eq!(
             one(r#"gsub("[^a-z]*(?<x>[a-z]*)"; "Z")"#, r#""1a2b""#),

@@ -316,6 +316,9 @@ pub fn funs<D: for<'a> DataT<V<'a> = V>>() -> impl Iterator<Item = Fun<D>> {
 fn base<D: for<'a> DataT<V<'a> = V>>() -> Box<[Filter<RunPtr<D>>]> {
     Box::new([
         ("_n_tojson", v(0), |cv| bome(Ok(string(dump(&cv.1.0))))),
+        ("_n_env", v(0), |_| {
+            bome(Ok(V(super::interp::to_val(super::environment()))))
+        }),
         ("_n_tostring", v(0), |cv| {
             bome(Ok(string(format::text(&cv.1.0))))
         }),
