@@ -101,11 +101,7 @@ impl Step for Assert {
 /// Reads the JSON file named by `equals_file`.
 pub fn load_expected(path: &Path, shown: &str) -> Result<Value, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("equals_file `{shown}`: {e}"))?;
-    serde_json::from_slice(&bytes).map_err(|e| {
-        format!(
-            "equals_file {shown}:{}:{}: not valid JSON: {e}",
-            e.line(),
-            e.column()
-        )
-    })
+    // Read as every other file from outside is (a BOM skipped, wide integers refused).
+    crate::json::decode(&bytes, 1)
+        .map_err(|e| format!("equals_file {shown}:{}:{}: {}", e.line, e.column, e.message))
 }
