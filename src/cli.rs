@@ -188,4 +188,15 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Run flow tests (flows/NAME.test.toml) against stubs; nothing runs for real, nothing is written under runs/
+    Test {
+        /// Flows to test (default: every flow with a test file)
+        flows: Vec<String>,
+        /// Write a test from this recorded run into its flow's test file, and stop
+        #[arg(long, value_name = "RUN", conflicts_with = "flows")]
+        record: Option<String>,
+        /// The recorded test's name (default: `recorded run ID`)
+        #[arg(long, requires = "record")]
+        name: Option<String>,
+    },
 }

@@ -9,6 +9,8 @@ mod run;
 mod runs;
 mod show;
 mod skip;
+pub mod style;
+mod test;
 mod ui;
 mod verify;
 mod watch;
@@ -296,6 +298,12 @@ pub fn dispatch(cli: Cli) -> Result<Exit, Error> {
             open,
             actions,
         } => ui::ui(&ctx, &listen, open, actions),
+        Command::Test {
+            flows,
+            record: Some(run),
+            name,
+        } if flows.is_empty() => test::record(&ctx, &run, name.as_deref()),
+        Command::Test { flows, .. } => test::test(&ctx, &flows),
         Command::Prune {
             keep,
             older_than,
