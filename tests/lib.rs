@@ -9,6 +9,7 @@ mod crash;
 mod crash_campaign;
 mod disk_faults;
 mod flow_errors;
+mod flowtest;
 mod hints;
 mod http;
 mod http_faults;
