@@ -48,6 +48,9 @@ pub enum Command {
         /// Run without --input even though the flow file skips its first steps
         #[arg(long)]
         force: bool,
+        /// Validate, resolve variables and print what would run; write nothing
+        #[arg(long)]
+        dry_run: bool,
     },
     /// List runs, newest first
     Runs {

@@ -1,6 +1,7 @@
 //! The commands, one file each, over a shared context.
 
 mod check;
+mod dryrun;
 mod prune;
 mod replay;
 mod report;
@@ -226,6 +227,13 @@ pub fn dispatch(cli: Cli) -> Result<Exit, Error> {
             flow,
             inputs,
             force,
+            dry_run: true,
+        } => run::dry(&ctx, &flow, &inputs, force),
+        Command::Run {
+            flow,
+            inputs,
+            force,
+            dry_run: false,
         } => run::run(&ctx, &flow, &inputs, force),
         Command::Runs {
             flow,
