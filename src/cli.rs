@@ -202,4 +202,27 @@ pub enum Command {
         #[arg(long, requires = "record")]
         name: Option<String>,
     },
+    /// Print one stored payload of a run
+    Cat {
+        /// Run id, unique prefix, run folder, or `last`
+        run: String,
+        /// The step (or `input` for the run's input)
+        step: String,
+        /// Which payload, from 1
+        #[arg(default_value_t = 1)]
+        n: usize,
+        /// Print compact JSON instead of the file as stored
+        #[arg(long)]
+        compact: bool,
+    },
+    /// Compare two runs step by step: payload counts, changed files, a JSON diff of each
+    Diff {
+        /// The first run (A)
+        a: String,
+        /// The second run (B)
+        b: String,
+        /// Only this step
+        #[arg(long)]
+        step: Option<String>,
+    },
 }

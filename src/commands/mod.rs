@@ -2,6 +2,7 @@
 
 mod check;
 mod dryrun;
+mod inspect;
 mod prune;
 mod replay;
 mod report;
@@ -306,6 +307,13 @@ pub fn dispatch(cli: Cli) -> Result<Exit, Error> {
             open,
             actions,
         } => ui::ui(&ctx, &listen, open, actions),
+        Command::Cat {
+            run,
+            step,
+            n,
+            compact,
+        } => inspect::cat(&ctx, &run, &step, n, compact),
+        Command::Diff { a, b, step } => inspect::diff(&ctx, &a, &b, step.as_deref()),
         Command::Test {
             flows,
             record: Some(run),
