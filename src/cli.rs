@@ -36,6 +36,17 @@ pub enum FlowVersion {
     Original,
 }
 
+/// Which starter `flowrun new` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Starter {
+    /// Read JSON files, reshape, write
+    Read,
+    /// Fetch pages over HTTP, batch, write
+    Http,
+    /// Runs on files dropped into an inbox folder
+    Watch,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a flow now
@@ -225,4 +236,19 @@ pub enum Command {
         #[arg(long)]
         step: Option<String>,
     },
+    /// Write a commented starter flow to flows/NAME.toml (never overwrites)
+    New {
+        /// The flow's name
+        name: String,
+        /// Which starter
+        #[arg(long, value_enum, default_value_t = Starter::Read)]
+        from: Starter,
+    },
+    /// Print a shell completion script
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff)
+    Man,
 }

@@ -115,3 +115,77 @@ fn diff_compares_runs_step_by_step_and_names_skipped_steps() {
     let j = p.cmd(&["diff", &a, &c, "--json"]).run().ok().json();
     assert_eq!(j["steps"][1]["verdict"], "skipped in B");
 }
+
+#[test]
+fn new_writes_valid_starters_and_never_overwrites() {
+    let p = Project::new();
+    for from in ["read", "http", "watch"] {
+        let name = format!("s-{from}");
+        p.cmd(&["new", &name, "--from", from])
+            .run()
+            .ok()
+            .stdout_has(&format!("wrote flows/{name}.toml"));
+        let text = p.read(&format!("flows/{name}.toml"));
+        assert!(
+            text.starts_with("#:schema ./flowrun.schema.json\n"),
+            "{text}"
+        );
+        p.cmd(&["check", &name]).run().ok();
+    }
+    p.file("flows/mine.toml", "# mine\n");
+    p.cmd(&["new", "mine"])
+        .run()
+        .code(2)
+        .stderr_has("flows/mine.toml already exists; not overwriting it");
+    assert_eq!(p.read("flows/mine.toml"), "# mine\n");
+    p.cmd(&["new", "Bad Name"]).run().code(2);
+}
+
+#[test]
+fn completions_parse_in_bash_and_the_man_page_renders() {
+    let p = Project::new();
+    let bash = p.cmd(&["completions", "bash"]).run().ok();
+    assert!(bash.stdout.contains("flowrun"));
+    p.file("c.bash", &bash.stdout);
+    let check = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(p.path("c.bash"))
+        .output()
+        .expect("bash");
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        assert!(!p.cmd(&["completions", shell]).run().ok().stdout.is_empty());
+    }
+    let page = p.cmd(&["man"]).run().ok();
+    assert!(page.stdout.starts_with(".ie") || page.stdout.contains(".TH flowrun"));
+    p.file("flowrun.1", &page.stdout);
+    let man = std::process::Command::new("man")
+        .arg("-l")
+        .arg(p.path("flowrun.1"))
+        .env("MANPAGER", "cat")
+        .env("PAGER", "cat")
+        .env("MANWIDTH", "100")
+        .output();
+    let Ok(man) = man else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but man is missing: install man-db"
+        );
+        eprintln!(
+            "notice: man not found; skipping the man page render check (apt-get install man-db)"
+        );
+        return;
+    };
+    let text = String::from_utf8_lossy(&man.stdout);
+    assert!(
+        man.status.success(),
+        "{}",
+        String::from_utf8_lossy(&man.stderr)
+    );
+    assert!(text.contains("FLOWRUN TEST"), "{text}");
+    assert!(text.contains("--dry-run"), "{text}");
+}

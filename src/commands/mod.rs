@@ -9,6 +9,7 @@ mod report;
 mod rerun;
 mod run;
 mod runs;
+mod scaffold;
 mod show;
 mod skip;
 pub mod style;
@@ -313,6 +314,9 @@ pub fn dispatch(cli: Cli) -> Result<Exit, Error> {
             n,
             compact,
         } => inspect::cat(&ctx, &run, &step, n, compact),
+        Command::New { name, from } => scaffold::new(&ctx, &name, from),
+        Command::Completions { shell } => Ok(scaffold::completions(shell)),
+        Command::Man => scaffold::man(),
         Command::Diff { a, b, step } => inspect::diff(&ctx, &a, &b, step.as_deref()),
         Command::Test {
             flows,
