@@ -189,3 +189,79 @@ fn completions_parse_in_bash_and_the_man_page_renders() {
     assert!(text.contains("FLOWRUN TEST"), "{text}");
     assert!(text.contains("--dry-run"), "{text}");
 }
+
+#[test]
+fn colour_only_on_a_terminal_or_when_forced_and_never_with_no_color() {
+    let p = Project::new();
+    p.file("data/n.json", "[1, 2]");
+    p.flow("nums", NUMS);
+    let esc = "\x1b[";
+    let piped = p.cmd(&["run", "nums"]).env("CLICOLOR_FORCE", "").run().ok();
+    assert!(
+        !piped.stdout.contains(esc),
+        "colour when piped: {:?}",
+        piped.stdout
+    );
+    let forced = p
+        .cmd(&["run", "nums"])
+        .env("CLICOLOR_FORCE", "1")
+        .run()
+        .ok();
+    assert!(
+        forced.stdout.contains("\x1b[1m\x1b[32mok\x1b[0m"),
+        "{:?}",
+        forced.stdout
+    );
+    let runs = p.cmd(&["runs"]).env("CLICOLOR_FORCE", "1").run().ok();
+    assert!(runs.stdout.contains(esc));
+    let no = p
+        .cmd(&["run", "nums"])
+        .env("CLICOLOR_FORCE", "1")
+        .env("NO_COLOR", "1")
+        .run()
+        .ok();
+    assert!(
+        !no.stdout.contains(esc),
+        "colour with NO_COLOR: {:?}",
+        no.stdout
+    );
+    // --json and -q carry no escapes even when forced.
+    let j = p
+        .cmd(&["run", "nums", "--json"])
+        .env("CLICOLOR_FORCE", "1")
+        .run()
+        .ok();
+    assert!(!j.stdout.contains(esc));
+    let q = p
+        .cmd(&["run", "nums", "-q"])
+        .env("CLICOLOR_FORCE", "1")
+        .run()
+        .ok();
+    assert!(!q.stdout.contains(esc));
+}
+
+const SLOW: &str = "[[steps]]\nid = \"load\"\nkind = \"read\"\npath = \"data/n.json\"\n\n[[steps]]\nid = \"each\"\nkind = \"split\"\nsize = 1\n\n[[steps]]\nid = \"wait\"\nkind = \"command\"\nrun = [\"sh\", \"-c\", \"sleep 0.4; cat\"]\n";
+
+#[test]
+fn a_progress_line_on_a_terminal_only_while_a_step_runs_long() {
+    let p = Project::new();
+    p.file("data/n.json", "[1, 2, 3, 4, 5]");
+    p.flow("slow", SLOW);
+    let piped = p.cmd(&["run", "slow"]).run().ok();
+    assert!(!piped.stderr.contains("payloads  "), "{}", piped.stderr);
+    // On a terminal (a pseudo-terminal from util-linux `script`).
+    let bin = env!("CARGO_BIN_EXE_flowrun");
+    let Ok(out) = std::process::Command::new("script")
+        .args(["-qec", &format!("{bin} run slow"), "/dev/null"])
+        .current_dir(p.root())
+        .env("FLOWRUN_ROOT", p.root())
+        .output()
+    else {
+        eprintln!("notice: `script` not found; skipping the terminal progress check");
+        return;
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("\r\x1b[2K  03 wait  "), "{text:?}");
+    assert!(text.contains("/5 payloads"), "{text:?}");
+}

@@ -3,6 +3,7 @@
 mod check;
 mod dryrun;
 mod inspect;
+mod progress;
 mod prune;
 mod replay;
 mod report;

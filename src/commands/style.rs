@@ -41,3 +41,14 @@ pub fn bad(text: &str) -> String {
 pub fn warn(text: &str) -> String {
     paint(text, AnsiColor::Yellow)
 }
+
+/// A run status, padded to the `runs` column's width, coloured by what it says.
+#[must_use]
+pub fn status(word: &str) -> String {
+    let padded = format!("{word:<11}");
+    match word {
+        "success" => ok(&padded),
+        "failure" => bad(&padded),
+        _ => warn(&padded),
+    }
+}
