@@ -251,4 +251,6 @@ pub enum Command {
     },
     /// Print the man page (roff)
     Man,
+    /// Print the JSON schema of flow files (for editors: `#:schema ./flowrun.schema.json`)
+    Schema,
 }

@@ -20,6 +20,7 @@ mod prune;
 mod replay;
 mod resync;
 mod run;
+mod schema;
 mod secrets;
 mod server;
 mod silence;

@@ -11,6 +11,7 @@ mod rerun;
 mod run;
 mod runs;
 mod scaffold;
+pub mod schema;
 mod show;
 mod skip;
 pub mod style;
@@ -318,6 +319,7 @@ pub fn dispatch(cli: Cli) -> Result<Exit, Error> {
         Command::New { name, from } => scaffold::new(&ctx, &name, from),
         Command::Completions { shell } => Ok(scaffold::completions(shell)),
         Command::Man => scaffold::man(),
+        Command::Schema => schema::print(&ctx),
         Command::Diff { a, b, step } => inspect::diff(&ctx, &a, &b, step.as_deref()),
         Command::Test {
             flows,
