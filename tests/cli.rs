@@ -77,6 +77,10 @@ fn cat_prints_a_payload_as_stored_or_compact() {
 }
 
 #[test]
+#[allow(
+    clippy::many_single_char_names,
+    reason = "runs a, b, c as the diff names them"
+)]
 fn diff_compares_runs_step_by_step_and_names_skipped_steps() {
     let p = Project::new();
     p.file("data/n.json", "[1, 2]");

@@ -82,9 +82,14 @@ pub fn dry_run(ctx: &Ctx, flow: &Flow, inputs: &[(String, Value)]) -> Result<Exi
         }));
         return Ok(Exit::Success);
     }
-    if ctx.quiet {
-        return Ok(Exit::Success);
+    if !ctx.quiet {
+        print_plan(flow, inputs, &vars);
     }
+    Ok(Exit::Success)
+}
+
+/// The plan for people: inputs, each step, each variable.
+fn print_plan(flow: &Flow, inputs: &[(String, Value)], vars: &[Value]) {
     out(format!(
         "dry run of {} ({}): nothing is run or written",
         flow.name,
@@ -117,7 +122,7 @@ pub fn dry_run(ctx: &Ctx, flow: &Flow, inputs: &[(String, Value)]) -> Result<Exi
     }
     if !vars.is_empty() {
         out("variables:");
-        for v in &vars {
+        for v in vars {
             out(format!(
                 "  ${{{}:{}}} in {}.{}: {}",
                 v["kind"].as_str().unwrap_or_default(),
@@ -128,5 +133,4 @@ pub fn dry_run(ctx: &Ctx, flow: &Flow, inputs: &[(String, Value)]) -> Result<Exi
             ));
         }
     }
-    Ok(Exit::Success)
 }

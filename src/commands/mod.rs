@@ -223,6 +223,7 @@ pub fn out_json(value: &impl serde::Serialize) {
 ///
 /// # Errors
 /// Whatever the command failed with.
+#[allow(clippy::too_many_lines, reason = "one arm per command")]
 pub fn dispatch(cli: Cli) -> Result<Exit, Error> {
     let g = cli.global;
     let ctx = Ctx::new(g.root, g.json, g.quiet)?;

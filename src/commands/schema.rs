@@ -214,9 +214,13 @@ fn ty(t: Ty, what: &str) -> Value {
             let alts: Vec<String> = METHODS
                 .iter()
                 .map(|m| {
-                    m.chars()
-                        .map(|c| format!("[{}{}]", c, c.to_ascii_lowercase()))
-                        .collect()
+                    m.chars().fold(String::new(), |mut acc, c| {
+                        acc.push('[');
+                        acc.push(c);
+                        acc.push(c.to_ascii_lowercase());
+                        acc.push(']');
+                        acc
+                    })
                 })
                 .collect();
             json!({"type": "string", "pattern": format!("^({})$", alts.join("|"))})
