@@ -463,3 +463,24 @@ fn side(v: Option<&Value>) -> String {
         },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn numbers_compare_by_value() {
+        assert!(same(&json!({"t": 10}), &json!({"t": 10.0})));
+        assert!(!same(&json!([1, 2]), &json!([1, 2, 3])));
+        assert!(!same(&json!({"a": 1}), &json!({"b": 1})));
+    }
+
+    #[test]
+    fn reads_inside_the_project_only() {
+        assert!(inside_project("data/*.json"));
+        assert!(!inside_project("../x.json"));
+        assert!(!inside_project("/etc/passwd"));
+        assert!(!inside_project("${env:DIR}/x.json"));
+    }
+}

@@ -189,3 +189,19 @@ fn to_toml(v: &Value) -> Option<TV> {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn values_toml_cannot_hold_fall_back_to_json_text() {
+        assert!(list(&[json!({"a": [1, 2.5, "x", true]})]).is_some());
+        assert!(list(&[json!({"a": null})]).is_none());
+        assert!(list(&[json!(u64::MAX)]).is_none());
+        let a = list(&[json!({"a": 1})]).expect("TOML");
+        let back: toml::Value = toml::from_str(&format!("p = {a}")).expect("parses");
+        assert_eq!(super::file::to_json(&back["p"]), json!([{"a": 1}]));
+    }
+}
