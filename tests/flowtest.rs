@@ -89,7 +89,7 @@ message = "too big"
     );
     // The command step never ran, and nothing was written under runs/.
     assert!(!p.exists("marker"), "the stubbed command ran");
-    assert!(!p.exists("runs/calc"), "flowrun test wrote under runs/");
+    assert!(!p.exists("runs"), "flowrun test wrote under runs/");
     let j = p.cmd(&["test", "calc", "--json"]).run().code(1).json();
     assert_eq!(j["passed"], 2);
     assert_eq!(j["failed"], 2);
