@@ -36,6 +36,17 @@ pub enum FlowVersion {
     Original,
 }
 
+/// Which starter `flowrun new` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Starter {
+    /// Read JSON files, reshape, write
+    Read,
+    /// Fetch pages over HTTP, batch, write
+    Http,
+    /// Runs on files dropped into an inbox folder
+    Watch,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a flow now
@@ -48,6 +59,9 @@ pub enum Command {
         /// Run without --input even though the flow file skips its first steps
         #[arg(long)]
         force: bool,
+        /// Validate, resolve variables and print what would run; write nothing
+        #[arg(long)]
+        dry_run: bool,
     },
     /// List runs, newest first
     Runs {
@@ -188,4 +202,55 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Run flow tests (flows/NAME.test.toml) against stubs; nothing runs for real, nothing is written under runs/
+    Test {
+        /// Flows to test (default: every flow with a test file)
+        flows: Vec<String>,
+        /// Write a test from this recorded run into its flow's test file, and stop
+        #[arg(long, value_name = "RUN", conflicts_with = "flows")]
+        record: Option<String>,
+        /// The recorded test's name (default: `recorded run ID`)
+        #[arg(long, requires = "record")]
+        name: Option<String>,
+    },
+    /// Print one stored payload of a run
+    Cat {
+        /// Run id, unique prefix, run folder, or `last`
+        run: String,
+        /// The step (or `input` for the run's input)
+        step: String,
+        /// Which payload, from 1
+        #[arg(default_value_t = 1)]
+        n: usize,
+        /// Print compact JSON instead of the file as stored
+        #[arg(long)]
+        compact: bool,
+    },
+    /// Compare two runs step by step: payload counts, changed files, a JSON diff of each
+    Diff {
+        /// The first run (A)
+        a: String,
+        /// The second run (B)
+        b: String,
+        /// Only this step
+        #[arg(long)]
+        step: Option<String>,
+    },
+    /// Write a commented starter flow to flows/NAME.toml (never overwrites)
+    New {
+        /// The flow's name
+        name: String,
+        /// Which starter
+        #[arg(long, value_enum, default_value_t = Starter::Read)]
+        from: Starter,
+    },
+    /// Print a shell completion script
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff)
+    Man,
+    /// Print the JSON schema of flow files (for editors: `#:schema ./flowrun.schema.json`)
+    Schema,
 }

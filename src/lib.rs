@@ -7,6 +7,7 @@ pub mod cores;
 pub mod engine;
 pub mod error;
 pub mod flow;
+pub mod flowtest;
 pub mod hint;
 pub mod jq;
 pub mod json;

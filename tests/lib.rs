@@ -3,12 +3,14 @@
 mod support;
 
 mod check;
+mod cli;
 mod commands;
 mod corpus;
 mod crash;
 mod crash_campaign;
 mod disk_faults;
 mod flow_errors;
+mod flowtest;
 mod hints;
 mod http;
 mod http_faults;
@@ -20,6 +22,7 @@ mod prune;
 mod replay;
 mod resync;
 mod run;
+mod schema;
 mod secrets;
 mod server;
 mod silence;

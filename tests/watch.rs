@@ -534,3 +534,23 @@ fn reload_latency() {
     );
     assert_eq!(w.stop().0, 0);
 }
+
+#[test]
+fn a_flow_test_file_in_flows_is_not_a_flow_to_the_runner() {
+    let p = Project::new();
+    p.flow("f", "[[steps]]\nid = \"a\"\nkind = \"merge\"\n");
+    p.file(
+        "flows/f.test.toml",
+        "[[tests]]\nname = \"t\"\n[[tests.expect]]\nstep = \"a\"\npayloads = [[null]]\n",
+    );
+    let w = Watcher::start(&p, &[]);
+    // An edit of the test file is not a flow reload either.
+    p.file("flows/f.test.toml", "[[tests]]\nname = \"t2\"\n");
+    p.file("flows/g.toml", "[[steps]]\nid = \"b\"\nkind = \"merge\"\n");
+    w.wait_log("g.toml");
+    let (_, log) = w.stop();
+    assert!(
+        !log.contains("f.test"),
+        "the runner took the test file for a flow:\n{log}"
+    );
+}

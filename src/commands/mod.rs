@@ -1,14 +1,21 @@
 //! The commands, one file each, over a shared context.
 
 mod check;
+mod dryrun;
+mod inspect;
+mod progress;
 mod prune;
 mod replay;
 mod report;
 mod rerun;
 mod run;
 mod runs;
+mod scaffold;
+pub mod schema;
 mod show;
 mod skip;
+pub mod style;
+mod test;
 mod ui;
 mod verify;
 mod watch;
@@ -216,6 +223,7 @@ pub fn out_json(value: &impl serde::Serialize) {
 ///
 /// # Errors
 /// Whatever the command failed with.
+#[allow(clippy::too_many_lines, reason = "one arm per command")]
 pub fn dispatch(cli: Cli) -> Result<Exit, Error> {
     let g = cli.global;
     let ctx = Ctx::new(g.root, g.json, g.quiet)?;
@@ -224,6 +232,13 @@ pub fn dispatch(cli: Cli) -> Result<Exit, Error> {
             flow,
             inputs,
             force,
+            dry_run: true,
+        } => run::dry(&ctx, &flow, &inputs, force),
+        Command::Run {
+            flow,
+            inputs,
+            force,
+            dry_run: false,
         } => run::run(&ctx, &flow, &inputs, force),
         Command::Runs {
             flow,
@@ -296,6 +311,23 @@ pub fn dispatch(cli: Cli) -> Result<Exit, Error> {
             open,
             actions,
         } => ui::ui(&ctx, &listen, open, actions),
+        Command::Cat {
+            run,
+            step,
+            n,
+            compact,
+        } => inspect::cat(&ctx, &run, &step, n, compact),
+        Command::New { name, from } => scaffold::new(&ctx, &name, from),
+        Command::Completions { shell } => Ok(scaffold::completions(shell)),
+        Command::Man => scaffold::man(),
+        Command::Schema => schema::print(&ctx),
+        Command::Diff { a, b, step } => inspect::diff(&ctx, &a, &b, step.as_deref()),
+        Command::Test {
+            flows,
+            record: Some(run),
+            name,
+        } if flows.is_empty() => test::record(&ctx, &run, name.as_deref()),
+        Command::Test { flows, .. } => test::test(&ctx, &flows),
         Command::Prune {
             keep,
             older_than,

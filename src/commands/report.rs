@@ -9,6 +9,7 @@ use crate::store::{Manifest, RunStatus, StepRecord, StepStatus};
 /// Prints run events as they happen (nothing with `-q` but the run id).
 pub fn printer<'a>(ctx: &'a Ctx, flow: &'a Flow) -> impl FnMut(Event<'_>) + 'a {
     let width = flow.steps.iter().map(|s| s.id.len()).max().unwrap_or(0);
+    let mut progress: Option<super::progress::Progress> = None;
     move |event| match event {
         // `--json` prints one object when the run has ended, and nothing else.
         _ if ctx.json => {}
@@ -21,11 +22,15 @@ pub fn printer<'a>(ctx: &'a Ctx, flow: &'a Flow) -> impl FnMut(Event<'_>) + 'a {
                     flow.name,
                     shown(dir)
                 ));
+                progress = super::progress::Progress::start(dir.to_path_buf(), ctx.talk());
             }
         }
         Event::Skipped(rec) => {
             if !ctx.quiet {
-                out(step_line(rec, width, "skipped"));
+                say(
+                    progress.as_ref(),
+                    step_line(rec, width, &super::style::warn("skipped")),
+                );
             }
         }
         Event::StepEnded { record, inputs } => {
@@ -37,12 +42,14 @@ pub fn printer<'a>(ctx: &'a Ctx, flow: &'a Flow) -> impl FnMut(Event<'_>) + 'a {
             let trimmed = record.payloads.iter().filter(|p| p.trimmed).count();
             let what = match record.status {
                 StepStatus::Failure => format!(
-                    "FAILED after {} of {inputs} input payload{}",
+                    "{} after {} of {inputs} input payload{}",
+                    super::style::bad("FAILED"),
                     record.inputs_done,
                     plural(inputs)
                 ),
                 _ => format!(
-                    "ok      {inputs} → {outputs} payload{}  {}{}{}",
+                    "{}      {inputs} → {outputs} payload{}  {}{}{}",
+                    super::style::ok("ok"),
                     plural(outputs),
                     size(bytes),
                     if trimmed > 0 {
@@ -61,8 +68,15 @@ pub fn printer<'a>(ctx: &'a Ctx, flow: &'a Flow) -> impl FnMut(Event<'_>) + 'a {
                     }
                 ),
             };
-            out(step_line(record, width, &what));
+            say(progress.as_ref(), step_line(record, width, &what));
         }
+    }
+}
+
+fn say(progress: Option<&super::progress::Progress>, line: String) {
+    match progress {
+        Some(p) => p.out(line),
+        None => out(line),
     }
 }
 
@@ -144,7 +158,8 @@ pub fn finished(ctx: &Ctx, flow: &Flow, fin: &Finished) -> Exit {
         if talk {
             let stored = m.records().count();
             out(format!(
-                "success: run {}{took}, {stored} payload file{} stored",
+                "{}: run {}{took}, {stored} payload file{} stored",
+                super::style::ok("success"),
                 m.run_id,
                 plural(stored)
             ));

@@ -34,6 +34,22 @@ pub fn run(ctx: &Ctx, flow_arg: &str, inputs: &[String], force: bool) -> Result<
     Ok(report::finished(ctx, &flow, &finished))
 }
 
+/// `run --dry-run`: what `run` would do, writing nothing.
+///
+/// # Errors
+/// A bad flow or input, or a variable that is not set.
+pub fn dry(ctx: &Ctx, flow_arg: &str, inputs: &[String], force: bool) -> Result<Exit, Error> {
+    let flow = ctx.load_flow(flow_arg)?;
+    if inputs.is_empty() && !force {
+        refuse_skipped_start(&flow)?;
+    }
+    let inputs = inputs
+        .iter()
+        .map(|f| Ok((f.clone(), read_input(f)?)))
+        .collect::<Result<Vec<_>, Error>>()?;
+    super::dryrun::dry_run(ctx, &flow, &inputs)
+}
+
 /// Refuses a run without input of a flow whose first step is skipped: skip flags there
 /// mean a re-sync is in progress, and the first step that runs would get `null`.
 fn refuse_skipped_start(flow: &crate::flow::Flow) -> Result<(), Error> {

@@ -50,10 +50,10 @@ pub fn runs(
             _ => "",
         };
         out(format!(
-            "{:<25}  {:<fw$}  {:<11}  {:<8}  {:<24}  {took:>8}  {failed}",
+            "{:<25}  {:<fw$}  {}  {:<8}  {:<24}  {took:>8}  {failed}",
             m.run_id,
             m.flow,
-            m.status.to_string(),
+            super::style::status(&m.status.to_string()),
             m.trigger.to_string(),
             m.started_at
         ));

@@ -459,6 +459,10 @@ pub fn list(root: &Path) -> std::io::Result<Vec<String>> {
         let path = entry?.path();
         if path.extension().is_some_and(|e| e == "toml")
             && let Some(stem) = path.file_stem().and_then(|s| s.to_str())
+            // `NAME.test.toml` holds the tests of flow NAME (`flowrun test`).
+            && !Path::new(stem)
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("test"))
         {
             names.push(stem.to_owned());
         }

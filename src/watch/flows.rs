@@ -32,7 +32,12 @@ impl Runner {
         }
         path.file_stem()
             .and_then(|s| s.to_str())
-            .filter(|s| !s.starts_with('.'))
+            .filter(|s| {
+                !s.starts_with('.')
+                    && !Path::new(s)
+                        .extension()
+                        .is_some_and(|e| e.eq_ignore_ascii_case("test"))
+            })
             .map(str::to_owned)
     }
 
