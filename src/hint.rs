@@ -163,7 +163,7 @@ fn replay_point(flow: &Flow, m: &Manifest) -> Option<usize> {
         .iter()
         .position(|s| s.status == StepStatus::Failure)?;
     let def = |i: usize| flow.steps.get(i).filter(|d| d.id == m.steps[i].id);
-    if !def(f)?.spec.redo_is_harmless() && m.steps[f].inputs_done > 0 {
+    if !def(f)?.kind.props.redo_is_harmless() && m.steps[f].inputs_done > 0 {
         return None;
     }
     let mut s = f;
@@ -172,7 +172,7 @@ fn replay_point(flow: &Flow, m: &Manifest) -> Option<usize> {
         if m.steps[s].status != StepStatus::Success {
             return None;
         }
-        if !def(s)?.spec.redo_is_harmless() {
+        if !def(s)?.kind.props.redo_is_harmless() {
             break;
         }
     }

@@ -11,6 +11,7 @@ pub mod hint;
 pub mod jq;
 pub mod json;
 pub mod matching;
+pub mod names;
 pub mod panic;
 pub mod replay;
 pub mod secrets;

@@ -143,8 +143,8 @@ pub fn run(
         built.push(steps::build(def, spec.root, &mut resolver).map_err(prepare)?);
     }
     for (def, step) in flow.steps.iter().zip(built.iter_mut()) {
-        if def.kind() == "dedupe" {
-            step.set_seen_keys(store.dedupe_keys(&flow.name, &def.id)?);
+        if let Some(state) = step.as_stateful() {
+            state.set_seen_keys(store.dedupe_keys(&flow.name, &def.id)?);
         }
     }
     store.settle_previous(&flow.name, lock)?;
@@ -229,7 +229,9 @@ pub fn run(
     }
     // Only a successful run marks dedupe keys as seen.
     for (def, step) in flow.steps.iter().zip(built.iter_mut()) {
-        store.add_dedupe_keys(&flow.name, &def.id, step.take_new_keys())?;
+        if let Some(state) = step.as_stateful() {
+            store.add_dedupe_keys(&flow.name, &def.id, state.take_new_keys())?;
+        }
     }
     // The last step's outputs can be large; freeing them is no reason to keep the
     // caller (and the command line) waiting.

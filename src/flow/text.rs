@@ -395,7 +395,7 @@ impl crate::flow::Flow {
     /// Every placeholder of the flow, in file order, with what it is treated as.
     #[must_use]
     pub fn placeholders(&self) -> Vec<Use> {
-        use crate::flow::Spec;
+        use crate::steps::Carries;
         let mut out = Vec::new();
         for step in &self.steps {
             let mut add = |option: &str, t: &Text, credential: &dyn Fn(&Var<'_>) -> bool| {
@@ -411,50 +411,14 @@ impl crate::flow::Flow {
                     });
                 }
             };
-            let no = |_: &Var<'_>| false;
-            let yes = |_: &Var<'_>| true;
-            match &step.spec {
-                Spec::Http(h) => {
-                    let userinfo = userinfo_range(h.url.raw());
-                    add("url", &h.url, &|v| userinfo.contains(&v.offset));
-                    for (k, v) in &h.headers {
-                        add(&format!("headers.{k}"), v, &yes);
-                    }
-                    for (k, v) in &h.query {
-                        add(&format!("query.{k}"), v, &yes);
-                    }
-                    if let Some(n) = &h.next {
-                        add("next", &n.text, &no);
-                    }
+            step.spec.texts(&mut |option, t, carries| match carries {
+                Carries::Data => add(option, t, &|_| false),
+                Carries::Credentials => add(option, t, &|_| true),
+                Carries::Url => {
+                    let userinfo = userinfo_range(t.raw());
+                    add(option, t, &|v| userinfo.contains(&v.offset));
                 }
-                Spec::Command { run, env, .. } => {
-                    for t in run {
-                        add("run", t, &no);
-                    }
-                    for (k, v) in env {
-                        add(&format!("env.{k}"), v, &yes);
-                    }
-                }
-                Spec::Read { path, .. } | Spec::Write { path, .. } => add("path", path, &no),
-                Spec::Map { jq } | Spec::Filter { jq, .. } => add("jq", &jq.text, &no),
-                Spec::Dedupe { key, .. } => add("key", &key.text, &no),
-                Spec::Split { path, .. } => {
-                    if let Some(p) = path {
-                        add("path", &p.text, &no);
-                    }
-                }
-                Spec::Assert {
-                    jq, equals_file, ..
-                } => {
-                    if let Some(j) = jq {
-                        add("jq", &j.text, &no);
-                    }
-                    if let Some(e) = equals_file {
-                        add("equals_file", e, &no);
-                    }
-                }
-                Spec::Merge => {}
-            }
+            });
         }
         out
     }

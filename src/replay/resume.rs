@@ -246,7 +246,8 @@ fn add_finished(
     let rec = &m.steps[i];
     // A step that holds its outputs back until its last input (merge), or whose state
     // is saved only by a successful run (dedupe), starts over.
-    if rec.kind == "merge" || rec.kind == "dedupe" || !ran(m, i) {
+    let reuses = crate::steps::kind(&rec.kind).is_some_and(|k| k.props.reuses_outputs);
+    if !reuses || !ran(m, i) {
         return Ok(0);
     }
     let inputs = step_inputs(m, i);

@@ -1,20 +1,44 @@
-//! Step kinds: what each kind does with one input payload. One file per kind.
+//! Step kinds: what each kind does with one input payload. One file per kind, each
+//! listed once in the registry below ([`KINDS`]); nothing outside this folder names a kind.
 
-mod assert;
-mod command;
-mod dedupe;
-mod filter;
-pub mod http;
-mod map;
-mod merge;
-mod read;
-mod split;
-mod write;
+mod kind;
 
-use crate::flow::{Flow, JqOpt, MissingEnv, Spec, StepDef, Text};
+pub(crate) use kind::{Build, Carries, Kind, OptionDoc, StepSpec};
+
+/// The registry: one line per step kind. Each names a file of this folder that defines
+/// `static KIND: Kind` (name, options, properties, how its options are read and built).
+macro_rules! registry {
+    ($($kind:ident),* $(,)?) => {
+        $(mod $kind;)*
+        /// Every step kind, in the order `check` and errors list them.
+        pub(crate) static KINDS: &[&Kind] = &[$(&$kind::KIND),*];
+    };
+}
+
+registry! {
+    read,
+    write,
+    http,
+    command,
+    map,
+    filter,
+    assert,
+    split,
+    merge,
+    dedupe,
+}
+
+/// The kind named `name`, if there is one.
+pub(crate) fn kind(name: &str) -> Option<&'static Kind> {
+    KINDS.iter().copied().find(|k| k.name == name)
+}
+
+use crate::flow::reader::{Cx, Reader};
+use crate::flow::{Flow, JqOpt, MissingEnv, StepDef, Text};
 use crate::jq::Jq;
 use crate::secrets::{MIN_SECRET_CHARS, Secrets};
 use serde_json::Value;
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -105,12 +129,9 @@ pub trait Step: Send {
         Vec::new()
     }
 
-    /// Keys that earlier successful runs saw (`dedupe` only).
-    fn set_seen_keys(&mut self, _keys: std::collections::HashSet<String>) {}
-
-    /// Keys first seen in this run, to be saved once it succeeds (`dedupe` only).
-    fn take_new_keys(&mut self) -> Vec<String> {
-        Vec::new()
+    /// The step's state kept across runs, when it has one (`dedupe`).
+    fn as_stateful(&mut self) -> Option<&mut dyn Stateful> {
+        None
     }
 
     /// The step as a pure function of its input, when it is one: such steps may
@@ -118,6 +139,16 @@ pub trait Step: Send {
     fn as_pure(&self) -> Option<&dyn PureStep> {
         None
     }
+}
+
+/// A step that keeps state across runs: what earlier successful runs saw, loaded by the
+/// engine before the run, and what this run saw first, saved once it succeeds.
+pub trait Stateful {
+    /// Keys that earlier successful runs saw.
+    fn set_seen_keys(&mut self, keys: HashSet<String>);
+
+    /// Keys first seen in this run, to be saved once it succeeds.
+    fn take_new_keys(&mut self) -> Vec<String>;
 }
 
 /// A step whose outputs depend only on its input and which touches nothing outside.
@@ -174,21 +205,23 @@ impl<'a> Resolver<'a> {
             secrets.add(&value);
         }
         for def in &flow.steps {
-            if let Spec::Http(h) = &def.spec
-                && let Ok(url) = h.url.resolve(lookup)
-                && let Ok(url) = url::Url::parse(&url)
-                && let Some(password) = url.password()
-            {
-                let decode = |s: &str| {
-                    percent_encoding::percent_decode_str(s)
-                        .decode_utf8_lossy()
-                        .into_owned()
-                };
-                let password = decode(password);
-                if secrets.values().contains(&password) {
-                    secrets.add_basic(&decode(url.username()), &password);
+            def.spec.texts(&mut |_, text, carries| {
+                if carries == Carries::Url
+                    && let Ok(url) = text.resolve(lookup)
+                    && let Ok(url) = url::Url::parse(&url)
+                    && let Some(password) = url.password()
+                {
+                    let decode = |s: &str| {
+                        percent_encoding::percent_decode_str(s)
+                            .decode_utf8_lossy()
+                            .into_owned()
+                    };
+                    let password = decode(password);
+                    if secrets.values().contains(&password) {
+                        secrets.add_basic(&decode(url.username()), &password);
+                    }
                 }
-            }
+            });
         }
         Ok(Resolver {
             lookup,
@@ -236,125 +269,30 @@ pub fn build(
     root: &Path,
     env: &mut Resolver<'_>,
 ) -> Result<Box<dyn Step>, BuildError> {
-    let step = def.id.as_str();
-    let env_err = |source| BuildError::Env {
-        step: step.to_owned(),
-        source,
-    };
-    Ok(match &def.spec {
-        Spec::Read {
-            path,
-            format,
-            allow_empty,
-        } => Box::new(read::Read {
-            pattern: env.text(path).map_err(env_err)?,
-            format: *format,
-            allow_empty: *allow_empty,
-        }),
-        Spec::Write { path, format } => Box::new(write::Write {
-            template: env.text(path).map_err(env_err)?,
-            format: *format,
-            cleaned: std::collections::HashSet::new(),
-        }),
-        Spec::Command {
-            run,
-            timeout,
-            env: vars,
-            output,
-        } => Box::new(command::Command {
-            argv: run
-                .iter()
-                .map(|t| env.text(t))
-                .collect::<Result<_, _>>()
-                .map_err(env_err)?,
-            env: vars
-                .iter()
-                .map(|(k, v)| Ok((k.clone(), env.text(v)?)))
-                .collect::<Result<_, MissingEnv>>()
-                .map_err(env_err)?,
-            timeout: *timeout,
-            output: *output,
-            secrets: Arc::clone(&env.secrets),
-        }),
-        Spec::Map { jq } => Box::new(map::Map {
-            jq: env.jq(jq, step)?,
-        }),
-        Spec::Filter { jq, keep_empty } => Box::new(filter::Filter {
-            jq: env.jq(jq, step)?,
-            keep_empty: *keep_empty,
-        }),
-        Spec::Assert {
-            jq,
-            each,
-            equals,
-            equals_file,
-            message,
-        } => {
-            let expected =
-                match (equals, equals_file) {
-                    (Some(v), _) => Some(v.clone()),
-                    (None, Some(file)) => {
-                        let file = env.text(file).map_err(env_err)?;
-                        Some(assert::load_expected(&root.join(&file), &file).map_err(
-                            |message| BuildError::Other {
-                                step: step.to_owned(),
-                                message,
-                            },
-                        )?)
-                    }
-                    (None, None) => None,
-                };
-            Box::new(assert::Assert {
-                jq: jq.as_ref().map(|j| env.jq(j, step)).transpose()?,
-                each: *each,
-                expected,
-                message: message.clone(),
-                secrets: Arc::clone(&env.secrets),
-            })
-        }
-        Spec::Split { path, size } => Box::new(split::Split {
-            path: path.as_ref().map(|p| env.jq(p, step)).transpose()?,
-            size: *size,
-        }),
-        Spec::Merge => Box::new(merge::Merge::default()),
-        Spec::Http(h) => Box::new(http::Http {
-            method: h.method.clone(),
-            url: env.text(&h.url).map_err(env_err)?,
-            headers: resolve_pairs(env, &h.headers).map_err(env_err)?,
-            query: resolve_pairs(env, &h.query).map_err(env_err)?,
-            body: h.body,
-            next: h.next.as_ref().map(|n| env.jq(n, step)).transpose()?,
-            timeout: h.timeout,
-            retries: h.retries,
-            idempotency_key: h.idempotency_key,
-            response: h.response,
-            max_pages: h.max_pages,
-            max_response_bytes: h.max_response_bytes,
-            agent: http::agent(),
-            notes: Vec::new(),
-            secrets: Arc::clone(&env.secrets),
-        }),
-        Spec::Dedupe { key, mode } => Box::new(dedupe::Dedupe {
-            key: env.jq(key, step)?,
-            mode: *mode,
-            seen: std::collections::HashSet::new(),
-            new: Vec::new(),
-        }),
+    def.spec.build(&mut Build {
+        step: &def.id,
+        root,
+        env,
     })
 }
 
-fn resolve_pairs(
-    env: &mut Resolver<'_>,
-    pairs: &[(String, Text)],
-) -> Result<Vec<(String, String)>, MissingEnv> {
-    pairs
-        .iter()
-        .map(|(k, v)| Ok((k.clone(), env.text(v)?)))
-        .collect()
+/// `format` of `write`, `output` of `command`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LineFormat {
+    /// One JSON document.
+    Json,
+    /// One JSON value per line.
+    Ndjson,
 }
 
-/// Resolves a user path against the project root (absolute paths stay as they are).
-#[must_use]
-pub fn resolve_path(root: &Path, path: &str) -> std::path::PathBuf {
-    root.join(path)
+impl LineFormat {
+    /// Reads option `key` (default `json`).
+    fn read(r: &mut Reader<'_, '_>, cx: &mut Cx<'_>, key: &'static str) -> LineFormat {
+        r.choice(
+            cx,
+            key,
+            &[("json", LineFormat::Json), ("ndjson", LineFormat::Ndjson)],
+        )
+        .unwrap_or(LineFormat::Json)
+    }
 }

@@ -1,0 +1,25 @@
+//! Leaf helpers every layer may use: what a valid name is, how a path is shown.
+
+use std::path::Path;
+
+/// Whether `s` is a valid flow name or step id: `[a-z0-9][a-z0-9_-]{0,63}`.
+#[must_use]
+pub fn is_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 64
+        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-')
+}
+
+/// How a path is shown in messages: relative to the working directory when inside it.
+#[must_use]
+pub fn display_path(path: &Path) -> String {
+    if let Ok(cwd) = std::env::current_dir()
+        && let Ok(rel) = path.strip_prefix(&cwd)
+    {
+        return rel.display().to_string();
+    }
+    path.display().to_string()
+}
