@@ -12,6 +12,8 @@ mod flow_errors;
 mod hints;
 mod http;
 mod http_faults;
+mod jq_steps;
+mod jq_suite;
 mod lock;
 mod props;
 mod prune;

@@ -166,6 +166,7 @@ pub fn run(
     });
 
     let deadline = flow.settings.timeout.map(|t| Instant::now() + t);
+    let _jq_deadline = crate::jq::limits::RunDeadline::set(deadline);
     let max = flow.settings.max_payload_bytes;
     let mut payloads = store_inputs(&mut run, spec.inputs, max, &secrets)?;
     let mut reuse = spec.reuse;

@@ -40,6 +40,7 @@ pub fn run(
     let stop = AtomicBool::new(false);
     let (tx, rx) = mpsc::sync_channel::<Done>(threads * 2);
 
+    let jq_deadline = crate::jq::limits::run_deadline();
     std::thread::scope(|scope| {
         let mut started = 0;
         let mut spawn_error = None;
@@ -48,6 +49,7 @@ pub fn run(
             let (slots, next, stop) = (&slots, &next, &stop);
             let worker = std::thread::Builder::new().stack_size(crate::cores::STEP_STACK);
             let spawned = worker.spawn_scoped(scope, move || {
+                crate::jq::limits::set_run_deadline(jq_deadline);
                 loop {
                     if stop.load(Ordering::Relaxed) {
                         break;

@@ -486,7 +486,12 @@ fn float(f: f64) -> Option<Value> {
 }
 
 fn num_math(op: Math, x: Num, y: Num) -> Option<Value> {
+    // jq computes in doubles: integers beyond 2^53 are left to the interpreter.
+    const EXACT: i64 = 1 << 53;
     if let (Num::Int(a), Num::Int(b)) = (x, y) {
+        if a.unsigned_abs() > EXACT.unsigned_abs() || b.unsigned_abs() > EXACT.unsigned_abs() {
+            return None;
+        }
         let int = match op {
             Math::Add => a.checked_add(b),
             Math::Sub => a.checked_sub(b),
@@ -496,7 +501,9 @@ fn num_math(op: Math, x: Num, y: Num) -> Option<Value> {
             Math::Rem => Some(a.checked_rem(b).unwrap_or(0)),
             Math::Div => return float(x.as_f64() / y.as_f64()),
         };
-        return int.map(Value::from);
+        return int
+            .filter(|c| c.unsigned_abs() <= EXACT.unsigned_abs())
+            .map(Value::from);
     }
     let (a, b) = (x.as_f64(), y.as_f64());
     float(match op {
@@ -504,7 +511,8 @@ fn num_math(op: Math, x: Num, y: Num) -> Option<Value> {
         Math::Sub => a - b,
         Math::Mul => a * b,
         Math::Div => a / b,
-        Math::Rem => a % b,
+        // jq truncates the operands of `%` to integers: left to the interpreter.
+        Math::Rem => return None,
     })
 }
 
@@ -683,10 +691,15 @@ fn call1(fun: Fun1, v: &Value, arg: &Value) -> Option<Value> {
         _ => None,
     };
     Some(match fun {
+        // jq refuses to compare containment of different types: the interpreter errors.
+        Fun1::Contains if kind(v) != kind(arg) => return None,
         Fun1::Contains => Value::Bool(contains(v, arg)?),
         Fun1::Has => Value::Bool(match (v, arg) {
             (Value::Object(o), Value::String(k)) => o.contains_key(k),
-            (Value::Array(a), Value::Number(i)) => wrap(i.as_i64()?, a.len()).is_some(),
+            (Value::Array(a), Value::Number(i)) => {
+                let i = i.as_i64()?;
+                i >= 0 && usize::try_from(i).ok()? < a.len()
+            }
             _ => return None,
         }),
         Fun1::StartsWith => strs.map(|(s, a)| Value::Bool(s.starts_with(a.as_str())))?,
@@ -714,8 +727,24 @@ fn call1(fun: Fun1, v: &Value, arg: &Value) -> Option<Value> {
     })
 }
 
-/// jaq's `contains`: substrings, recursive for arrays and objects, else equality.
+/// A value's jq type, as a number.
+fn kind(v: &Value) -> u8 {
+    match v {
+        Value::Null => 0,
+        Value::Bool(_) => 1,
+        Value::Number(_) => 2,
+        Value::String(_) => 3,
+        Value::Array(_) => 4,
+        Value::Object(_) => 5,
+    }
+}
+
+/// jq's `contains`: substrings, recursive for arrays and objects, else equality;
+/// values of different types never contain each other.
 fn contains(a: &Value, b: &Value) -> Option<bool> {
+    if kind(a) != kind(b) {
+        return Some(false);
+    }
     match (a, b) {
         (Value::String(a), Value::String(b)) => Some(a.contains(b.as_str())),
         (Value::Array(a), Value::Array(b)) => {
@@ -936,6 +965,21 @@ last
 empty
 [.[]? | -.]
 map(.email | contains("@"))
+.n - 10
+.n + 1
+.m - 1
+.big * 1
+.n * 2
+.total % 2
+.n % 3
+.id | contains(1)
+.tags | contains(["x"])
+.tags | contains("x")
+.tags | has(0)
+.email | ltrimstr(1)
+.id | tostring
+.n | tostring
+.total / 0
 "#;
 
     /// Filters outside the subset, one a line: they must stay with the interpreter.

@@ -39,7 +39,7 @@ fn find<'s>(t: &Term<&'s str>) -> Option<&'s str> {
     let mut found = None;
     visit(t, &mut |defs: &Defs<'s>| {
         for d in defs {
-            if found.is_none() && always_calls(&d.body, d.name) {
+            if found.is_none() && always_calls(&d.body, d.name, d.args.len()) {
                 found = Some(d.name);
             }
         }
@@ -101,29 +101,28 @@ fn visit<'s>(t: &Term<&'s str>, f: &mut dyn FnMut(&Defs<'s>)) {
     }
 }
 
-/// Whether evaluating `t` always evaluates a call of `name`.
-fn always_calls(t: &Term<&str>, name: &str) -> bool {
+/// Whether evaluating `t` always evaluates a call of `name` with `arity` arguments.
+/// jq names a function by name and arity: in `def f(a; f): f`, the call `f` is the
+/// parameter, not the definition.
+fn always_calls(t: &Term<&str>, name: &str, arity: usize) -> bool {
+    let again = |t: &Term<&str>| always_calls(t, name, arity);
     match t {
-        Term::Call(n, _) => *n == name,
-        Term::Arr(Some(x)) | Term::Neg(x) | Term::Label(_, x) | Term::Path(x, _) => {
-            always_calls(x, name)
+        Term::Call(n, args) => *n == name && args.len() == arity,
+        Term::Arr(Some(x)) | Term::Neg(x) | Term::Label(_, x) | Term::Path(x, _) => again(x),
+        Term::TryCatch(body, _) => again(body),
+        Term::Fold(_, xs, _, _) => again(xs),
+        Term::Def(defs, rest) => {
+            !defs.iter().any(|d| d.name == name && d.args.len() == arity) && again(rest)
         }
-        Term::TryCatch(body, _) => always_calls(body, name),
-        Term::Fold(_, xs, _, _) => always_calls(xs, name),
-        Term::Def(defs, rest) => !defs.iter().any(|d| d.name == name) && always_calls(rest, name),
-        Term::IfThenElse(branches, _) => branches
-            .first()
-            .is_some_and(|(cond, _)| always_calls(cond, name)),
-        Term::Obj(entries) => entries.iter().any(|(k, v)| {
-            always_calls(k, name) || v.as_ref().is_some_and(|v| always_calls(v, name))
-        }),
+        Term::IfThenElse(branches, _) => branches.first().is_some_and(|(cond, _)| again(cond)),
+        Term::Obj(entries) => entries
+            .iter()
+            .any(|(k, v)| again(k) || v.as_ref().is_some_and(&again)),
         Term::BinOp(l, op, r) => match op {
             // The right side runs only for outputs (or falsy outputs) of the left.
-            BinaryOp::Pipe(_) | BinaryOp::Alt | BinaryOp::Or | BinaryOp::And => {
-                always_calls(l, name)
-            }
+            BinaryOp::Pipe(_) | BinaryOp::Alt | BinaryOp::Or | BinaryOp::And => again(l),
             // Both sides run: `,`, arithmetic, comparison and the assignments.
-            _ => always_calls(l, name) || always_calls(r, name),
+            _ => again(l) || again(r),
         },
         _ => false,
     }
@@ -141,6 +140,7 @@ mod tests {
             "def f: f; 1",
             "def g: {a: g}; g",
             ". as $x | def f: (f, 1); f",
+            "def f(g): [f(g)]; 1",
         ] {
             let err = check(src).unwrap_err();
             assert!(
@@ -163,6 +163,11 @@ mod tests {
             "def f: .a // f; f",
             "map(.a)",
             "def f: select(. > 0) | f; 1",
+            // A parameter may share the definition's name: `f` is then the parameter.
+            "def f(a;b;c;d;e;f): [a+1,b,c,d,e,f]; f(1;2;3;4;5;6)",
+            "def f(f): f; f(1)",
+            "def f: def f: 1; f; f",
+            "def f(x): f; 1",
         ] {
             assert!(check(src).is_ok(), "{src}");
         }

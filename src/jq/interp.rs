@@ -1,12 +1,29 @@
 //! The jaq interpreter behind [`super::Jq`], with conversions between `Value` and jaq's `Val`.
 
-use super::CompileError;
+use super::value::V;
+use super::{CompileError, limits, natives};
 use jaq_core::load::{Arena, File, Loader};
 use jaq_core::{Compiler, Ctx, Vars, data::JustLut, unwrap_valr};
 use jaq_json::{Num, Val};
 use serde_json::{Map, Number, Value};
 
-type Filter = jaq_core::Filter<JustLut<Val>>;
+type Filter = jaq_core::Filter<JustLut<V>>;
+
+/// jaq's definitions that flowrun replaces or refuses (see `defs.jq`).
+const REFUSED: [&str; 3] = ["input", "inputs", "env"];
+
+/// Why a name is refused, when it is.
+fn refused(name: &str) -> Option<&'static str> {
+    match name {
+        "input" | "inputs" => Some(
+            "is not supported in flowrun: a step sees one payload at a time, so there is no further input to read",
+        ),
+        "env" => {
+            Some("is not available in flowrun yet (it would read the process environment unmasked)")
+        }
+        _ => None,
+    }
+}
 
 /// A filter compiled by jaq.
 pub struct Program {
@@ -17,12 +34,28 @@ impl Program {
     /// Compiles `source` with jq's standard definitions.
     /// `vars` are the global variables it may use (names with `$`).
     pub fn compile_with_vars(source: &str, vars: &[&str]) -> Result<Program, Vec<CompileError>> {
-        let defs = jaq_core::defs()
-            .chain(jaq_std::defs())
-            .chain(jaq_json::defs());
-        let funs = jaq_core::funs()
-            .chain(jaq_std::funs())
-            .chain(jaq_json::funs());
+        // `$__loc__` is jq's location of itself: `{file, line}`. Programs that use it are
+        // compiled with each occurrence replaced by its value.
+        let located;
+        let source = if source.contains("$__loc__") {
+            located = with_locations(source);
+            located.as_str()
+        } else {
+            source
+        };
+        let alternatives;
+        let source = match source
+            .contains("?//")
+            .then(|| super::alt::rewrite(source))
+            .flatten()
+        {
+            Some(text) => {
+                alternatives = text;
+                alternatives.as_str()
+            }
+            None => source,
+        };
+        let (defs, funs) = library();
         let arena = Arena::default();
         let file = File {
             code: source,
@@ -45,7 +78,9 @@ impl Program {
                         for (path, msg) in items {
                             out.push(CompileError {
                                 range: offset(path),
-                                message: format!("cannot load module {path}: {msg}"),
+                                message: format!(
+                                    "jq modules are not supported in flowrun (cannot load {path}: {msg}); a filter must be self-contained"
+                                ),
                             });
                         }
                     }
@@ -92,7 +127,10 @@ impl Program {
                     .flat_map(|(_file, items)| items)
                     .map(|(name, undefined)| CompileError {
                         range: offset(name),
-                        message: format!("jq: undefined {} `{name}`", undefined.as_str()),
+                        message: match refused(name) {
+                            Some(why) => format!("jq: `{name}` {why}"),
+                            None => format!("jq: undefined {} `{name}`", undefined.as_str()),
+                        },
                     })
                     .collect::<Vec<_>>()
             })?;
@@ -100,27 +138,91 @@ impl Program {
     }
 
     /// Runs the filter with the values of its global variables (in the order they were
-    /// compiled with) and collects its outputs; stops at the first error.
+    /// compiled with) and collects its outputs; stops at the first error or when a
+    /// budget of [`limits`] runs out.
     pub fn run(&self, input: &Value, vars: &[Value]) -> Result<Vec<Value>, String> {
         // A bug inside the interpreter must fail the step, not the process.
         let guarded = crate::panic::quietly(|| {
-            let vars = Vars::new(vars.iter().map(to_val));
-            let ctx = Ctx::<JustLut<Val>>::new(&self.filter.lut, vars);
-            let mut out = Vec::new();
-            for item in self.filter.id.run((ctx, to_val(input))).map(unwrap_valr) {
-                match item {
-                    Ok(v) => out.push(from_val(&v, 0).ok_or_else(|| {
-                        format!(
-                            "jq: the filter built a value nested more than {MAX_DEPTH} levels deep"
-                        )
-                    })?),
-                    Err(e) => return Err(format!("jq error: {}", error_text(&e))),
+            limits::with_budget(|| {
+                let vars = Vars::new(vars.iter().map(|v| V(to_val(v))));
+                let ctx = Ctx::<JustLut<V>>::new(&self.filter.lut, vars);
+                let mut out = Vec::new();
+                for item in self.filter.id.run((ctx, V(to_val(input)))).map(unwrap_valr) {
+                    match item {
+                        Ok(v) => {
+                            limits::check_outputs(out.len() + 1);
+                            out.push(from_val(&v.0, 0).ok_or_else(|| {
+                                format!(
+                                    "jq: the filter built a value nested more than {MAX_DEPTH} levels deep"
+                                )
+                            })?);
+                        }
+                        Err(e) => return Err(format!("jq error: {}", error_text(&e))),
+                    }
                 }
-            }
-            Ok(out)
+                Ok(out)
+            })
         });
-        guarded.unwrap_or_else(|msg| Err(format!("jq: internal error in the interpreter: {msg}")))
+        guarded.unwrap_or_else(|msg| {
+            limits::reset();
+            match msg.strip_prefix(limits::MARK) {
+                Some(why) => Err(format!("jq: {why}")),
+                None => Err(format!("jq: internal error in the interpreter: {msg}")),
+            }
+        })
     }
+}
+
+/// jq's definitions and native filters: jaq's, then flowrun's (which win).
+fn library() -> (
+    Vec<jaq_core::load::parse::Def<&'static str>>,
+    Vec<jaq_core::native::Fun<JustLut<V>>>,
+) {
+    let ours = jaq_core::load::parse(include_str!("defs.jq"), |p| p.defs()).unwrap_or_default();
+    let defs: Vec<_> = jaq_core::defs()
+        .chain(jaq_std::defs())
+        .chain(jaq_json::defs())
+        .chain(ours)
+        .collect();
+    let funs: Vec<_> = jaq_core::funs()
+        .chain(jaq_std::funs())
+        .filter(|(name, _, _)| !REFUSED.contains(name))
+        .chain(natives::funs())
+        .collect();
+    natives::BUILTINS.get_or_init(|| {
+        let mut names: Vec<String> = defs
+            .iter()
+            .map(|d| format!("{}/{}", d.name, d.args.len()))
+            .chain(funs.iter().map(|(n, a, _)| format!("{n}/{}", a.len())))
+            .filter(|n| !n.starts_with('_'))
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    });
+    (defs, funs)
+}
+
+fn with_locations(source: &str) -> String {
+    let mut out = String::with_capacity(source.len());
+    let mut line = 1;
+    let mut rest = source;
+    while let Some(at) = rest.find("$__loc__") {
+        let before = &rest[..at];
+        line += before.matches('\n').count();
+        out.push_str(before);
+        rest = &rest[at + "$__loc__".len()..];
+        let loc = format!("{{\"file\":\"<top-level>\",\"line\":{line}}}");
+        // `{$__loc__}` is short for `{"__loc__": $__loc__}`.
+        let in_object =
+            out.trim_end().ends_with(['{', ',']) && rest.trim_start().starts_with([',', '}']);
+        if in_object {
+            out.push_str("\"__loc__\": ");
+        }
+        out.push_str(&loc);
+    }
+    out.push_str(rest);
+    out
 }
 
 fn lex_expect(expect: &jaq_core::load::lex::Expect<&str>) -> &'static str {
@@ -132,7 +234,7 @@ fn lex_expect(expect: &jaq_core::load::lex::Expect<&str>) -> &'static str {
     }
 }
 
-fn error_text(e: &jaq_core::Error<Val>) -> String {
+fn error_text(e: &jaq_core::Error<V>) -> String {
     // Secrets are masked before the message is cut, so no piece of one is kept.
     let text = crate::secrets::mask_output(&e.to_string()).into_owned();
     // Keep messages to one readable line even when the error carries a huge value.
