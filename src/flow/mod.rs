@@ -3,7 +3,6 @@
 
 pub mod duration;
 mod load;
-pub mod nesting;
 pub(crate) mod reader;
 mod schema;
 pub mod skip;

@@ -2,7 +2,7 @@
 //! the byte offset it is at (turned into line:col at the end).
 
 use super::text::Text;
-use super::{JqOpt, Problem, duration, nesting};
+use super::{JqOpt, Problem, duration};
 use crate::jq::Jq;
 use serde_json::Value;
 use std::ops::Range;
@@ -305,14 +305,6 @@ pub(crate) fn jq_of(cx: &mut Cx<'_>, item: &Item<'_>, key: &str) -> Option<JqOpt
     // Placeholders become jq variables whose values are given when a run starts; the
     // rewritten code maps back to the text as written, so errors keep their positions.
     let code = text.jq_code();
-    if let Some(at) = nesting::too_deep(&code.code, nesting::MAX_JQ_DEPTH) {
-        let content = content_start(cx.src, item.span(), text.raw());
-        cx.err(
-            content.map_or(item.span().start, |c| c + code.original(at)),
-            format!("`{key}`: {}", nesting::message()),
-        );
-        return None;
-    }
     match Jq::compile_with_vars(&code.code, text.raw(), &code.var_names()) {
         Ok(jq) => Some(JqOpt {
             text,

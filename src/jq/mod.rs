@@ -12,6 +12,7 @@ mod guard;
 mod interp;
 pub mod limits;
 mod natives;
+mod nesting;
 mod ops;
 mod value;
 
@@ -74,6 +75,13 @@ impl Jq {
         shown: &str,
         vars: &[&str],
     ) -> Result<Jq, Vec<CompileError>> {
+        // Compiling a filter nested thousands of levels deep would overflow the stack.
+        if let Some(at) = nesting::too_deep(code, nesting::MAX_JQ_DEPTH) {
+            return Err(vec![CompileError {
+                range: at..at,
+                message: nesting::message(),
+            }]);
+        }
         let interp = std::sync::Arc::new(interp::Program::compile_with_vars(code, vars)?);
         guard::check(code).map_err(|e| vec![e])?;
         // The direct evaluator has no variables: such filters run in the interpreter.
@@ -151,9 +159,9 @@ impl Jq {
         let mut out = self.run(input)?;
         match out.len() {
             1 => Ok(out.pop().expect("length checked")),
-            0 => Err("the filter produced no output (a map must yield exactly one value)".into()),
+            0 => Err("the filter produced no output (it must yield exactly one value)".into()),
             n => Err(format!(
-                "the filter produced {n} outputs (a map must yield exactly one value; wrap it in [ ] to collect them)"
+                "the filter produced {n} outputs (it must yield exactly one value; wrap it in [ ] to collect them)"
             )),
         }
     }
@@ -192,6 +200,18 @@ pub fn truthy(v: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_value_errors_do_not_name_a_kind() {
+        // `run_one` serves `map`, `split`'s `path` and `dedupe`'s `key` alike.
+        let none = Jq::compile("empty").unwrap().run_one(&Value::Null);
+        let two = Jq::compile("1, 2").unwrap().run_one(&Value::Null);
+        for e in [none, two] {
+            let e = e.expect_err("not one value");
+            assert!(!e.contains("map"), "{e}");
+            assert!(e.contains("exactly one value"), "{e}");
+        }
+    }
     use serde_json::json;
 
     #[test]
