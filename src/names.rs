@@ -1,6 +1,10 @@
-//! Leaf helpers every layer may use: what a valid name is, how a path is shown.
+//! Leaf helpers every layer may use: what a valid name is, how a path is shown, how
+//! large a flow file may be. Imports nothing from the crate.
 
 use std::path::Path;
+
+/// Flow files larger than this are refused before parsing (and not kept in a run).
+pub const MAX_FLOW_FILE_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Whether `s` is a valid flow name or step id: `[a-z0-9][a-z0-9_-]{0,63}`.
 #[must_use]

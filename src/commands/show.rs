@@ -100,7 +100,7 @@ pub fn show(ctx: &Ctx, run: &str, flow: Option<&str>, step: Option<&str>) -> Res
 
 /// `--step ID`: the payload files of one step (or `input`).
 fn show_step(ctx: &Ctx, dir: &std::path::Path, m: &Manifest, id: &str) -> Result<Exit, Error> {
-    let rec = if id == "input" {
+    let rec = if id == crate::store::layout::INPUT {
         None
     } else {
         Some(m.steps.iter().find(|s| s.id == id).ok_or_else(|| {

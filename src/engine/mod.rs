@@ -356,7 +356,7 @@ fn store_inputs(
             enc: None,
         }]);
     }
-    let dir = run.path.join("input");
+    let dir = run.path.join(crate::store::layout::INPUT);
     atomic::create_dir(&dir)?;
     let mut out = Vec::with_capacity(inputs.len());
     for (j, value) in inputs.into_iter().enumerate() {

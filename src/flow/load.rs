@@ -1,11 +1,8 @@
 //! Loading flow files: size and encoding checks, then validation (see `schema`).
 
 use super::{Flow, FlowError, Problem, reader, schema};
-use crate::names::{display_path, is_name};
+use crate::names::{MAX_FLOW_FILE_BYTES, display_path, is_name};
 use std::path::{Path, PathBuf};
-
-/// Flow files larger than this are refused before parsing.
-pub const MAX_FLOW_FILE_BYTES: u64 = 4 * 1024 * 1024;
 
 /// The path of flow `name` under `root`.
 #[must_use]

@@ -9,9 +9,9 @@ pub mod skip;
 pub mod text;
 
 use crate::jq::Jq;
-pub use crate::names::{display_path, is_name};
+pub use crate::names::{MAX_FLOW_FILE_BYTES, display_path, is_name};
 use crate::steps::{Kind, StepSpec};
-pub use load::{MAX_FLOW_FILE_BYTES, flow_path, list, load, load_file, load_str};
+pub use load::{flow_path, list, load, load_file, load_str};
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;

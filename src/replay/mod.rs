@@ -5,6 +5,7 @@
 pub mod resume;
 
 use crate::flow::{self, Flow, FlowError, display_path};
+use crate::store::layout;
 use crate::store::list::RunRef;
 use crate::store::manifest::{EditedFile, ReplayOf, ReplayedPayload};
 use crate::store::payload::{self, hash_file};
@@ -47,7 +48,7 @@ pub fn load_flow(root: &Path, run: &RunRef, version: FlowVersion) -> Result<Flow
     Ok(match version {
         FlowVersion::Current => flow::load(root, &run.flow)?,
         FlowVersion::Original => {
-            let path = run.dir.join("flow.toml");
+            let path = crate::store::layout::flow_copy(&run.dir);
             let source =
                 crate::store::recorded::read_text(&path, crate::store::recorded::MAX_FLOW_BYTES)?;
             flow::load_str(&run.flow, &path, source)?
@@ -249,7 +250,9 @@ pub fn plan(
     Ok(ReplayPlan {
         replay_of: ReplayOf {
             run_id: source.id.clone(),
-            step: step_label.clone().unwrap_or_else(|| "input".to_owned()),
+            step: step_label
+                .clone()
+                .unwrap_or_else(|| layout::INPUT.to_owned()),
             payloads: replayed,
             edited,
         },
@@ -411,7 +414,7 @@ fn left_out_warning(
     if left.is_empty() {
         return None;
     }
-    let step = step.unwrap_or("input");
+    let step = step.unwrap_or(layout::INPUT);
     let paths: Vec<String> = left
         .iter()
         .map(|f| display_path(&source.dir.join(f)))
@@ -436,8 +439,8 @@ enum StepFolder {
 impl StepFolder {
     fn folder(&self) -> String {
         match self {
-            StepFolder::Input => "input".to_owned(),
-            StepFolder::Step(dir) => format!("steps/{dir}"),
+            StepFolder::Input => layout::INPUT.to_owned(),
+            StepFolder::Step(dir) => layout::step_dir_rel(dir),
         }
     }
 
@@ -449,9 +452,7 @@ impl StepFolder {
                 let count = m.steps.len();
                 m.steps
                     .iter()
-                    .find(|s| {
-                        crate::store::step_rel(s.index, count, &s.id) == format!("steps/{dir}")
-                    })
+                    .find(|s| layout::step_rel(s.index, count, &s.id) == layout::step_dir_rel(dir))
                     .map(|s| (Some(s.id.clone()), s.payloads.as_slice()))
             }
         }
@@ -486,16 +487,21 @@ fn locate(store: &Store, paths: &[PathBuf]) -> Result<Located, ReplayError> {
         let rel = full.strip_prefix(&runs).map_err(|_| not_payload())?;
         let parts: Vec<&str> = rel.iter().filter_map(|s| s.to_str()).collect();
         let (flow, id, step, file) = match parts.as_slice() {
-            [flow, id, "input"] => (*flow, *id, StepFolder::Input, None),
-            [flow, id, "input", file] => {
-                (*flow, *id, StepFolder::Input, Some(format!("input/{file}")))
+            [flow, id, layout::INPUT] => (*flow, *id, StepFolder::Input, None),
+            [flow, id, layout::INPUT, file] => (
+                *flow,
+                *id,
+                StepFolder::Input,
+                Some(format!("{}/{file}", layout::INPUT)),
+            ),
+            [flow, id, layout::STEPS, dir] => {
+                (*flow, *id, StepFolder::Step((*dir).to_owned()), None)
             }
-            [flow, id, "steps", dir] => (*flow, *id, StepFolder::Step((*dir).to_owned()), None),
-            [flow, id, "steps", dir, file] => (
+            [flow, id, layout::STEPS, dir, file] => (
                 *flow,
                 *id,
                 StepFolder::Step((*dir).to_owned()),
-                Some(format!("steps/{dir}/{file}")),
+                Some(format!("{}/{file}", layout::step_dir_rel(dir))),
             ),
             _ => return Err(not_payload()),
         };

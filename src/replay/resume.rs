@@ -176,7 +176,7 @@ struct Checks<'a> {
 fn lineage(store: &Store, run: &RunRef, m: Manifest) -> Vec<Member> {
     let source = |r: &RunRef| {
         crate::store::recorded::read_text(
-            &r.dir.join("flow.toml"),
+            &crate::store::layout::flow_copy(&r.dir),
             crate::store::recorded::MAX_FLOW_BYTES,
         )
         .unwrap_or_default()

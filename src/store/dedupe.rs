@@ -30,7 +30,7 @@ struct Keys {
 impl Store {
     fn dedupe_path(&self, flow: &str, step: &str) -> PathBuf {
         self.flow_dir(flow)
-            .join("dedupe")
+            .join(super::layout::DEDUPE)
             .join(format!("{step}.json"))
     }
 

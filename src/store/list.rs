@@ -10,7 +10,7 @@
 //! stale, and it is rebuilt there and then. `prune` rebuilds it outright.
 
 use super::{Store, StoreError};
-use crate::flow::is_name;
+use crate::names::is_name;
 use crate::time::is_run_id;
 use std::path::{Path, PathBuf};
 
@@ -229,7 +229,7 @@ fn complete_index(dir: &Path) -> Option<Vec<u8>> {
     let count = bytes.len() / LINE;
     // A folder's link count is 2 plus its sub-folders: the runs, and `dedupe/`.
     let links = std::fs::metadata(dir).ok()?.nlink();
-    let others = u64::from(dir.join("dedupe").is_dir());
+    let others = u64::from(dir.join(super::layout::DEDUPE).is_dir());
     (links >= 2 && links - 2 == count as u64 + others).then_some(bytes)
 }
 

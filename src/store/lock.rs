@@ -28,7 +28,7 @@ const NONBLOCK: i32 = rustix::fs::OFlags::NONBLOCK.bits().cast_signed();
 /// [`StoreError::Busy`] when another process holds it, or an I/O error.
 pub fn acquire(dir: &Path, flow: &str) -> Result<FlowLock, StoreError> {
     std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
-    let path = dir.join(".lock");
+    let path = dir.join(super::layout::LOCK);
     let mut file = OpenOptions::new()
         .read(true)
         .write(true)
@@ -98,7 +98,7 @@ pub fn is_held(dir: &Path) -> bool {
     let Ok(file) = OpenOptions::new()
         .read(true)
         .custom_flags(NONBLOCK)
-        .open(dir.join(".lock"))
+        .open(dir.join(super::layout::LOCK))
     else {
         return false;
     };

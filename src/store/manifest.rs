@@ -266,7 +266,7 @@ impl Manifest {
         if self.format != FORMAT {
             return Err(format!("unknown format `{}`", self.format));
         }
-        if !crate::flow::is_name(&self.flow) {
+        if !crate::names::is_name(&self.flow) {
             return Err(format!(
                 "`flow` is `{}`, which is not a flow name",
                 self.flow

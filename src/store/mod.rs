@@ -2,6 +2,7 @@
 
 pub mod atomic;
 pub mod dedupe;
+pub mod layout;
 pub mod list;
 pub mod lock;
 pub mod manifest;
@@ -11,7 +12,7 @@ pub mod recorded;
 pub mod replays;
 pub mod verify;
 
-use crate::flow::display_path;
+use crate::names::display_path;
 pub use lock::FlowLock;
 pub use manifest::{Manifest, PayloadRecord, RunStatus, StepRecord, StepStatus, TriggerKind};
 use std::io;
@@ -144,7 +145,7 @@ impl Store {
     #[must_use]
     pub fn new(root: &Path) -> Store {
         Store {
-            runs: root.join("runs"),
+            runs: root.join(layout::RUNS),
         }
     }
 
@@ -232,7 +233,7 @@ impl Store {
 /// # Errors
 /// The manifest is missing or malformed.
 pub fn read_manifest_raw(run_dir: &Path) -> Result<Manifest, StoreError> {
-    let path = run_dir.join("manifest.json");
+    let path = layout::manifest(run_dir);
     let bytes = recorded::read(&path, recorded::MAX_MANIFEST_BYTES).map_err(StoreError::reading)?;
     let value = crate::json::decode(&bytes, 1).map_err(|e| StoreError::BadJson {
         path: path.clone(),
@@ -256,7 +257,7 @@ pub fn read_manifest_raw(run_dir: &Path) -> Result<Manifest, StoreError> {
 pub fn write_manifest(run_dir: &Path, m: &Manifest) -> Result<(), StoreError> {
     let mut bytes = serde_json::to_vec_pretty(m).expect("a manifest always serialises");
     bytes.push(b'\n');
-    atomic::write(&run_dir.join("manifest.json"), &bytes)
+    atomic::write(&layout::manifest(run_dir), &bytes)
 }
 
 fn remove_temp_files(run_dir: &Path) {
@@ -298,7 +299,7 @@ impl RunDir {
         // folder, which the next holder of the flow lock removes (`settle_previous`).
         let staging = store.staging_dir(&manifest.flow, &manifest.run_id);
         let built = atomic::create_dir(&staging)
-            .and_then(|()| atomic::write(&staging.join("flow.toml"), flow_source))
+            .and_then(|()| atomic::write(&layout::flow_copy(&staging), flow_source))
             .and_then(|()| write_manifest(&staging, &manifest))
             .and_then(|()| std::fs::rename(&staging, &path).map_err(|e| StoreError::io(&path, e)));
         if let Err(e) = built {
@@ -332,9 +333,4 @@ impl RunDir {
     }
 }
 
-/// `steps/NN-<id>`, NN zero-padded to the width of the step count (at least two digits).
-#[must_use]
-pub fn step_rel(index: usize, count: usize, id: &str) -> String {
-    let width = count.to_string().len().max(2);
-    format!("steps/{index:0width$}-{id}")
-}
+pub use layout::step_rel;

@@ -124,7 +124,7 @@ impl Store {
             if let Err(e) = std::fs::remove_dir_all(&hidden) {
                 out.warnings.push(format!(
                     "{}: {e} (the run is gone from the store; the next prune removes what is left)",
-                    crate::flow::display_path(&hidden)
+                    crate::names::display_path(&hidden)
                 ));
             }
         }
@@ -187,7 +187,7 @@ impl Store {
                 Ok(()) => out.leftovers += 1,
                 Err(e) => out
                     .warnings
-                    .push(format!("{}: {e}", crate::flow::display_path(&path))),
+                    .push(format!("{}: {e}", crate::names::display_path(&path))),
             }
         }
     }

@@ -17,7 +17,7 @@ pub const MAX_MANIFEST_BYTES: u64 = 1 << 30;
 /// A payload or input file larger than this is refused.
 pub const MAX_PAYLOAD_BYTES: u64 = 8 << 30;
 /// A flow copy larger than this is refused (the same limit as flow files).
-pub const MAX_FLOW_BYTES: u64 = crate::flow::MAX_FLOW_FILE_BYTES;
+pub const MAX_FLOW_BYTES: u64 = crate::names::MAX_FLOW_FILE_BYTES;
 
 /// Opens a recorded file for reading: refused unless it is a regular file (checked on
 /// the open handle; the open itself does not block on a FIFO) of at most `max` bytes.

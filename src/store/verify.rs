@@ -1,7 +1,7 @@
 //! `verify`: re-hash a run's files against its manifest.
 
 use super::list::RunRef;
-use super::{RunStatus, Store, StoreError, atomic::TEMP_PREFIX, payload::hash_file};
+use super::{RunStatus, Store, StoreError, atomic::TEMP_PREFIX, layout, payload::hash_file};
 use std::collections::HashSet;
 use std::fmt;
 
@@ -91,12 +91,14 @@ pub fn verify(store: &Store, run: &RunRef) -> Report {
         }
     };
     let mut listed: HashSet<String> = HashSet::new();
-    listed.insert("flow.toml".to_owned());
+    listed.insert(layout::FLOW_COPY.to_owned());
     report.checked += 1;
-    match hash_file(&run.dir.join("flow.toml")) {
+    match hash_file(&layout::flow_copy(&run.dir)) {
         Ok((_, h)) if h == manifest.flow_blake3 => {}
-        Ok(_) => report.findings.push(Finding::Changed("flow.toml".into())),
-        Err(e) => report.findings.push(not_hashed("flow.toml", &e)),
+        Ok(_) => report
+            .findings
+            .push(Finding::Changed(layout::FLOW_COPY.into())),
+        Err(e) => report.findings.push(not_hashed(layout::FLOW_COPY, &e)),
     }
     for r in manifest.records() {
         listed.insert(r.file.clone());
@@ -111,7 +113,7 @@ pub fn verify(store: &Store, run: &RunRef) -> Report {
             Err(e) => report.findings.push(not_hashed(&r.file, &e)),
         }
     }
-    listed.insert("manifest.json".into());
+    listed.insert(layout::MANIFEST.into());
     // A run in progress records its files in the manifest at checkpoints, so the newest
     // ones may not be listed yet; those of an interrupted run never will be. That holds
     // for its input files too: a run killed while storing them never listed them.
@@ -134,7 +136,10 @@ pub fn verify(store: &Store, run: &RunRef) -> Report {
         let name = entry.file_name().to_string_lossy();
         if name.starts_with(TEMP_PREFIX) {
             report.findings.push(Finding::Leftover(rel));
-        } else if unfinished && (rel.starts_with("steps/") || rel.starts_with("input/")) {
+        } else if unfinished
+            && (rel.starts_with(&format!("{}/", layout::STEPS))
+                || rel.starts_with(&format!("{}/", layout::INPUT)))
+        {
             report.findings.push(Finding::Unrecorded(rel));
         } else {
             report.findings.push(Finding::Unlisted(rel));

@@ -71,7 +71,7 @@ fn page_frame(title: &str, body: &str) -> String {
 }
 
 fn step_payloads<'m>(m: &'m Manifest, step: &str) -> Option<&'m [PayloadRecord]> {
-    if step == "input" {
+    if step == crate::store::layout::INPUT {
         return Some(&m.input);
     }
     m.steps
@@ -92,7 +92,7 @@ fn runs_diff(a: &Manifest, b: &Manifest) -> String {
         esc(&a.run_id),
         esc(&b.run_id)
     );
-    let mut ids: Vec<String> = vec!["input".into()];
+    let mut ids: Vec<String> = vec![crate::store::layout::INPUT.into()];
     ids.extend(a.steps.iter().map(|s| s.id.clone()));
     ids.extend(
         b.steps
@@ -118,7 +118,7 @@ fn runs_diff(a: &Manifest, b: &Manifest) -> String {
             None => "<span class=\"muted\">no such step</span>".into(),
         };
         let (pa_, pb_) = (pa.unwrap_or(&[]), pb.unwrap_or(&[]));
-        if id == "input" && pa_.is_empty() && pb_.is_empty() {
+        if id == crate::store::layout::INPUT && pa_.is_empty() && pb_.is_empty() {
             continue;
         }
         let count = pa_.len().max(pb_.len());

@@ -45,7 +45,7 @@ pub fn run_link(id: &str) -> String {
 #[must_use]
 pub fn find_record(m: &Manifest, file: &str) -> Option<(String, usize)> {
     if let Some(k) = m.input.iter().position(|p| p.file == file) {
-        return Some(("input".into(), k + 1));
+        return Some((crate::store::layout::INPUT.into(), k + 1));
     }
     m.steps.iter().find_map(|s| {
         s.payloads
@@ -238,8 +238,8 @@ pub fn run_page(app: &App<'_>, req: &Req, id: &str) -> Resp {
                     "This run's manifest cannot be read (damaged, or being written right now)",
                     &e.to_string()
                 ),
-                esc(&file_href(&r.id, "manifest.json")),
-                esc(&file_href(&r.id, "flow.toml")),
+                esc(&file_href(&r.id, crate::store::layout::MANIFEST)),
+                esc(&file_href(&r.id, crate::store::layout::FLOW_COPY)),
             );
             return Resp::html(200, page(&r.id, &body));
         }
@@ -290,8 +290,8 @@ pub fn run_page(app: &App<'_>, req: &Req, id: &str) -> Resp {
         "files",
         format!(
             "<a href=\"{}\">manifest.json</a> · <a href=\"{}\">flow.toml</a>",
-            esc(&file_href(&m.run_id, "manifest.json")),
-            esc(&file_href(&m.run_id, "flow.toml"))
+            esc(&file_href(&m.run_id, crate::store::layout::MANIFEST)),
+            esc(&file_href(&m.run_id, crate::store::layout::FLOW_COPY))
         ),
     );
     b.push_str("</dl>");

@@ -36,8 +36,8 @@ fn load(app: &App<'_>, id: &str) -> Result<(RunRef, Manifest), Resp> {
 
 /// The payloads of `step` (`input` for the run's input), with a word for its status.
 fn payloads<'m>(m: &'m Manifest, step: &str) -> Option<(&'m [PayloadRecord], String, String)> {
-    if step == "input" {
-        return Some((&m.input, "input".into(), String::new()));
+    if step == crate::store::layout::INPUT {
+        return Some((&m.input, crate::store::layout::INPUT.into(), String::new()));
     }
     m.steps
         .iter()
