@@ -1,25 +1,27 @@
 //! flowrun: run process flows defined in TOML and keep an audit trail of plain files.
 
-pub mod child;
-pub mod cli;
-pub mod commands;
-pub mod cores;
-pub mod engine;
-pub mod error;
-pub mod flow;
-pub mod hint;
-pub mod jq;
-pub mod json;
-pub mod matching;
-pub mod names;
-pub mod panic;
-pub mod replay;
-pub mod secrets;
-pub mod steps;
-pub mod store;
-pub mod time;
-pub mod ui;
-pub mod watch;
+pub(crate) mod child;
+pub(crate) mod cli;
+pub(crate) mod commands;
+pub(crate) mod cores;
+pub(crate) mod engine;
+pub(crate) mod error;
+pub(crate) mod flow;
+pub(crate) mod hint;
+pub(crate) mod jq;
+pub(crate) mod json;
+pub(crate) mod matching;
+pub(crate) mod names;
+pub(crate) mod panic;
+pub(crate) mod replay;
+pub(crate) mod secrets;
+pub(crate) mod steps;
+pub(crate) mod store;
+#[doc(hidden)]
+pub mod testing;
+pub(crate) mod time;
+pub(crate) mod ui;
+pub(crate) mod watch;
 
 use clap::Parser;
 use std::ffi::OsString;

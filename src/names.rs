@@ -19,7 +19,7 @@ pub fn is_name(s: &str) -> bool {
 
 /// How a path is shown in messages: relative to the working directory when inside it.
 #[must_use]
-pub fn display_path(path: &Path) -> String {
+pub(crate) fn display_path(path: &Path) -> String {
     if let Ok(cwd) = std::env::current_dir()
         && let Ok(rel) = path.strip_prefix(&cwd)
     {

@@ -60,7 +60,7 @@ fn secret_notes(ctx: &Ctx, flow: &flow::Flow) -> Vec<String> {
 ///
 /// # Errors
 /// The flows folder cannot be read.
-pub fn check(ctx: &Ctx, flows: &[String]) -> Result<Exit, Error> {
+pub(crate) fn check(ctx: &Ctx, flows: &[String]) -> Result<Exit, Error> {
     let names: Vec<String> = if flows.is_empty() {
         let dir = ctx.root.join("flows");
         flow::list(&ctx.root).map_err(|e| Error::Usage(format!("{}: {e}", display_path(&dir))))?

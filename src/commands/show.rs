@@ -9,7 +9,12 @@ use crate::store::{Manifest, PayloadRecord, StepStatus};
 ///
 /// # Errors
 /// The run or step does not exist, or the manifest is unreadable.
-pub fn show(ctx: &Ctx, run: &str, flow: Option<&str>, step: Option<&str>) -> Result<Exit, Error> {
+pub(crate) fn show(
+    ctx: &Ctx,
+    run: &str,
+    flow: Option<&str>,
+    step: Option<&str>,
+) -> Result<Exit, Error> {
     let r = ctx.resolve_run(run, flow)?;
     let m = ctx.store.read_manifest(&r.dir)?;
     if let Some(id) = step {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 /// The path of flow `name` under `root`.
 #[must_use]
-pub fn flow_path(root: &Path, name: &str) -> PathBuf {
+pub(crate) fn flow_path(root: &Path, name: &str) -> PathBuf {
     root.join("flows").join(format!("{name}.toml"))
 }
 
@@ -92,7 +92,7 @@ pub fn load_str(name: &str, path: &Path, source: String) -> Result<Flow, FlowErr
 ///
 /// # Errors
 /// A missing file, or every problem in it.
-pub fn load(root: &Path, name: &str) -> Result<Flow, FlowError> {
+pub(crate) fn load(root: &Path, name: &str) -> Result<Flow, FlowError> {
     let path = flow_path(root, name);
     if !is_name(name) {
         return Err(FlowError::whole_file(
@@ -107,7 +107,7 @@ pub fn load(root: &Path, name: &str) -> Result<Flow, FlowError> {
 ///
 /// # Errors
 /// The flows folder cannot be read.
-pub fn list(root: &Path) -> std::io::Result<Vec<String>> {
+pub(crate) fn list(root: &Path) -> std::io::Result<Vec<String>> {
     let mut names = Vec::new();
     for entry in std::fs::read_dir(root.join("flows"))? {
         let path = entry?.path();

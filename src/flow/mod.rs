@@ -1,48 +1,51 @@
 //! Flow files: the model of `flows/<name>.toml` (this file), loading (`load`), the
 //! located TOML reader (`reader`) and the file's schema (`schema`), in-place skip edits.
 
-pub mod duration;
+pub(crate) mod duration;
 mod load;
 pub(crate) mod reader;
 mod schema;
-pub mod skip;
-pub mod text;
+pub(crate) mod skip;
+pub(crate) mod text;
 
 use crate::jq::Jq;
-pub use crate::names::{MAX_FLOW_FILE_BYTES, display_path, is_name};
+pub(crate) use crate::names::display_path;
+pub use crate::names::{MAX_FLOW_FILE_BYTES, is_name};
 use crate::steps::{Kind, StepSpec};
-pub use load::{flow_path, list, load, load_file, load_str};
+pub(crate) use load::{flow_path, list, load};
+pub use load::{load_file, load_str};
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-pub use text::{MissingEnv, Text, Use, VarKind};
+pub(crate) use text::{MissingEnv, Text, VarKind};
 
 /// Default for `settings.max_payload_bytes`.
-pub const DEFAULT_MAX_PAYLOAD_BYTES: u64 = 16 * 1024 * 1024;
+pub(crate) const DEFAULT_MAX_PAYLOAD_BYTES: u64 = 16 * 1024 * 1024;
 
 /// A validated flow.
 #[derive(Debug, Clone)]
 pub struct Flow {
     /// The flow's name (file stem).
-    pub name: String,
+    pub(crate) name: String,
     /// Where the flow file is.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// The exact bytes of the flow file.
-    pub source: String,
+    pub(crate) source: String,
     /// `description`.
-    pub description: Option<String>,
+    #[allow(dead_code, reason = "part of the flow model, for front ends to show")]
+    pub(crate) description: Option<String>,
     /// `[trigger]`.
-    pub trigger: Option<Trigger>,
+    pub(crate) trigger: Option<Trigger>,
     /// `[settings]`.
-    pub settings: Settings,
+    pub(crate) settings: Settings,
     /// `[[steps]]`, in order.
     pub steps: Vec<StepDef>,
 }
 
 /// What starts a flow besides a person.
 #[derive(Debug, Clone)]
-pub enum Trigger {
+pub(crate) enum Trigger {
     /// `every = "15m"`.
     Every(Duration),
     /// `cron = "*/15 * * * *"` (UTC).
@@ -53,11 +56,11 @@ pub enum Trigger {
 
 /// `[settings]`.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub(crate) struct Settings {
     /// Stored payloads above this are trimmed; 0 = never.
-    pub max_payload_bytes: u64,
+    pub(crate) max_payload_bytes: u64,
     /// Whole-run time limit.
-    pub timeout: Option<Duration>,
+    pub(crate) timeout: Option<Duration>,
 }
 
 /// One `[[steps]]` entry.
@@ -66,30 +69,31 @@ pub struct StepDef {
     /// `id`.
     pub id: String,
     /// `skip`.
-    pub skip: bool,
+    pub(crate) skip: bool,
     /// `description`.
-    pub description: Option<String>,
+    #[allow(dead_code, reason = "part of the flow model, for front ends to show")]
+    pub(crate) description: Option<String>,
     /// The kind: its name and properties.
-    pub kind: &'static Kind,
+    pub(crate) kind: &'static Kind,
     /// Its options as written.
-    pub spec: Arc<dyn StepSpec>,
+    pub(crate) spec: Arc<dyn StepSpec>,
 }
 
 impl StepDef {
     /// The kind's name as written in flow files.
     #[must_use]
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         self.kind.name
     }
 }
 
 /// A jq filter option: its text and the filter compiled from it.
 #[derive(Debug, Clone)]
-pub struct JqOpt {
+pub(crate) struct JqOpt {
     /// The text as written (placeholders unresolved).
-    pub text: Text,
+    pub(crate) text: Text,
     /// The compiled filter (of the text as written).
-    pub jq: Arc<Jq>,
+    pub(crate) jq: Arc<Jq>,
 }
 
 /// One problem in a flow file, located by line and column (1-based).
@@ -146,13 +150,13 @@ impl FlowError {
 impl Flow {
     /// Position (0-based) of step `id`.
     #[must_use]
-    pub fn step_index(&self, id: &str) -> Option<usize> {
+    pub(crate) fn step_index(&self, id: &str) -> Option<usize> {
         self.steps.iter().position(|s| s.id == id)
     }
 
     /// Ids of the steps the flow file marks `skip = true`, in order.
     #[must_use]
-    pub fn skipped_steps(&self) -> Vec<&str> {
+    pub(crate) fn skipped_steps(&self) -> Vec<&str> {
         self.steps
             .iter()
             .filter(|s| s.skip)
@@ -162,7 +166,7 @@ impl Flow {
 
     /// The flow file as shown to the user.
     #[must_use]
-    pub fn file(&self) -> String {
+    pub(crate) fn file(&self) -> String {
         display_path(&self.path)
     }
 }

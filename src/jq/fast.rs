@@ -23,7 +23,7 @@ use std::borrow::Cow;
 use std::cmp::Ordering;
 
 /// A filter compiled to direct operations on `Value`s.
-pub enum Expr {
+pub(crate) enum Expr {
     /// `.`
     Id,
     /// A constant: number, string, boolean, null, `[]` or `{}`.
@@ -63,7 +63,7 @@ pub enum Expr {
 }
 
 /// One step of a path.
-pub enum Step {
+pub(crate) enum Step {
     /// `.name` or `."name"`
     Key(String),
     /// `.[n]`
@@ -77,7 +77,7 @@ pub enum Step {
 /// Builtins without arguments: `length`, `type`, `keys`, `add`, `not`, `tostring`,
 /// `tonumber`, `ascii_downcase`, `ascii_upcase`.
 #[derive(Clone, Copy)]
-pub enum Fun {
+pub(crate) enum Fun {
     Length,
     Type,
     Keys,
@@ -92,7 +92,7 @@ pub enum Fun {
 /// Builtins with one argument: `contains`, `has`, `startswith`, `endswith`, `ltrimstr`,
 /// `rtrimstr`, `join`.
 #[derive(Clone, Copy)]
-pub enum Fun1 {
+pub(crate) enum Fun1 {
     Contains,
     Has,
     StartsWith,
@@ -109,7 +109,7 @@ static NULL: Value = Value::Null;
 
 /// Compiles `source` when every part of it is in the supported subset.
 #[must_use]
-pub fn compile(source: &str) -> Option<Expr> {
+pub(crate) fn compile(source: &str) -> Option<Expr> {
     // `parse` fails unless the whole input is one term (no module header, no leftovers).
     let term = jaq_core::load::parse(source, |p| p.term())?;
     translate(term)
@@ -118,7 +118,7 @@ pub fn compile(source: &str) -> Option<Expr> {
 impl Expr {
     /// All outputs; `None` when this input needs the interpreter.
     #[must_use]
-    pub fn eval_all(&self, input: &Value) -> Option<Result<Vec<Value>, String>> {
+    pub(crate) fn eval_all(&self, input: &Value) -> Option<Result<Vec<Value>, String>> {
         let mut outs = Vec::new();
         self.run(input, &mut |v| {
             outs.push(finish(v));
@@ -129,7 +129,7 @@ impl Expr {
 
     /// Condition test; `None` when this input needs the interpreter.
     #[must_use]
-    pub fn eval_test(&self, input: &Value) -> Option<Result<bool, String>> {
+    pub(crate) fn eval_test(&self, input: &Value) -> Option<Result<bool, String>> {
         // Every output is still computed: the interpreter would report an error in a
         // later output, so this path must not answer for such inputs either.
         let mut first = None;

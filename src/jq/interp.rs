@@ -26,14 +26,17 @@ fn refused(name: &str) -> Option<&'static str> {
 }
 
 /// A filter compiled by jaq.
-pub struct Program {
+pub(crate) struct Program {
     filter: Filter,
 }
 
 impl Program {
     /// Compiles `source` with jq's standard definitions.
     /// `vars` are the global variables it may use (names with `$`).
-    pub fn compile_with_vars(source: &str, vars: &[&str]) -> Result<Program, Vec<CompileError>> {
+    pub(crate) fn compile_with_vars(
+        source: &str,
+        vars: &[&str],
+    ) -> Result<Program, Vec<CompileError>> {
         // `$__loc__` is jq's location of itself: `{file, line}`. Programs that use it are
         // compiled with each occurrence replaced by its value.
         let located;
@@ -140,7 +143,7 @@ impl Program {
     /// Runs the filter with the values of its global variables (in the order they were
     /// compiled with) and collects its outputs; stops at the first error or when a
     /// budget of [`limits`] runs out.
-    pub fn run(&self, input: &Value, vars: &[Value]) -> Result<Vec<Value>, String> {
+    pub(crate) fn run(&self, input: &Value, vars: &[Value]) -> Result<Vec<Value>, String> {
         // A bug inside the interpreter must fail the step, not the process.
         let guarded = crate::panic::quietly(|| {
             limits::with_budget(|| {
@@ -250,7 +253,7 @@ fn error_text(e: &jaq_core::Error<V>) -> String {
 }
 
 /// Converts a payload into jaq's value type.
-pub fn to_val(v: &Value) -> Val {
+pub(crate) fn to_val(v: &Value) -> Val {
     match v {
         Value::Null => Val::Null,
         Value::Bool(b) => Val::Bool(*b),
@@ -273,11 +276,11 @@ pub fn to_val(v: &Value) -> Val {
 
 /// Payloads nest at most this deep: deeper values would exhaust the stack of every
 /// recursive walk over them (printing, hashing, dropping).
-pub const MAX_DEPTH: usize = 10_000;
+pub(crate) const MAX_DEPTH: usize = 10_000;
 
 /// Converts jaq's value type back into a payload, as jq would print it; `None` when
 /// the value nests deeper than [`MAX_DEPTH`].
-pub fn from_val(v: &Val, depth: usize) -> Option<Value> {
+pub(crate) fn from_val(v: &Val, depth: usize) -> Option<Value> {
     if depth > MAX_DEPTH {
         return None;
     }
@@ -320,7 +323,7 @@ fn num_to_value(n: &Num) -> Value {
 }
 
 /// jq prints NaN as null and infinities as the largest finite doubles.
-pub fn float_value(f: f64) -> Value {
+pub(crate) fn float_value(f: f64) -> Value {
     if f.is_nan() {
         Value::Null
     } else if f.is_infinite() {

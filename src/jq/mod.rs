@@ -10,7 +10,7 @@ mod fast;
 mod format;
 mod guard;
 mod interp;
-pub mod limits;
+pub(crate) mod limits;
 mod natives;
 mod nesting;
 mod ops;
@@ -37,9 +37,10 @@ pub struct CompileError {
     pub message: String,
 }
 
-/// Which engine runs a filter (exposed for tests and benchmarks).
+/// Which engine runs a filter (for the tests comparing the engines).
+#[cfg(test)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Engine {
+pub(crate) enum Engine {
     /// Direct operations on `Value`s.
     Fast,
     /// The jaq interpreter.
@@ -70,7 +71,7 @@ impl Jq {
     ///
     /// # Errors
     /// As [`Jq::compile`].
-    pub fn compile_with_vars(
+    pub(crate) fn compile_with_vars(
         code: &str,
         shown: &str,
         vars: &[&str],
@@ -101,7 +102,7 @@ impl Jq {
     /// A copy of the filter with the values of its global variables, in the order of
     /// the names given to [`Jq::compile_with_vars`].
     #[must_use]
-    pub fn bind(&self, values: Vec<Value>) -> Jq {
+    pub(crate) fn bind(&self, values: Vec<Value>) -> Jq {
         Jq {
             source: self.source.clone(),
             fast: None,
@@ -114,7 +115,8 @@ impl Jq {
     ///
     /// # Errors
     /// As [`Jq::compile`].
-    pub fn compile_with(source: &str, engine: Engine) -> Result<Jq, Vec<CompileError>> {
+    #[cfg(test)]
+    pub(crate) fn compile_with(source: &str, engine: Engine) -> Result<Jq, Vec<CompileError>> {
         let mut jq = Jq::compile(source)?;
         if engine == Engine::Interpreter {
             jq.fast = None;
@@ -124,13 +126,14 @@ impl Jq {
 
     /// The filter text.
     #[must_use]
-    pub fn source(&self) -> &str {
+    pub(crate) fn source(&self) -> &str {
         &self.source
     }
 
     /// The engine that runs this filter.
+    #[cfg(test)]
     #[must_use]
-    pub fn engine(&self) -> Engine {
+    pub(crate) fn engine(&self) -> Engine {
         if self.fast.is_some() {
             Engine::Fast
         } else {
@@ -155,7 +158,7 @@ impl Jq {
     ///
     /// # Errors
     /// A filter error, or a count of outputs other than one.
-    pub fn run_one(&self, input: &Value) -> Result<Value, String> {
+    pub(crate) fn run_one(&self, input: &Value) -> Result<Value, String> {
         let mut out = self.run(input)?;
         match out.len() {
             1 => Ok(out.pop().expect("length checked")),
@@ -171,7 +174,7 @@ impl Jq {
     ///
     /// # Errors
     /// A filter error.
-    pub fn test(&self, input: &Value) -> Result<bool, String> {
+    pub(crate) fn test(&self, input: &Value) -> Result<bool, String> {
         if let Some(expr) = &self.fast
             && let Some(out) = expr.eval_test(input)
         {
@@ -187,13 +190,13 @@ impl Jq {
 
 /// A float as jq would print it (NaN → null, integral values as integers).
 #[must_use]
-pub fn float_json(f: f64) -> Value {
+pub(crate) fn float_json(f: f64) -> Value {
     interp::float_value(f)
 }
 
 /// jq truthiness: everything but `false` and `null`.
 #[must_use]
-pub fn truthy(v: &Value) -> bool {
+pub(crate) fn truthy(v: &Value) -> bool {
     !matches!(v, Value::Null | Value::Bool(false))
 }
 

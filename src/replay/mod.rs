@@ -2,7 +2,7 @@
 //! ([`resume`]). Each plans a new run from an earlier one, with the guards that keep
 //! data from being duplicated or lost; the engine then runs the plan.
 
-pub mod resume;
+pub(crate) mod resume;
 
 use crate::flow::{self, Flow, FlowError, display_path};
 use crate::store::layout;
@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 /// Why a re-sync was refused or could not be planned.
 #[derive(Debug, thiserror::Error)]
-pub enum ReplayError {
+pub(crate) enum ReplayError {
     /// The run store.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -33,7 +33,7 @@ fn refused(msg: impl Into<String>) -> ReplayError {
 
 /// Which flow file a re-run uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FlowVersion {
+pub(crate) enum FlowVersion {
     /// `flows/<name>.toml` as it is now.
     Current,
     /// The `flow.toml` stored in the source run.
@@ -44,7 +44,11 @@ pub enum FlowVersion {
 ///
 /// # Errors
 /// The flow file is missing or has problems.
-pub fn load_flow(root: &Path, run: &RunRef, version: FlowVersion) -> Result<Flow, ReplayError> {
+pub(crate) fn load_flow(
+    root: &Path,
+    run: &RunRef,
+    version: FlowVersion,
+) -> Result<Flow, ReplayError> {
     Ok(match version {
         FlowVersion::Current => flow::load(root, &run.flow)?,
         FlowVersion::Original => {
@@ -60,7 +64,7 @@ pub fn load_flow(root: &Path, run: &RunRef, version: FlowVersion) -> Result<Flow
 /// the outputs of the last step before it that ran, else the run's `input/`.
 /// An empty list means the implicit start payload `null`.
 #[must_use]
-pub fn step_inputs(m: &Manifest, f: usize) -> &[PayloadRecord] {
+pub(crate) fn step_inputs(m: &Manifest, f: usize) -> &[PayloadRecord] {
     for s in m.steps[..f].iter().rev() {
         if s.status != StepStatus::Skipped {
             return &s.payloads;
@@ -77,7 +81,7 @@ pub fn step_inputs(m: &Manifest, f: usize) -> &[PayloadRecord] {
 ///
 /// # Errors
 /// The file is trimmed, masked, edited, or cannot be read.
-pub fn check_recorded(
+pub(crate) fn check_recorded(
     dir: &Path,
     r: &PayloadRecord,
     allow_edits: bool,
@@ -104,7 +108,7 @@ pub fn check_recorded(
 ///
 /// # Errors
 /// A file is refused, missing or not JSON.
-pub fn read_recorded(
+pub(crate) fn read_recorded(
     dir: &Path,
     run_id: &str,
     records: &[PayloadRecord],
@@ -143,40 +147,40 @@ fn incomplete(path: &Path, masked: bool) -> ReplayError {
 }
 
 /// What `flowrun replay` was asked.
-pub struct ReplayRequest<'a> {
+pub(crate) struct ReplayRequest<'a> {
     /// Payload files or one step folder.
-    pub payloads: &'a [PathBuf],
+    pub(crate) payloads: &'a [PathBuf],
     /// Skip the steps up to the payloads' step for this run only.
-    pub auto_skip: bool,
+    pub(crate) auto_skip: bool,
     /// Which flow file to run.
-    pub flow_version: FlowVersion,
+    pub(crate) flow_version: FlowVersion,
     /// Accept edited payload files.
-    pub edited: bool,
+    pub(crate) edited: bool,
     /// Accept possible duplicates.
-    pub force: bool,
+    pub(crate) force: bool,
 }
 
 /// A replay, planned and checked.
-pub struct ReplayPlan {
+pub(crate) struct ReplayPlan {
     /// The flow to run.
-    pub flow: Flow,
+    pub(crate) flow: Flow,
     /// The run the payloads come from.
-    pub source: RunRef,
+    pub(crate) source: RunRef,
     /// The payloads, in order.
-    pub inputs: Vec<Value>,
+    pub(crate) inputs: Vec<Value>,
     /// Steps to skip for this run besides the flow's own flags (0-based).
-    pub also_skip: Vec<usize>,
+    pub(crate) also_skip: Vec<usize>,
     /// What the new manifest records.
-    pub replay_of: ReplayOf,
+    pub(crate) replay_of: ReplayOf,
     /// Warnings to print before running.
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
 }
 
 /// Plans a replay and applies every guard of SPEC §5.
 ///
 /// # Errors
 /// A guard refused, or a file could not be read.
-pub fn plan(
+pub(crate) fn plan(
     store: &Store,
     root: &Path,
     req: &ReplayRequest<'_>,
@@ -328,7 +332,7 @@ fn check_duplicates(
 ///
 /// # Errors
 /// Such a run exists.
-pub fn check_not_resynced(
+pub(crate) fn check_not_resynced(
     store: &Store,
     run: &RunRef,
     lineage: &[RunRef],

@@ -14,39 +14,39 @@ use serde_json::Value;
 use std::path::Path;
 
 /// A resume or retry, planned and checked.
-pub struct RerunPlan {
+pub(crate) struct RerunPlan {
     /// The flow to run.
-    pub flow: Flow,
+    pub(crate) flow: Flow,
     /// The run it continues or repeats.
-    pub source: RunRef,
+    pub(crate) source: RunRef,
     /// Initial payloads of the new run.
-    pub inputs: Vec<Value>,
+    pub(crate) inputs: Vec<Value>,
     /// Steps to skip besides the flow's own flags (0-based).
-    pub also_skip: Vec<usize>,
+    pub(crate) also_skip: Vec<usize>,
     /// Work already done, to reuse (resume only).
-    pub reuse: Option<Reuse>,
+    pub(crate) reuse: Option<Reuse>,
     /// The first step that runs (0-based).
-    pub start: usize,
+    pub(crate) start: usize,
     /// The step the source run stopped in (0-based).
-    pub stopped: usize,
+    pub(crate) stopped: usize,
     /// When the run to resume is itself a resume that was cut off before it started a
     /// step: the earlier run whose work is continued instead.
-    pub continues: Option<String>,
+    pub(crate) continues: Option<String>,
     /// The run to resume and the runs it resumes, transitively, newest first (resume only).
-    pub lineage: Vec<String>,
+    pub(crate) lineage: Vec<String>,
     /// Recorded files it uses although they were edited (`--edited`).
-    pub edited: Vec<EditedFile>,
+    pub(crate) edited: Vec<EditedFile>,
 }
 
 /// What `resume` and `retry` were asked besides the run.
 #[derive(Debug, Clone, Copy)]
-pub struct RerunOptions {
+pub(crate) struct RerunOptions {
     /// Which flow file to run.
-    pub version: FlowVersion,
+    pub(crate) version: FlowVersion,
     /// Accept recorded files edited since they were recorded (the edit is recorded).
-    pub edited: bool,
+    pub(crate) edited: bool,
     /// Resume even though a re-sync already sent the run's data (resume only).
-    pub force: bool,
+    pub(crate) force: bool,
 }
 
 /// One run of a resume lineage, with its manifest and flow file.
@@ -60,7 +60,7 @@ struct Member {
 ///
 /// # Errors
 /// The run did not fail, the flow no longer fits it, or a needed payload was trimmed.
-pub fn plan_resume(
+pub(crate) fn plan_resume(
     store: &Store,
     root: &Path,
     run: &RunRef,
@@ -119,7 +119,7 @@ pub fn plan_resume(
         opts.edited,
         &mut edited,
     )?;
-    let mut reuse = Reuse::new(&eff.run.id);
+    let mut reuse = Reuse::default();
     let mut checks = Checks {
         allow_edits: opts.edited,
         edited: &mut edited,
@@ -319,7 +319,7 @@ fn step_changed(old: &str, new: &str, i: usize) -> bool {
 ///
 /// # Errors
 /// An input payload was trimmed, or the flow has problems.
-pub fn plan_retry(
+pub(crate) fn plan_retry(
     store: &Store,
     root: &Path,
     run: &RunRef,

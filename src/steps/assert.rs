@@ -15,14 +15,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// An `assert` step.
-pub struct Assert {
-    pub jq: Option<Arc<Jq>>,
+pub(crate) struct Assert {
+    pub(crate) jq: Option<Arc<Jq>>,
     /// Check `jq` per element of an array payload (else once on the whole payload).
-    pub each: bool,
-    pub expected: Option<Value>,
-    pub message: Option<String>,
+    pub(crate) each: bool,
+    pub(crate) expected: Option<Value>,
+    pub(crate) message: Option<String>,
     /// The run's secrets: masked out of a failing element before it is cut to an excerpt.
-    pub secrets: Arc<Secrets>,
+    pub(crate) secrets: Arc<Secrets>,
 }
 
 impl Assert {
@@ -104,7 +104,7 @@ impl Step for Assert {
 }
 
 /// Reads the JSON file named by `equals_file`.
-pub fn load_expected(path: &Path, shown: &str) -> Result<Value, String> {
+pub(crate) fn load_expected(path: &Path, shown: &str) -> Result<Value, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("equals_file `{shown}`: {e}"))?;
     serde_json::from_slice(&bytes).map_err(|e| {
         format!(
@@ -157,6 +157,7 @@ struct AssertSpec {
     message: Option<String>,
 }
 
+#[allow(clippy::unnecessary_wraps, reason = "the signature every kind's reader has")]
 fn read(r: &mut Reader<'_, '_>, cx: &mut Cx<'_>) -> Option<Box<dyn StepSpec>> {
     let jq = r.jq(cx, "jq", false);
     let equals = r.get("equals").and_then(|v| to_json(cx, v, 0));

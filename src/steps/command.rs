@@ -18,13 +18,13 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 /// A `command` step.
-pub struct Command {
-    pub argv: Vec<String>,
-    pub env: Vec<(String, String)>,
-    pub timeout: Option<Duration>,
-    pub output: LineFormat,
+pub(crate) struct Command {
+    pub(crate) argv: Vec<String>,
+    pub(crate) env: Vec<(String, String)>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) output: LineFormat,
     /// The run's secrets: masked out of the stderr tail before it is cut.
-    pub secrets: std::sync::Arc<crate::secrets::Secrets>,
+    pub(crate) secrets: std::sync::Arc<crate::secrets::Secrets>,
 }
 
 /// How much of stderr is quoted in an error.
@@ -34,7 +34,7 @@ const STDERR_TAIL: usize = 2000;
 const STDERR_KEEP: usize = 16 * 1024;
 /// The most a command may print on stdout; more is an error (its output is one payload
 /// or a payload per line, held in memory whole).
-pub const MAX_STDOUT: usize = 256 * 1024 * 1024;
+pub(crate) const MAX_STDOUT: usize = 256 * 1024 * 1024;
 /// After the command exits (and whatever was left of its process group is ended), how
 /// long to wait for the last of its output to be read. Only a process outside the group
 /// that holds the pipe open makes this wait the whole time.

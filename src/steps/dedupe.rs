@@ -12,13 +12,13 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 /// A `dedupe` step.
-pub struct Dedupe {
-    pub key: Arc<Jq>,
-    pub mode: DedupeMode,
+pub(crate) struct Dedupe {
+    pub(crate) key: Arc<Jq>,
+    pub(crate) mode: DedupeMode,
     /// Hashes of the keys earlier runs saw.
-    pub seen: HashSet<String>,
+    pub(crate) seen: HashSet<String>,
     /// Hashes of the keys first seen in this run.
-    pub new: Vec<String>,
+    pub(crate) new: Vec<String>,
 }
 
 impl Dedupe {

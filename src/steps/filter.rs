@@ -10,9 +10,9 @@ use serde_json::Value;
 use std::sync::Arc;
 
 /// A `filter` step.
-pub struct Filter {
-    pub jq: Arc<Jq>,
-    pub keep_empty: bool,
+pub(crate) struct Filter {
+    pub(crate) jq: Arc<Jq>,
+    pub(crate) keep_empty: bool,
 }
 
 impl PureStep for Filter {

@@ -16,17 +16,17 @@ use ureq::http;
 use url::Url;
 
 /// An `http` step, its placeholders resolved.
-pub struct Http {
+pub(crate) struct Http {
     /// The options as written: those without placeholders are used as they are.
     o: HttpSpec,
-    pub url: String,
-    pub headers: Vec<(String, String)>,
-    pub query: Vec<(String, String)>,
-    pub next: Option<Arc<Jq>>,
-    pub agent: ureq::Agent,
-    pub notes: Vec<Value>,
+    pub(crate) url: String,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) query: Vec<(String, String)>,
+    pub(crate) next: Option<Arc<Jq>>,
+    pub(crate) agent: ureq::Agent,
+    pub(crate) notes: Vec<Value>,
     /// The run's secrets: masked out of error excerpts before they are cut.
-    pub secrets: Arc<Secrets>,
+    pub(crate) secrets: Arc<Secrets>,
 }
 
 /// First wait between attempts; doubled each time, with jitter, up to [`MAX_BACKOFF`].
@@ -43,7 +43,7 @@ const CREDENTIAL_HEADERS: [&str; 3] = ["authorization", "cookie", "proxy-authori
 
 /// An agent that leaves status handling to the step.
 #[must_use]
-pub fn agent() -> ureq::Agent {
+pub(crate) fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         // Redirects are followed by the step, hop by hop, so that every hop is recorded

@@ -32,6 +32,30 @@ impl fmt::Debug for Kind {
     }
 }
 
+/// Every kind with its options, as JSON: `[{"kind", "doc", "options": [{"name", "type",
+/// "required", "doc"}]}]`, in registry order (what `flowrun schema` prints).
+#[must_use]
+pub fn describe() -> serde_json::Value {
+    super::KINDS
+        .iter()
+        .map(|k| {
+            let options: Vec<serde_json::Value> = k
+                .options
+                .iter()
+                .map(|o| {
+                    serde_json::json!({
+                        "name": o.name,
+                        "type": o.ty,
+                        "required": o.required,
+                        "doc": o.doc,
+                    })
+                })
+                .collect();
+            serde_json::json!({ "kind": k.name, "doc": k.doc, "options": options })
+        })
+        .collect()
+}
+
 /// One option of a step kind.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct OptionDoc {

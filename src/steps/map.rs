@@ -10,8 +10,8 @@ use serde_json::Value;
 use std::sync::Arc;
 
 /// A `map` step.
-pub struct Map {
-    pub jq: Arc<Jq>,
+pub(crate) struct Map {
+    pub(crate) jq: Arc<Jq>,
 }
 
 impl PureStep for Map {

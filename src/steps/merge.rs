@@ -9,7 +9,7 @@ use serde_json::Value;
 
 /// A `merge` step.
 #[derive(Default)]
-pub struct Merge {
+pub(crate) struct Merge {
     joined: Vec<Value>,
 }
 
@@ -42,6 +42,7 @@ pub(crate) static KIND: Kind = Kind {
 #[derive(Debug)]
 struct MergeSpec;
 
+#[allow(clippy::unnecessary_wraps, reason = "the signature every kind's reader has")]
 fn read(_r: &mut Reader<'_, '_>, _cx: &mut Cx<'_>) -> Option<Box<dyn StepSpec>> {
     Some(Box::new(MergeSpec))
 }

@@ -3,7 +3,8 @@
 
 mod kind;
 
-pub(crate) use kind::{Build, Carries, Kind, OptionDoc, StepSpec};
+pub use kind::describe;
+pub(crate) use kind::{Build, Carries, Kind, StepSpec};
 
 /// The registry: one line per step kind. Each names a file of this folder that defines
 /// `static KIND: Kind` (name, options, properties, how its options are read and built).
@@ -46,14 +47,14 @@ use std::time::Instant;
 /// Why a step failed on a payload.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
-pub struct StepError {
+pub(crate) struct StepError {
     /// What went wrong.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 impl StepError {
     /// A failure with `message`.
-    pub fn new(message: impl Into<String>) -> StepError {
+    pub(crate) fn new(message: impl Into<String>) -> StepError {
         StepError {
             message: message.into(),
         }
@@ -62,7 +63,7 @@ impl StepError {
 
 /// A step could not be prepared for a run.
 #[derive(Debug, thiserror::Error)]
-pub enum BuildError {
+pub(crate) enum BuildError {
     /// An `${env:NAME}` that the environment does not have.
     #[error("step `{step}`: {source}")]
     Env {
@@ -83,27 +84,27 @@ pub enum BuildError {
 
 /// What a step knows about the run and the payload it is handling.
 #[derive(Debug, Clone, Copy)]
-pub struct StepCx<'a> {
+pub(crate) struct StepCx<'a> {
     /// The project root; relative paths resolve against it.
-    pub root: &'a Path,
+    pub(crate) root: &'a Path,
     /// The flow's name.
-    pub flow: &'a str,
+    pub(crate) flow: &'a str,
     /// The run id.
-    pub run_id: &'a str,
+    pub(crate) run_id: &'a str,
     /// The step id.
-    pub step_id: &'a str,
+    pub(crate) step_id: &'a str,
     /// 1-based number of the input payload within this step.
-    pub n: usize,
+    pub(crate) n: usize,
     /// blake3 (hex) of the input payload's pretty JSON.
-    pub input_hash: &'a str,
+    pub(crate) input_hash: &'a str,
     /// A file holding exactly the input payload's pretty JSON, when there is one.
-    pub input_file: Option<&'a Path>,
+    pub(crate) input_file: Option<&'a Path>,
     /// When the whole run must end.
-    pub deadline: Option<Instant>,
+    pub(crate) deadline: Option<Instant>,
 }
 
 /// A step, ready to handle payloads one at a time.
-pub trait Step: Send {
+pub(crate) trait Step: Send {
     /// Handles one input payload and returns its outputs.
     ///
     /// # Errors
@@ -143,7 +144,7 @@ pub trait Step: Send {
 
 /// A step that keeps state across runs: what earlier successful runs saw, loaded by the
 /// engine before the run, and what this run saw first, saved once it succeeds.
-pub trait Stateful {
+pub(crate) trait Stateful {
     /// Keys that earlier successful runs saw.
     fn set_seen_keys(&mut self, keys: HashSet<String>);
 
@@ -152,7 +153,7 @@ pub trait Stateful {
 }
 
 /// A step whose outputs depend only on its input and which touches nothing outside.
-pub trait PureStep: Sync {
+pub(crate) trait PureStep: Sync {
     /// Handles one input payload.
     ///
     /// # Errors
@@ -161,10 +162,10 @@ pub trait PureStep: Sync {
 }
 
 /// Resolves `${env:NAME}` and `${secret:NAME}` placeholders for a run.
-pub struct Resolver<'a> {
+pub(crate) struct Resolver<'a> {
     lookup: &'a dyn Fn(&str) -> Option<String>,
     /// Every secret of the flow, resolved: what must never reach the run store.
-    pub secrets: Arc<Secrets>,
+    pub(crate) secrets: Arc<Secrets>,
 }
 
 impl<'a> Resolver<'a> {
@@ -173,7 +174,7 @@ impl<'a> Resolver<'a> {
     ///
     /// # Errors
     /// A secret is not set, or too short to be masked safely.
-    pub fn new(
+    pub(crate) fn new(
         flow: &Flow,
         lookup: &'a dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, BuildError> {
@@ -233,7 +234,7 @@ impl<'a> Resolver<'a> {
     ///
     /// # Errors
     /// A variable is not set.
-    pub fn text(&mut self, t: &Text) -> Result<String, MissingEnv> {
+    pub(crate) fn text(&mut self, t: &Text) -> Result<String, MissingEnv> {
         t.resolve(self.lookup)
     }
 
@@ -241,7 +242,7 @@ impl<'a> Resolver<'a> {
     ///
     /// # Errors
     /// A variable is not set.
-    pub fn jq(&mut self, opt: &JqOpt, step: &str) -> Result<Arc<Jq>, BuildError> {
+    pub(crate) fn jq(&mut self, opt: &JqOpt, step: &str) -> Result<Arc<Jq>, BuildError> {
         if !opt.text.has_placeholders() {
             return Ok(Arc::clone(&opt.jq));
         }
@@ -268,7 +269,7 @@ impl<'a> Resolver<'a> {
     clippy::too_many_lines,
     reason = "one arm per kind until kinds register themselves"
 )]
-pub fn build(
+pub(crate) fn build(
     def: &StepDef,
     root: &Path,
     env: &mut Resolver<'_>,

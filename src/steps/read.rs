@@ -10,11 +10,11 @@ use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
 /// A `read` step.
-pub struct Read {
-    pub pattern: String,
-    pub format: ReadFormat,
+pub(crate) struct Read {
+    pub(crate) pattern: String,
+    pub(crate) format: ReadFormat,
     /// Whether matching no file is fine.
-    pub allow_empty: bool,
+    pub(crate) allow_empty: bool,
 }
 
 impl Step for Read {

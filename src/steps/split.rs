@@ -10,9 +10,9 @@ use serde_json::Value;
 use std::sync::Arc;
 
 /// A `split` step.
-pub struct Split {
-    pub path: Option<Arc<Jq>>,
-    pub size: usize,
+pub(crate) struct Split {
+    pub(crate) path: Option<Arc<Jq>>,
+    pub(crate) size: usize,
 }
 
 impl PureStep for Split {
@@ -57,7 +57,7 @@ impl Step for Split {
 }
 
 /// jq's name for the type of `v`.
-pub fn kind_name(v: &Value) -> &'static str {
+pub(crate) fn kind_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -16,14 +16,14 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 /// What every temporary file of a `write` step starts with (then `<flow>.<step>.`).
-pub const TEMP_PREFIX: &str = ".flowrun-tmp.";
+pub(crate) const TEMP_PREFIX: &str = ".flowrun-tmp.";
 
 /// A `write` step.
-pub struct Write {
-    pub template: String,
-    pub format: LineFormat,
+pub(crate) struct Write {
+    pub(crate) template: String,
+    pub(crate) format: LineFormat,
     /// Folders already cleared of this step's leftovers in this run.
-    pub cleaned: HashSet<PathBuf>,
+    pub(crate) cleaned: HashSet<PathBuf>,
 }
 
 impl Step for Write {

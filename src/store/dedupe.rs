@@ -65,7 +65,11 @@ impl Store {
     ///
     /// # Errors
     /// The state file is unreadable (it is never silently reset: that would let duplicates through).
-    pub fn dedupe_keys(&self, flow: &str, step: &str) -> Result<HashSet<String>, StoreError> {
+    pub(crate) fn dedupe_keys(
+        &self,
+        flow: &str,
+        step: &str,
+    ) -> Result<HashSet<String>, StoreError> {
         Ok(self.read_keys(flow, step)?.into_iter().collect())
     }
 
@@ -74,7 +78,7 @@ impl Store {
     ///
     /// # Errors
     /// The state file cannot be read or written.
-    pub fn add_dedupe_keys(
+    pub(crate) fn add_dedupe_keys(
         &self,
         flow: &str,
         step: &str,

@@ -31,7 +31,7 @@ pub(crate) fn flow_copy(run_dir: &Path) -> PathBuf {
 
 /// `steps/NN-<id>`, NN zero-padded to the width of the step count (at least two digits).
 #[must_use]
-pub fn step_rel(index: usize, count: usize, id: &str) -> String {
+pub(crate) fn step_rel(index: usize, count: usize, id: &str) -> String {
     let width = count.to_string().len().max(2);
     format!("{STEPS}/{index:0width$}-{id}")
 }

@@ -1,20 +1,22 @@
 //! The run store: `runs/<flow>/<run-id>/` folders, manifests, atomic writes, locks, listing.
 
-pub mod atomic;
-pub mod dedupe;
-pub mod layout;
-pub mod list;
-pub mod lock;
-pub mod manifest;
-pub mod payload;
-pub mod prune;
-pub mod recorded;
-pub mod replays;
-pub mod verify;
+pub(crate) mod atomic;
+pub(crate) mod dedupe;
+pub(crate) mod layout;
+pub(crate) mod list;
+pub(crate) mod lock;
+pub(crate) mod manifest;
+pub(crate) mod payload;
+pub(crate) mod prune;
+pub(crate) mod recorded;
+pub(crate) mod replays;
+pub(crate) mod verify;
 
 use crate::names::display_path;
-pub use lock::FlowLock;
-pub use manifest::{Manifest, PayloadRecord, RunStatus, StepRecord, StepStatus, TriggerKind};
+pub(crate) use lock::FlowLock;
+pub(crate) use manifest::{
+    Manifest, PayloadRecord, RunStatus, StepRecord, StepStatus, TriggerKind,
+};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -116,7 +118,7 @@ pub enum StoreError {
 impl StoreError {
     /// An I/O error on `path`.
     #[must_use]
-    pub fn io(path: &Path, source: io::Error) -> StoreError {
+    pub(crate) fn io(path: &Path, source: io::Error) -> StoreError {
         StoreError::Io {
             path: path.to_path_buf(),
             source,
@@ -126,7 +128,7 @@ impl StoreError {
     /// This error, met while reading a recorded run before anything started: an I/O
     /// error becomes [`StoreError::Unreadable`] (bad input rather than a failed run).
     #[must_use]
-    pub fn reading(self) -> StoreError {
+    pub(crate) fn reading(self) -> StoreError {
         match self {
             StoreError::Io { path, source } => StoreError::Unreadable { path, source },
             other => other,
@@ -136,14 +138,14 @@ impl StoreError {
 
 /// The run store of one project.
 #[derive(Debug, Clone)]
-pub struct Store {
+pub(crate) struct Store {
     runs: PathBuf,
 }
 
 impl Store {
     /// The store of the project at `root`.
     #[must_use]
-    pub fn new(root: &Path) -> Store {
+    pub(crate) fn new(root: &Path) -> Store {
         Store {
             runs: root.join(layout::RUNS),
         }
@@ -151,25 +153,25 @@ impl Store {
 
     /// `runs/`.
     #[must_use]
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.runs
     }
 
     /// `runs/<flow>/`.
     #[must_use]
-    pub fn flow_dir(&self, flow: &str) -> PathBuf {
+    pub(crate) fn flow_dir(&self, flow: &str) -> PathBuf {
         self.runs.join(flow)
     }
 
     /// `runs/<flow>/<run>/`.
     #[must_use]
-    pub fn run_dir(&self, flow: &str, run_id: &str) -> PathBuf {
+    pub(crate) fn run_dir(&self, flow: &str, run_id: &str) -> PathBuf {
         self.runs.join(flow).join(run_id)
     }
 
     /// `runs/<flow>/.tmp-<run>/`: where a run folder is built before it gets its name.
     #[must_use]
-    pub fn staging_dir(&self, flow: &str, run_id: &str) -> PathBuf {
+    pub(crate) fn staging_dir(&self, flow: &str, run_id: &str) -> PathBuf {
         self.flow_dir(flow)
             .join(format!("{}{run_id}", atomic::TEMP_PREFIX))
     }
@@ -178,13 +180,13 @@ impl Store {
     ///
     /// # Errors
     /// The flow is busy, or the lock file cannot be written.
-    pub fn lock(&self, flow: &str) -> Result<FlowLock, StoreError> {
+    pub(crate) fn lock(&self, flow: &str) -> Result<FlowLock, StoreError> {
         lock::acquire(&self.flow_dir(flow), flow)
     }
 
     /// Whether a process is running `flow` now.
     #[must_use]
-    pub fn is_busy(&self, flow: &str) -> bool {
+    pub(crate) fn is_busy(&self, flow: &str) -> bool {
         lock::is_held(&self.flow_dir(flow))
     }
 
@@ -192,7 +194,7 @@ impl Store {
     ///
     /// # Errors
     /// The manifest is missing or malformed.
-    pub fn read_manifest(&self, run_dir: &Path) -> Result<Manifest, StoreError> {
+    pub(crate) fn read_manifest(&self, run_dir: &Path) -> Result<Manifest, StoreError> {
         let mut m = read_manifest_raw(run_dir)?;
         if m.status == RunStatus::Running && !self.is_busy(&m.flow) {
             m.status = RunStatus::Interrupted;
@@ -205,7 +207,7 @@ impl Store {
     ///
     /// # Errors
     /// Its manifest cannot be rewritten.
-    pub fn settle_previous(&self, flow: &str, lock: &FlowLock) -> Result<(), StoreError> {
+    pub(crate) fn settle_previous(&self, flow: &str, lock: &FlowLock) -> Result<(), StoreError> {
         let Some(prev) = lock.previous.as_deref() else {
             return Ok(());
         };
@@ -274,11 +276,11 @@ fn remove_temp_files(run_dir: &Path) {
 
 /// A run folder being written, with its manifest in memory.
 #[derive(Debug)]
-pub struct RunDir {
+pub(crate) struct RunDir {
     /// The folder.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// The manifest as it will be written.
-    pub manifest: Manifest,
+    pub(crate) manifest: Manifest,
     last_save: Instant,
 }
 
@@ -288,7 +290,7 @@ impl RunDir {
     ///
     /// # Errors
     /// The folder or its files could not be written.
-    pub fn create(
+    pub(crate) fn create(
         store: &Store,
         manifest: Manifest,
         flow_source: &[u8],
@@ -320,7 +322,7 @@ impl RunDir {
     ///
     /// # Errors
     /// The write failed.
-    pub fn save(&mut self) -> Result<(), StoreError> {
+    pub(crate) fn save(&mut self) -> Result<(), StoreError> {
         write_manifest(&self.path, &self.manifest)?;
         self.last_save = Instant::now();
         Ok(())
@@ -328,9 +330,9 @@ impl RunDir {
 
     /// The folder of step `index` (1-based), e.g. `steps/03-to-erp`.
     #[must_use]
-    pub fn step_rel(&self, index: usize, id: &str) -> String {
+    pub(crate) fn step_rel(&self, index: usize, id: &str) -> String {
         step_rel(index, self.manifest.steps.len(), id)
     }
 }
 
-pub use layout::step_rel;
+pub(crate) use layout::step_rel;

@@ -7,7 +7,7 @@ use std::fmt;
 
 /// What verification found about one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Finding {
+pub(crate) enum Finding {
     /// The manifest cannot be read.
     BadManifest(String),
     /// A listed file whose size or hash differs.
@@ -29,7 +29,7 @@ pub enum Finding {
 impl Finding {
     /// Whether this finding means the run's trail is damaged.
     #[must_use]
-    pub fn is_problem(&self) -> bool {
+    pub(crate) fn is_problem(&self) -> bool {
         !matches!(self, Finding::Unrecorded(_) | Finding::Leftover(_))
     }
 }
@@ -58,28 +58,25 @@ impl fmt::Display for Finding {
 
 /// The result of verifying one run.
 #[derive(Debug)]
-pub struct Report {
-    /// The run.
-    pub run: RunRef,
+pub(crate) struct Report {
     /// Files checked against the manifest.
-    pub checked: usize,
+    pub(crate) checked: usize,
     /// Everything found.
-    pub findings: Vec<Finding>,
+    pub(crate) findings: Vec<Finding>,
 }
 
 impl Report {
     /// Whether the run has any problem.
     #[must_use]
-    pub fn ok(&self) -> bool {
+    pub(crate) fn ok(&self) -> bool {
         !self.findings.iter().any(Finding::is_problem)
     }
 }
 
 /// Verifies one run.
 #[must_use]
-pub fn verify(store: &Store, run: &RunRef) -> Report {
+pub(crate) fn verify(store: &Store, run: &RunRef) -> Report {
     let mut report = Report {
-        run: run.clone(),
         checked: 0,
         findings: Vec::new(),
     };

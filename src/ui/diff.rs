@@ -16,7 +16,7 @@ const MAX_CHANGES: usize = 1000;
 
 /// `GET /diff?a=RUN&b=RUN[&step=ID&n=N]`.
 #[must_use]
-pub fn page(app: &App<'_>, req: &Req) -> Resp {
+pub(crate) fn page(app: &App<'_>, req: &Req) -> Resp {
     page_impl(app, req)
 }
 
@@ -273,13 +273,13 @@ fn payload_diff(
 
 /// One difference: the path (jq-like) and the values on each side (`None`: absent).
 #[derive(Debug, PartialEq)]
-pub struct Change {
+pub(crate) struct Change {
     /// Where, e.g. `.orders[3].email`.
-    pub path: String,
+    pub(crate) path: String,
     /// The value in a.
-    pub a: Option<Value>,
+    pub(crate) a: Option<Value>,
     /// The value in b.
-    pub b: Option<Value>,
+    pub(crate) b: Option<Value>,
 }
 
 /// Lists the differences of `a` and `b` under `path`: objects key by key, arrays index
@@ -288,7 +288,7 @@ pub struct Change {
     clippy::many_single_char_names,
     reason = "a diff has two sides, a and b"
 )]
-pub fn diff_values(path: &str, a: &Value, b: &Value, out: &mut Vec<Change>) {
+pub(crate) fn diff_values(path: &str, a: &Value, b: &Value, out: &mut Vec<Change>) {
     if out.len() > MAX_CHANGES {
         return;
     }
