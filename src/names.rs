@@ -27,3 +27,9 @@ pub(crate) fn display_path(path: &Path) -> String {
     }
     path.display().to_string()
 }
+
+/// `"s"` unless `n` is 1: `format!("{n} file{}", plural(n))`.
+#[must_use]
+pub(crate) fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}

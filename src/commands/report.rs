@@ -220,11 +220,7 @@ pub(crate) fn resync_hints(
     lines
 }
 
-/// `s` unless there is exactly one.
-#[must_use]
-pub(crate) fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
-}
+pub(crate) use crate::names::plural;
 
 /// A byte count for people: `980 B`, `34.2 KiB`, `1.5 MiB`.
 #[must_use]

@@ -426,7 +426,7 @@ fn left_out_warning(
     Some(format!(
         "warning: {} payload{} of step `{step}` did not go all the way through run {} and {} left out of this replay; to re-sync {} too, add: {}",
         left.len(),
-        if left.len() == 1 { "" } else { "s" },
+        crate::names::plural(left.len()),
         source.id,
         if left.len() == 1 { "is" } else { "are" },
         if left.len() == 1 { "it" } else { "them" },

@@ -199,7 +199,7 @@ impl<'a> Resolver<'a> {
                         "`{}`: the secret `{}` is {chars} character{} long; secrets must have at least {MIN_SECRET_CHARS} characters to be masked safely",
                         u.option,
                         u.name,
-                        if chars == 1 { "" } else { "s" }
+                        crate::names::plural(chars)
                     ),
                 });
             }

@@ -116,6 +116,17 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// `path` is not JSON flowrun takes.
+    #[must_use]
+    pub(crate) fn bad_json(path: &Path, e: crate::json::DecodeError) -> StoreError {
+        StoreError::BadJson {
+            path: path.to_path_buf(),
+            line: e.line,
+            column: e.column,
+            message: e.message,
+        }
+    }
+
     /// An I/O error on `path`.
     #[must_use]
     pub(crate) fn io(path: &Path, source: io::Error) -> StoreError {
@@ -237,12 +248,7 @@ impl Store {
 pub fn read_manifest_raw(run_dir: &Path) -> Result<Manifest, StoreError> {
     let path = layout::manifest(run_dir);
     let bytes = recorded::read(&path, recorded::MAX_MANIFEST_BYTES).map_err(StoreError::reading)?;
-    let value = crate::json::decode(&bytes, 1).map_err(|e| StoreError::BadJson {
-        path: path.clone(),
-        line: e.line,
-        column: e.column,
-        message: e.message,
-    })?;
+    let value = crate::json::decode(&bytes, 1).map_err(|e| StoreError::bad_json(&path, e))?;
     let m: Manifest = serde_json::from_value(value).map_err(|e| StoreError::BadManifest {
         path: path.clone(),
         message: e.to_string(),

@@ -158,12 +158,7 @@ pub fn read(path: &Path) -> Result<Value, StoreError> {
     if bytes.ends_with(TRIMMED_MARK) {
         return Err(StoreError::Trimmed(path.to_path_buf()));
     }
-    crate::json::decode(&bytes, 1).map_err(|e| StoreError::BadJson {
-        path: path.to_path_buf(),
-        line: e.line,
-        column: e.column,
-        message: e.message,
-    })
+    crate::json::decode(&bytes, 1).map_err(|e| StoreError::bad_json(path, e))
 }
 
 /// Hashes a file as stored: size and blake3.

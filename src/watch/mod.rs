@@ -188,7 +188,7 @@ pub(crate) fn run(root: &Path, store: &Store, opts: Options) -> Result<(), Watch
                 "watching {}/ ({} flow{} in force, {} invalid); stop with SIGINT or SIGTERM",
                 display_path(&runner.flows_dir),
                 runner.flows.len(),
-                if runner.flows.len() == 1 { "" } else { "s" },
+                crate::names::plural(runner.flows.len()),
                 runner.invalid.len()
             ),
         )
