@@ -1,6 +1,6 @@
 //! The command line, as clap sees it. Turned into plain values before anything else runs.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 /// Run process flows defined in TOML and keep an audit trail of plain files.
@@ -27,14 +27,7 @@ pub(crate) struct Global {
     pub(crate) quiet: bool,
 }
 
-/// Which flow file a re-run uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum FlowVersion {
-    /// The flow file as it is now in flows/
-    Current,
-    /// The copy stored in the source run (flow.toml)
-    Original,
-}
+pub(crate) use crate::replay::FlowVersion;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {

@@ -247,7 +247,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<Exit, Error> {
             &payloads,
             &replay::Options {
                 auto_skip,
-                flow_version: version(flow_version),
+                flow_version: flow_version,
                 edited,
                 force,
                 dry_run,
@@ -264,7 +264,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<Exit, Error> {
             &run,
             flow.as_deref(),
             RerunOptions {
-                version: version(flow_version),
+                version: flow_version,
                 edited,
                 force,
             },
@@ -279,7 +279,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<Exit, Error> {
             &run,
             flow.as_deref(),
             RerunOptions {
-                version: version(flow_version),
+                version: flow_version,
                 edited,
                 force: false,
             },
@@ -310,13 +310,6 @@ pub(crate) fn dispatch(cli: Cli) -> Result<Exit, Error> {
                 dry_run,
             },
         ),
-    }
-}
-
-fn version(v: crate::cli::FlowVersion) -> crate::replay::FlowVersion {
-    match v {
-        crate::cli::FlowVersion::Current => crate::replay::FlowVersion::Current,
-        crate::cli::FlowVersion::Original => crate::replay::FlowVersion::Original,
     }
 }
 

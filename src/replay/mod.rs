@@ -31,12 +31,12 @@ fn refused(msg: impl Into<String>) -> ReplayError {
     ReplayError::Refused(msg.into())
 }
 
-/// Which flow file a re-run uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which flow file a re-run uses (`--flow-version`; the doc lines are its help).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum FlowVersion {
-    /// `flows/<name>.toml` as it is now.
+    /// The flow file as it is now in flows/
     Current,
-    /// The `flow.toml` stored in the source run.
+    /// The copy stored in the source run (flow.toml)
     Original,
 }
 
