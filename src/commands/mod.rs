@@ -247,7 +247,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<Exit, Error> {
             &payloads,
             &replay::Options {
                 auto_skip,
-                flow_version: flow_version,
+                flow_version,
                 edited,
                 force,
                 dry_run,

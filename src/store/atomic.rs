@@ -94,3 +94,15 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
 pub(crate) fn create_dir(dir: &Path) -> Result<(), StoreError> {
     std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))
 }
+
+/// Writes `value` as pretty JSON with a final newline to `path`, atomically (see
+/// [`write`]): how the store writes its own records (manifests, indexes, keys).
+///
+/// # Errors
+/// As [`write`].
+pub(crate) fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), StoreError> {
+    let mut bytes =
+        serde_json::to_vec_pretty(value).expect("flowrun's own records always serialise");
+    bytes.push(b'\n');
+    write(path, &bytes)
+}

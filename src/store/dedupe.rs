@@ -92,13 +92,13 @@ impl Store {
         keys.extend(new.into_iter().filter(|k| !known.contains(k)));
         let path = self.dedupe_path(flow, step);
         atomic::create_dir(path.parent().expect("dedupe files sit in a folder"))?;
-        let mut bytes = serde_json::to_vec_pretty(&Keys {
-            format: FORMAT.to_owned(),
-            keys: Vec::new(),
-            hashes: keys,
-        })
-        .expect("keys always serialise");
-        bytes.push(b'\n');
-        atomic::write(&path, &bytes)
+        atomic::write_json(
+            &path,
+            &Keys {
+                format: FORMAT.to_owned(),
+                keys: Vec::new(),
+                hashes: keys,
+            },
+        )
     }
 }

@@ -263,9 +263,7 @@ pub fn read_manifest_raw(run_dir: &Path) -> Result<Manifest, StoreError> {
 /// # Errors
 /// The write failed; the previous manifest is then unchanged.
 pub fn write_manifest(run_dir: &Path, m: &Manifest) -> Result<(), StoreError> {
-    let mut bytes = serde_json::to_vec_pretty(m).expect("a manifest always serialises");
-    bytes.push(b'\n');
-    atomic::write(&layout::manifest(run_dir), &bytes)
+    atomic::write_json(&layout::manifest(run_dir), m)
 }
 
 fn remove_temp_files(run_dir: &Path) {

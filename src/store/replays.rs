@@ -176,9 +176,7 @@ impl Store {
             format: FORMAT.to_owned(),
             entries: entries.to_vec(),
         };
-        let mut bytes = serde_json::to_vec_pretty(&index).expect("the index always serialises");
-        bytes.push(b'\n');
         atomic::create_dir(&self.flow_dir(flow))?;
-        atomic::write(&self.replay_index_path(flow), &bytes)
+        atomic::write_json(&self.replay_index_path(flow), &index)
     }
 }
