@@ -17,7 +17,7 @@
 
 use crate::engine::Finished;
 use crate::flow::Flow;
-use crate::store::{Manifest, RunStatus, StepStatus};
+use crate::store::{Manifest, PayloadRecord, RunStatus, StepStatus};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -177,7 +177,7 @@ fn replay_point(flow: &Flow, m: &Manifest) -> Option<usize> {
         }
     }
     let outputs = &m.steps[s].payloads;
-    (!outputs.is_empty() && outputs.iter().all(|p| !p.trimmed && !p.masked)).then_some(s)
+    (!outputs.is_empty() && outputs.iter().all(PayloadRecord::is_complete)).then_some(s)
 }
 
 #[cfg(test)]

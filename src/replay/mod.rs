@@ -87,7 +87,7 @@ pub(crate) fn check_recorded(
     allow_edits: bool,
 ) -> Result<(String, bool), ReplayError> {
     let path = dir.join(&r.file);
-    if r.trimmed || r.masked {
+    if !r.is_complete() {
         return Err(incomplete(&path, r.masked));
     }
     let (_, hash) = hash_file(&path).map_err(StoreError::reading)?;

@@ -278,7 +278,7 @@ fn add_finished(
                 edited: false,
             })
             .collect();
-        if let Some(t) = outputs.iter().find(|o| o.record.trimmed || o.record.masked) {
+        if let Some(t) = outputs.iter().find(|o| !o.record.is_complete()) {
             return Err(refused(format!(
                 "{}: an output to reuse was trimmed or had a secret masked out when it was stored, so its full content is not available; use `{}` instead",
                 crate::flow::display_path(&t.path),

@@ -219,6 +219,14 @@ pub struct ReplayedPayload {
     pub blake3: String,
 }
 
+impl PayloadRecord {
+    /// Whether the file holds the payload's full content: neither trimmed nor masked.
+    #[must_use]
+    pub fn is_complete(&self) -> bool {
+        !self.trimmed && !self.masked
+    }
+}
+
 impl fmt::Display for RunStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
