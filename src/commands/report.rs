@@ -1,7 +1,7 @@
 //! What a run prints: a line per step as it ends, then the outcome and the ways on.
 
 use super::{Ctx, note, out, out_json, shown};
-use crate::engine::{Event, Finished, elapsed};
+use crate::engine::{Event, Finished};
 use crate::error::Exit;
 use crate::flow::Flow;
 use crate::store::{Manifest, RunStatus, StepRecord, StepStatus};
@@ -136,7 +136,8 @@ pub(crate) fn finished(ctx: &Ctx, flow: &Flow, fin: &Finished) -> Exit {
             hints: hints.iter().map(|h| h.command.clone()).collect(),
         });
     }
-    let took = elapsed(m)
+    let took = m
+        .elapsed()
         .map(|d| format!(" in {:.2}s", d.as_secs_f64()))
         .unwrap_or_default();
     let talk = ctx.talk();

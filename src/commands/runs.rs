@@ -43,7 +43,8 @@ pub(crate) fn runs(
         "RUN", "FLOW", "STATUS", "TRIGGER", "STARTED", "TOOK"
     ));
     for m in &shown {
-        let took = crate::engine::elapsed(m)
+        let took = m
+            .elapsed()
             .map_or_else(|| "-".into(), |d| format!("{:.2}s", d.as_secs_f64()));
         let failed = match m.status {
             RunStatus::Failure => m.failed_step().unwrap_or("-"),

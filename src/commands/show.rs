@@ -24,7 +24,8 @@ pub(crate) fn show(
         out_json(&m);
         return Ok(Exit::Success);
     }
-    let took = crate::engine::elapsed(&m)
+    let took = m
+        .elapsed()
         .map(|d| format!(" ({:.2}s)", d.as_secs_f64()))
         .unwrap_or_default();
     out(format!("run      {}", m.run_id));

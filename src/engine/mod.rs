@@ -20,7 +20,7 @@ use crate::store::{
 };
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Everything a run needs besides the flow lock.
 pub(crate) struct RunSpec<'a> {
@@ -378,12 +378,4 @@ fn store_inputs(
     atomic::sync_dir(&dir)?;
     run.save()?;
     Ok(out)
-}
-
-/// How long a run took, for messages.
-#[must_use]
-pub(crate) fn elapsed(m: &Manifest) -> Option<Duration> {
-    let start = crate::time::parse(&m.started_at)?;
-    let end = crate::time::parse(m.finished_at.as_deref()?)?;
-    (end - start).to_std().ok()
 }

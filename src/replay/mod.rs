@@ -60,19 +60,6 @@ pub(crate) fn load_flow(
     })
 }
 
-/// The payload records that were the inputs of step `f` (0-based) in run `m`:
-/// the outputs of the last step before it that ran, else the run's `input/`.
-/// An empty list means the implicit start payload `null`.
-#[must_use]
-pub(crate) fn step_inputs(m: &Manifest, f: usize) -> &[PayloadRecord] {
-    for s in m.steps[..f].iter().rev() {
-        if s.status != StepStatus::Skipped {
-            return &s.payloads;
-        }
-    }
-    &m.input
-}
-
 /// The one check of a recorded payload file before any re-sync (replay, resume, retry)
 /// uses it: a trimmed or masked payload is refused (its full content was never kept),
 /// and so is a file whose blake3 differs from the manifest — naming the file — unless
@@ -386,7 +373,7 @@ fn left_out_warning(
     let (f, done) = m.steps.iter().enumerate().find_map(|(i, s)| {
         matches!(s.status, StepStatus::Failure | StepStatus::Running).then_some((i, s.inputs_done))
     })?;
-    let inputs = step_inputs(m, f);
+    let inputs = m.step_inputs(f);
     let last = f + 1 == m.steps.len();
     let never: Vec<&PayloadRecord> = inputs.iter().skip(if last { done } else { 0 }).collect();
     if never.is_empty() {

@@ -2,8 +2,7 @@
 //! `retry` (run it again from the start with its original input).
 
 use super::{
-    FlowVersion, ReplayError, check_not_resynced, check_recorded, load_flow, read_recorded,
-    refused, step_inputs,
+    FlowVersion, ReplayError, check_not_resynced, check_recorded, load_flow, read_recorded, refused,
 };
 use crate::engine::{Recorded, Reuse};
 use crate::flow::Flow;
@@ -115,7 +114,7 @@ pub(crate) fn plan_resume(
     let inputs = read_recorded(
         &eff.run.dir,
         &eff.run.id,
-        step_inputs(&eff.m, start),
+        eff.m.step_inputs(start),
         opts.edited,
         &mut edited,
     )?;
@@ -226,7 +225,7 @@ fn ran(m: &Manifest, i: usize) -> bool {
 
 /// The hashes of the inputs of step `i` in run `m`, in order.
 fn input_hashes(m: &Manifest, i: usize) -> Vec<&str> {
-    step_inputs(m, i)
+    m.step_inputs(i)
         .iter()
         .map(|r| r.full_blake3.as_str())
         .collect()
@@ -250,7 +249,7 @@ fn add_finished(
     if !reuses || !ran(m, i) {
         return Ok(0);
     }
-    let inputs = step_inputs(m, i);
+    let inputs = m.step_inputs(i);
     let null_hash;
     let finished: Vec<(Option<&str>, &str)> = if inputs.is_empty() {
         null_hash = crate::json::payload_hash(&Value::Null);

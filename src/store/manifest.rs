@@ -219,6 +219,29 @@ pub struct ReplayedPayload {
     pub blake3: String,
 }
 
+impl Manifest {
+    /// The payload records that were the inputs of step `f` (0-based): the outputs of
+    /// the last step before it that ran, else the run's `input/`. An empty list means
+    /// the implicit start payload `null`.
+    #[must_use]
+    pub fn step_inputs(&self, f: usize) -> &[PayloadRecord] {
+        for s in self.steps[..f].iter().rev() {
+            if s.status != StepStatus::Skipped {
+                return &s.payloads;
+            }
+        }
+        &self.input
+    }
+
+    /// How long the run took, for messages (`None` while it runs).
+    #[must_use]
+    pub fn elapsed(&self) -> Option<std::time::Duration> {
+        let start = crate::time::parse(&self.started_at)?;
+        let end = crate::time::parse(self.finished_at.as_deref()?)?;
+        (end - start).to_std().ok()
+    }
+}
+
 impl PayloadRecord {
     /// Whether the file holds the payload's full content: neither trimmed nor masked.
     #[must_use]

@@ -28,7 +28,8 @@ pub(crate) fn error_page(status: u16, title: &str, message: &str) -> Resp {
 /// How long a run took, for people.
 #[must_use]
 pub(crate) fn took(m: &Manifest) -> String {
-    crate::engine::elapsed(m).map_or_else(|| "-".into(), |d| format!("{:.2}s", d.as_secs_f64()))
+    m.elapsed()
+        .map_or_else(|| "-".into(), |d| format!("{:.2}s", d.as_secs_f64()))
 }
 
 /// `/runs/<id>`.

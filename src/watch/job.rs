@@ -223,7 +223,8 @@ impl Job {
 
     fn finished(&self, fin: &engine::Finished) -> Outcome {
         let m = &fin.manifest;
-        let took = engine::elapsed(m)
+        let took = m
+            .elapsed()
             .map(|d| format!(" in {:.2}s", d.as_secs_f64()))
             .unwrap_or_default();
         let base = |line: Line| {
