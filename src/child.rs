@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 /// How long a group may take to end after SIGTERM before it gets SIGKILL.
-pub const STOP_GRACE: Duration = Duration::from_secs(5);
+pub(crate) const STOP_GRACE: Duration = Duration::from_secs(5);
 /// How long to wait for a group's last process to go after SIGKILL (the kernel needs a
 /// moment; a process stuck in uninterruptible I/O can take longer, and is then left).
 const KILL_WAIT: Duration = Duration::from_secs(5);
@@ -27,7 +27,7 @@ static LIVE: Mutex<Vec<i32>> = Mutex::new(Vec::new());
 /// Asks every running step to stop: the first request sends SIGTERM to every live
 /// group (its owner waits up to [`STOP_GRACE`], then kills it); a later one SIGKILLs
 /// them at once.
-pub fn request_stop(signal: i32) {
+pub(crate) fn request_stop(signal: i32) {
     let first = STOP
         .compare_exchange(0, signal.max(1), Ordering::SeqCst, Ordering::SeqCst)
         .is_ok();
@@ -42,7 +42,7 @@ pub fn request_stop(signal: i32) {
 
 /// The signal a stop was requested with, if one was.
 #[must_use]
-pub fn stop_signal() -> Option<i32> {
+pub(crate) fn stop_signal() -> Option<i32> {
     match STOP.load(Ordering::SeqCst) {
         0 => None,
         s => Some(s),
@@ -51,7 +51,7 @@ pub fn stop_signal() -> Option<i32> {
 
 /// `SIGINT`, `SIGTERM`, … for messages.
 #[must_use]
-pub fn signal_name(signal: i32) -> &'static str {
+pub(crate) fn signal_name(signal: i32) -> &'static str {
     match signal {
         signal_hook::consts::SIGINT => "SIGINT",
         signal_hook::consts::SIGTERM => "SIGTERM",
@@ -61,7 +61,7 @@ pub fn signal_name(signal: i32) -> &'static str {
 
 /// While held, SIGINT and SIGTERM ask for a stop ([`request_stop`]) instead of ending
 /// the process at once, so a run can end its children and record itself `interrupted`.
-pub struct StopOnSignal {
+pub(crate) struct StopOnSignal {
     handle: signal_hook::iterator::Handle,
 }
 
@@ -70,7 +70,7 @@ impl StopOnSignal {
     ///
     /// # Errors
     /// The handlers could not be installed.
-    pub fn install() -> std::io::Result<StopOnSignal> {
+    pub(crate) fn install() -> std::io::Result<StopOnSignal> {
         let mut signals = signal_hook::iterator::Signals::new([
             signal_hook::consts::SIGINT,
             signal_hook::consts::SIGTERM,
@@ -105,7 +105,7 @@ fn signal_group(pgid: i32, sig: Signal) {
 
 /// A running child and its process group (the child leads it). Dropping it ends
 /// whatever is left of the group.
-pub struct Group {
+pub(crate) struct Group {
     child: Child,
     pgid: Pid,
     ended: bool,
@@ -113,7 +113,7 @@ pub struct Group {
 
 /// How [`Group::wait`] came back.
 #[derive(Debug)]
-pub enum Waited {
+pub(crate) enum Waited {
     /// The child exited (other processes of its group may still run).
     Exited(ExitStatus),
     /// The time limit passed first.
@@ -128,7 +128,7 @@ pub enum Waited {
 ///
 /// # Errors
 /// The program could not be started.
-pub fn spawn(cmd: &mut std::process::Command) -> std::io::Result<Group> {
+pub(crate) fn spawn(cmd: &mut std::process::Command) -> std::io::Result<Group> {
     become_subreaper();
     let mut live = LIVE
         .lock()
@@ -157,7 +157,7 @@ fn become_subreaper() {
 
 impl Group {
     /// The child, to take its pipes.
-    pub fn child(&mut self) -> &mut Child {
+    pub(crate) fn child(&mut self) -> &mut Child {
         &mut self.child
     }
 
@@ -166,7 +166,7 @@ impl Group {
     ///
     /// # Errors
     /// The child's state could not be read.
-    pub fn wait(
+    pub(crate) fn wait(
         &mut self,
         limit: Option<Instant>,
         give_up: &dyn Fn() -> bool,
@@ -193,7 +193,7 @@ impl Group {
     /// Ends every process left in the group: SIGTERM, up to [`STOP_GRACE`] for them to
     /// go (less after a second stop request), then SIGKILL; returns once no process of
     /// the group is left (or, for one stuck in the kernel, after a bounded wait).
-    pub fn end(&mut self) {
+    pub(crate) fn end(&mut self) {
         if self.ended {
             return;
         }

@@ -6,39 +6,32 @@ use std::path::PathBuf;
 /// Run process flows defined in TOML and keep an audit trail of plain files.
 #[derive(Debug, Parser)]
 #[command(name = "flowrun", version, about, max_term_width = 100)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(flatten)]
-    pub global: Global,
+    pub(crate) global: Global,
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 /// Options every command takes.
 #[derive(Debug, Args)]
-pub struct Global {
+pub(crate) struct Global {
     /// Project folder holding flows/ and runs/ [env: `FLOWRUN_ROOT`; default: .]
     #[arg(long, global = true, value_name = "DIR")]
-    pub root: Option<PathBuf>,
+    pub(crate) root: Option<PathBuf>,
     /// Print JSON (run, replay, resume, retry, runs, show, verify, check, prune, watch)
     #[arg(long, global = true)]
-    pub json: bool,
+    pub(crate) json: bool,
     /// Print less: only errors and what a script needs
     #[arg(short, long, global = true)]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
 }
 
-/// Which flow file a re-run uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FlowVersion {
-    /// The flow file as it is now in flows/
-    Current,
-    /// The copy stored in the source run (flow.toml)
-    Original,
-}
+pub(crate) use crate::replay::FlowVersion;
 
 /// Which starter `flowrun new` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Starter {
+pub(crate) enum Starter {
     /// Read JSON files, reshape, write
     Read,
     /// Fetch pages over HTTP, batch, write
@@ -48,7 +41,7 @@ pub enum Starter {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run a flow now
     Run {
         /// The flow (name, or path of its file)

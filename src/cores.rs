@@ -2,7 +2,7 @@
 
 /// `FLOWRUN_THREADS` when set, else the machine's cores (at most 8).
 #[must_use]
-pub fn threads() -> usize {
+pub(crate) fn threads() -> usize {
     std::env::var("FLOWRUN_THREADS")
         .ok()
         .and_then(|s| s.parse().ok())

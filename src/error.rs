@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 /// How a command ended, as the shell sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
+pub(crate) enum Exit {
     /// 0: done.
     Success,
     /// 1: the run failed, or `verify` found a problem.
@@ -20,7 +20,7 @@ pub enum Exit {
 impl Exit {
     /// The process exit code.
     #[must_use]
-    pub fn code(self) -> u8 {
+    pub(crate) fn code(self) -> u8 {
         match self {
             Exit::Success => 0,
             Exit::Failed => 1,
@@ -38,7 +38,7 @@ impl From<Exit> for ExitCode {
 
 /// Why a command could not do its job.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     /// Bad usage or input: nothing was run.
     #[error("{0}")]
     Usage(String),
@@ -68,7 +68,7 @@ impl From<crate::engine::EngineError> for Error {
 impl Error {
     /// The exit code this error ends the process with.
     #[must_use]
-    pub fn exit(&self) -> Exit {
+    pub(crate) fn exit(&self) -> Exit {
         match self {
             Error::Usage(_) | Error::Flow(_) | Error::Prepare(_) => Exit::Usage,
             Error::Store(StoreError::Busy { .. }) => Exit::Busy,
@@ -88,7 +88,7 @@ impl Error {
 
     /// The lines to print, each to be prefixed with `error: `.
     #[must_use]
-    pub fn lines(&self) -> Vec<String> {
+    pub(crate) fn lines(&self) -> Vec<String> {
         match self {
             Error::Flow(f) => f.to_string().lines().map(str::to_owned).collect(),
             other => vec![other.to_string()],

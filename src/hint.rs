@@ -17,7 +17,7 @@
 
 use crate::engine::Finished;
 use crate::flow::Flow;
-use crate::store::{Manifest, RunStatus, StepStatus};
+use crate::store::{Manifest, PayloadRecord, RunStatus, StepStatus};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -26,7 +26,7 @@ static ROOT: OnceLock<Option<PathBuf>> = OnceLock::new();
 
 /// Records the project root (canonical) for the hints of this process; `explicit` when it
 /// came from `--root` or `FLOWRUN_ROOT`. Later calls change nothing.
-pub fn set_root(root: &Path, explicit: bool) {
+pub(crate) fn set_root(root: &Path, explicit: bool) {
     let cwd = std::env::current_dir().and_then(|c| c.canonicalize()).ok();
     let named = explicit || cwd.as_deref() != Some(root);
     let _ = ROOT.set(named.then(|| root.to_path_buf()));
@@ -38,7 +38,7 @@ fn root() -> Option<&'static Path> {
 
 /// `flowrun [--root DIR] ARGS…`, ready to paste.
 #[must_use]
-pub fn flowrun<I>(args: I) -> String
+pub(crate) fn flowrun<I>(args: I) -> String
 where
     I: IntoIterator,
     I::Item: AsRef<str>,
@@ -50,7 +50,7 @@ where
 /// (it may be pasted in another folder), else as messages show paths (relative to the
 /// current folder when inside it).
 #[must_use]
-pub fn path(p: &Path) -> String {
+pub(crate) fn path(p: &Path) -> String {
     if root().is_some() {
         std::path::absolute(p)
             .unwrap_or_else(|_| p.to_path_buf())
@@ -63,7 +63,7 @@ pub fn path(p: &Path) -> String {
 
 /// [`flowrun`] with the root given: the part that does not depend on the process.
 #[must_use]
-pub fn render<I>(root: Option<&Path>, args: I) -> String
+pub(crate) fn render<I>(root: Option<&Path>, args: I) -> String
 where
     I: IntoIterator,
     I::Item: AsRef<str>,
@@ -87,24 +87,24 @@ fn quote(arg: &str) -> String {
 
 /// A command that continues from a run's end, with what it is for.
 #[derive(Debug, Clone)]
-pub struct Hint {
+pub(crate) struct Hint {
     /// The line before the command, saying when to use it.
-    pub why: String,
+    pub(crate) why: String,
     /// The command, rendered by [`flowrun`].
-    pub command: String,
+    pub(crate) command: String,
 }
 
 /// The ways on from a run that did not succeed, the best first: `resume` (the exact
 /// continuation), then a `replay` only where one re-syncs everything the run left undone
 /// without doing anything twice (see [`replay_point`]).
 #[must_use]
-pub fn ways_on(flow: &Flow, fin: &Finished) -> Vec<Hint> {
+pub(crate) fn ways_on(flow: &Flow, fin: &Finished) -> Vec<Hint> {
     ways_on_run(Some(flow), &fin.manifest, &fin.dir)
 }
 
 /// [`ways_on`] for a stored run in `dir`; without the flow only `resume` is offered.
 #[must_use]
-pub fn ways_on_run(flow: Option<&Flow>, m: &Manifest, dir: &Path) -> Vec<Hint> {
+pub(crate) fn ways_on_run(flow: Option<&Flow>, m: &Manifest, dir: &Path) -> Vec<Hint> {
     if m.status == RunStatus::Success {
         return Vec::new();
     }
@@ -163,7 +163,7 @@ fn replay_point(flow: &Flow, m: &Manifest) -> Option<usize> {
         .iter()
         .position(|s| s.status == StepStatus::Failure)?;
     let def = |i: usize| flow.steps.get(i).filter(|d| d.id == m.steps[i].id);
-    if !def(f)?.spec.redo_is_harmless() && m.steps[f].inputs_done > 0 {
+    if !def(f)?.kind.props.redo_is_harmless() && m.steps[f].inputs_done > 0 {
         return None;
     }
     let mut s = f;
@@ -172,12 +172,12 @@ fn replay_point(flow: &Flow, m: &Manifest) -> Option<usize> {
         if m.steps[s].status != StepStatus::Success {
             return None;
         }
-        if !def(s)?.spec.redo_is_harmless() {
+        if !def(s)?.kind.props.redo_is_harmless() {
             break;
         }
     }
     let outputs = &m.steps[s].payloads;
-    (!outputs.is_empty() && outputs.iter().all(|p| !p.trimmed && !p.masked)).then_some(s)
+    (!outputs.is_empty() && outputs.iter().all(PayloadRecord::is_complete)).then_some(s)
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use std::io::{self, Write};
 ///
 /// # Errors
 /// The writer failed.
-pub fn write_pretty(w: &mut impl Write, value: &Value) -> io::Result<()> {
+pub(crate) fn write_pretty(w: &mut impl Write, value: &Value) -> io::Result<()> {
     // One buffer per thread, reused: fresh buffers for every payload cost page faults.
     thread_local! {
         static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -237,19 +237,19 @@ fn push_str(buf: &mut Vec<u8>, s: &str) {
 /// Values nest at most this many arrays and objects deep: the same bound as the jq
 /// layer's limit on the values it builds (10,000 levels below the top value), so that
 /// every payload flowrun stores can be read back.
-pub const MAX_DEPTH: usize = 10_001;
+pub(crate) const MAX_DEPTH: usize = 10_001;
 
 /// Why some bytes are not a JSON value flowrun takes, and where (1-based line and
 /// column; callers put the file name in front).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{line}:{column}: {message}")]
-pub struct DecodeError {
+pub(crate) struct DecodeError {
     /// Line of the fault.
-    pub line: usize,
+    pub(crate) line: usize,
     /// Column of the fault.
-    pub column: usize,
+    pub(crate) column: usize,
     /// What is wrong, e.g. `not valid JSON: …`.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 /// The one decoder for JSON that comes from outside (files a `read` finds, dropped
@@ -265,7 +265,7 @@ pub struct DecodeError {
 ///
 /// # Errors
 /// The text is not one JSON value, holds a too-large integer or nests too deep.
-pub fn decode(bytes: &[u8], threads: usize) -> Result<Value, DecodeError> {
+pub(crate) fn decode(bytes: &[u8], threads: usize) -> Result<Value, DecodeError> {
     let bytes = strip_bom(bytes);
     let value = match parse(bytes, threads) {
         Ok(v) => v,
@@ -281,7 +281,7 @@ pub fn decode(bytes: &[u8], threads: usize) -> Result<Value, DecodeError> {
 ///
 /// # Errors
 /// A line is not one JSON value (see [`decode`]).
-pub fn decode_lines(bytes: &[u8]) -> Result<Vec<Value>, DecodeError> {
+pub(crate) fn decode_lines(bytes: &[u8]) -> Result<Vec<Value>, DecodeError> {
     let bytes = strip_bom(bytes);
     let mut values = Vec::new();
     for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
@@ -582,7 +582,7 @@ fn is_json_space(b: u8) -> bool {
 
 /// blake3 (hex) of a payload's pretty bytes: what the store records as `full_blake3`.
 #[must_use]
-pub fn payload_hash(value: &Value) -> String {
+pub(crate) fn payload_hash(value: &Value) -> String {
     let mut hasher = blake3::Hasher::new();
     write_pretty(&mut hasher, value).expect("hashing cannot fail");
     hasher.finalize().to_hex().to_string()
@@ -590,7 +590,7 @@ pub fn payload_hash(value: &Value) -> String {
 
 /// A compact rendering for messages, cut to about `max` characters.
 #[must_use]
-pub fn brief(value: &Value, max: usize) -> String {
+pub(crate) fn brief(value: &Value, max: usize) -> String {
     let text = value.to_string();
     if text.chars().count() <= max {
         text
@@ -602,7 +602,7 @@ pub fn brief(value: &Value, max: usize) -> String {
 
 /// Equality as jq sees it: numbers compare by value (1 == 1.0), objects ignore key order.
 #[must_use]
-pub fn same(a: &Value, b: &Value) -> bool {
+pub(crate) fn same(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => {
             if let (Some(i), Some(j)) = (x.as_i64(), y.as_i64()) {
@@ -625,7 +625,10 @@ pub fn same(a: &Value, b: &Value) -> bool {
 
 /// The first place where `actual` differs from `expected`, as a jq path, with both values.
 #[must_use]
-pub fn first_difference(expected: &Value, actual: &Value) -> Option<(String, String, String)> {
+pub(crate) fn first_difference(
+    expected: &Value,
+    actual: &Value,
+) -> Option<(String, String, String)> {
     fn walk(path: &mut String, e: &Value, a: &Value) -> Option<(String, String, String)> {
         match (e, a) {
             (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {

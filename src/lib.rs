@@ -1,25 +1,57 @@
 //! flowrun: run process flows defined in TOML and keep an audit trail of plain files.
+//!
+//! Layers, top to bottom; each uses only the layers below it (exceptions named):
+//!
+//! - front ends: `cli` (arguments), `commands` (one file per command), `watch` (the
+//!   runner), `ui` (the viewer); `error` gathers every layer's errors into exit codes;
+//!   `hint` spells the commands that messages suggest (the store's messages use it too).
+//! - `replay` (replay, resume, retry: plans from recorded runs) and `engine` (runs a
+//!   flow: steps in order, payloads between them, the manifest kept up to date).
+//! - `steps`: the step kinds, one file each, listed once in `steps::KINDS`; each kind
+//!   reads its own options, builds its step and declares its properties
+//!   (`steps::Props`); nothing outside `steps` names a kind.
+//! - `flow`: the model of a flow file, its loading and its located reader (every
+//!   problem with line:col). `flow` and `steps` meet in one place: `flow::schema`
+//!   looks each `[[steps]]` table's kind up in `steps::KINDS`, and the kind reads its
+//!   options with `flow::reader`.
+//! - `store`: the run store (`store::layout` owns every name in a run folder),
+//!   manifests, payload files, locks, pruning, verification.
+//! - `jq` (filters), `json` (parsing, pretty printing, hashing), `secrets` (masking),
+//!   `child` (process groups), `matching` (globs).
+//! - leaves: `names` (valid names, display paths), `time`, `cores`, `panic`.
+//!
+//! A payload's path: `flow::load` reads `flows/<name>.toml`, and each step's kind
+//! (`steps::KINDS`) reads its options into a `steps::StepSpec`; `engine::run` builds
+//! every step with the run's placeholders resolved (`steps::Resolver`), stores the
+//! run's inputs in `runs/<flow>/<run>/input/`, then hands each payload to the first
+//! step, whose outputs `store::payload` writes (secrets masked, large ones trimmed,
+//! hashed) to `steps/NN-<id>/NNNNNN.json` as the next step takes them in memory; the
+//! manifest (`store::manifest`) records every file with its blake3 and is rewritten
+//! atomically as the run goes.
 
-pub mod child;
-pub mod cli;
-pub mod commands;
-pub mod cores;
-pub mod engine;
-pub mod error;
-pub mod flow;
-pub mod flowtest;
-pub mod hint;
-pub mod jq;
-pub mod json;
-pub mod matching;
-pub mod panic;
-pub mod replay;
-pub mod secrets;
-pub mod steps;
-pub mod store;
-pub mod time;
-pub mod ui;
-pub mod watch;
+pub(crate) mod child;
+pub(crate) mod cli;
+pub(crate) mod commands;
+pub(crate) mod cores;
+pub(crate) mod engine;
+pub(crate) mod error;
+pub(crate) mod flow;
+pub(crate) mod flowtest;
+pub(crate) mod hint;
+pub(crate) mod jq;
+pub(crate) mod json;
+pub(crate) mod matching;
+pub(crate) mod names;
+pub(crate) mod panic;
+pub(crate) mod replay;
+pub(crate) mod secrets;
+pub(crate) mod steps;
+pub(crate) mod store;
+#[doc(hidden)]
+pub mod testing;
+pub(crate) mod time;
+pub(crate) mod ui;
+pub(crate) mod watch;
 
 use clap::Parser;
 use std::ffi::OsString;

@@ -11,17 +11,17 @@ use std::path::{Path, PathBuf};
 
 /// How a pattern matches.
 #[derive(Debug, Clone, Copy)]
-pub struct Options {
+pub(crate) struct Options {
     /// `*` and `?` match a leading `.` (a hidden file).
-    pub hidden: bool,
+    pub(crate) hidden: bool,
     /// Symbolic links are followed (to files and into folders); otherwise they are
     /// returned as [`Kind::Symlink`] and never entered.
-    pub follow_links: bool,
+    pub(crate) follow_links: bool,
 }
 
 /// What a matching path that is not a plain file is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// A folder.
     Folder,
     /// A symbolic link (only when links are not followed).
@@ -32,19 +32,19 @@ pub enum Kind {
 
 /// What a pattern found.
 #[derive(Debug, Default)]
-pub struct Found {
+pub(crate) struct Found {
     /// Matching regular files, sorted by path.
-    pub files: Vec<PathBuf>,
+    pub(crate) files: Vec<PathBuf>,
     /// Matching paths that are not regular files, sorted by path.
-    pub others: Vec<(PathBuf, Kind)>,
+    pub(crate) others: Vec<(PathBuf, Kind)>,
     /// Folders or entries that could not be looked at, with the reason.
-    pub errors: Vec<(PathBuf, String)>,
+    pub(crate) errors: Vec<(PathBuf, String)>,
     /// The folder the search started in: the pattern's part before its first wildcard.
-    pub base: PathBuf,
+    pub(crate) base: PathBuf,
     /// Whether that folder exists.
-    pub base_exists: bool,
+    pub(crate) base_exists: bool,
     /// Whether the pattern has no wildcard (it names one path).
-    pub literal: bool,
+    pub(crate) literal: bool,
 }
 
 /// Whether `part` (one path component) holds a glob wildcard.
@@ -56,7 +56,7 @@ fn is_wild(part: &str) -> bool {
 ///
 /// # Errors
 /// The pattern is not a valid glob (the message says why).
-pub fn find(root: &Path, pattern: &str, opts: Options) -> Result<Found, String> {
+pub(crate) fn find(root: &Path, pattern: &str, opts: Options) -> Result<Found, String> {
     let full = if Path::new(pattern).is_absolute() {
         PathBuf::from(pattern)
     } else {

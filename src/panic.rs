@@ -9,7 +9,7 @@ thread_local! {
 }
 
 /// Reports panics as `error: internal error …` on stderr (except contained ones).
-pub fn install_hook() {
+pub(crate) fn install_hook() {
     panic::set_hook(Box::new(|info| {
         if CONTAINED.with(Cell::get) {
             return;
@@ -29,7 +29,7 @@ pub fn install_hook() {
 ///
 /// # Errors
 /// `f` panicked.
-pub fn quietly<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+pub(crate) fn quietly<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     let was = CONTAINED.with(|c| c.replace(true));
     let result = panic::catch_unwind(AssertUnwindSafe(f));
     CONTAINED.with(|c| c.set(was));

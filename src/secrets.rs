@@ -11,12 +11,12 @@ use std::fmt::Write as _;
 use std::sync::RwLock;
 
 /// What a masked secret is replaced with.
-pub const MASK: &str = "***";
+pub(crate) const MASK: &str = "***";
 
 /// Secrets shorter than this (in characters) are refused when a run starts and reported
 /// by `check`: masking a value like `3` or `erp` everywhere it occurs would corrupt
 /// payloads, and a short value is guessable from the context around its mask.
-pub const MIN_SECRET_CHARS: usize = 6;
+pub(crate) const MIN_SECRET_CHARS: usize = 6;
 
 /// A set of secret values and the matcher over all of their encoded forms.
 #[derive(Debug, Clone, Default)]
@@ -29,7 +29,7 @@ pub struct Secrets {
 impl Secrets {
     /// No secrets.
     #[must_use]
-    pub const fn new() -> Secrets {
+    pub(crate) const fn new() -> Secrets {
         Secrets {
             values: Vec::new(),
             patterns: Vec::new(),
@@ -46,18 +46,18 @@ impl Secrets {
 
     /// Whether there is nothing to mask.
     #[must_use]
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.values.is_empty()
     }
 
     /// The values as given.
     #[must_use]
-    pub fn values(&self) -> &[String] {
+    pub(crate) fn values(&self) -> &[String] {
         &self.values
     }
 
     /// Adds a secret value (with all of its encoded forms). Empty values are ignored.
-    pub fn add(&mut self, value: &str) {
+    pub(crate) fn add(&mut self, value: &str) {
         if value.is_empty() || self.values.iter().any(|v| v == value) {
             return;
         }
@@ -69,14 +69,14 @@ impl Secrets {
 
     /// Adds the credentials of HTTP Basic authentication: the password as a secret, and
     /// the base64 of `user:password` as it travels in the `Authorization` header.
-    pub fn add_basic(&mut self, user: &str, password: &str) {
+    pub(crate) fn add_basic(&mut self, user: &str, password: &str) {
         self.add(password);
         let pair = format!("{user}:{password}");
         self.extend_patterns(base64_forms(pair.as_bytes()));
     }
 
     /// Adds every secret of `other`.
-    pub fn merge(&mut self, other: &Secrets) {
+    pub(crate) fn merge(&mut self, other: &Secrets) {
         for v in &other.values {
             if !self.values.contains(v) {
                 self.values.push(v.clone());
@@ -103,13 +103,13 @@ impl Secrets {
 
     /// Whether `text` holds any form of any secret.
     #[must_use]
-    pub fn found_in(&self, text: &str) -> bool {
+    pub(crate) fn found_in(&self, text: &str) -> bool {
         self.matcher.as_ref().is_some_and(|m| m.is_match(text))
     }
 
     /// `text` with every form of every secret replaced by [`MASK`].
     #[must_use]
-    pub fn mask<'t>(&self, text: &'t str) -> Cow<'t, str> {
+    pub(crate) fn mask<'t>(&self, text: &'t str) -> Cow<'t, str> {
         match &self.matcher {
             Some(m) if m.is_match(text) => {
                 Cow::Owned(m.replace_all(text, &vec![MASK; self.patterns.len()]))
@@ -120,7 +120,7 @@ impl Secrets {
 
     /// `text` masked, then cut to at most its last `chars` characters (for a stderr tail).
     #[must_use]
-    pub fn mask_tail(&self, text: &str, chars: usize) -> String {
+    pub(crate) fn mask_tail(&self, text: &str, chars: usize) -> String {
         let masked = self.mask(text);
         let count = masked.chars().count();
         masked.chars().skip(count.saturating_sub(chars)).collect()
@@ -129,7 +129,7 @@ impl Secrets {
     /// `text` masked, then cut to at most its first `chars` characters; the flag says
     /// whether anything was cut.
     #[must_use]
-    pub fn mask_head(&self, text: &str, chars: usize) -> (String, bool) {
+    pub(crate) fn mask_head(&self, text: &str, chars: usize) -> (String, bool) {
         let masked = self.mask(text);
         let cut: String = masked.chars().take(chars).collect();
         let more = cut.len() < masked.len();
@@ -141,7 +141,7 @@ impl Secrets {
     /// JSON; `None` when no secret occurs. Only whole numbers are replaced: a secret that
     /// happens to be digits must not turn an unrelated number into a string.
     #[must_use]
-    pub fn mask_value(&self, value: &Value) -> Option<Value> {
+    pub(crate) fn mask_value(&self, value: &Value) -> Option<Value> {
         self.matcher.as_ref()?;
         self.found(value).then(|| self.masked(value))
     }
@@ -258,7 +258,7 @@ fn base64_forms(bytes: &[u8]) -> Vec<String> {
 static PROCESS: RwLock<Secrets> = RwLock::new(Secrets::new());
 
 /// Remembers `secrets` for [`mask_output`].
-pub fn remember(secrets: &Secrets) {
+pub(crate) fn remember(secrets: &Secrets) {
     if secrets.is_empty() {
         return;
     }
@@ -270,7 +270,7 @@ pub fn remember(secrets: &Secrets) {
 /// `text` with every secret this process has resolved masked: for lines printed on
 /// stdout and stderr and the runner's log.
 #[must_use]
-pub fn mask_output(text: &str) -> Cow<'_, str> {
+pub(crate) fn mask_output(text: &str) -> Cow<'_, str> {
     match PROCESS.read() {
         Ok(all) => all.mask(text),
         Err(_) => Cow::Borrowed(text),
@@ -280,7 +280,7 @@ pub fn mask_output(text: &str) -> Cow<'_, str> {
 /// What is stored instead of a value that must not sit in plain text but must still be
 /// recognised again (a `dedupe` key): the blake3 of it, in hex.
 #[must_use]
-pub fn fingerprint(text: &str) -> String {
+pub(crate) fn fingerprint(text: &str) -> String {
     blake3::hash(text.as_bytes()).to_hex().to_string()
 }
 

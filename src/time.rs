@@ -5,19 +5,19 @@ use std::hash::{BuildHasher, Hasher};
 
 /// `2026-11-28T09:30:00.123Z`.
 #[must_use]
-pub fn rfc3339(t: DateTime<Utc>) -> String {
+pub(crate) fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 /// The current time as [`rfc3339`].
 #[must_use]
-pub fn now() -> String {
+pub(crate) fn now() -> String {
     rfc3339(Utc::now())
 }
 
 /// Parses an [`rfc3339`] time.
 #[must_use]
-pub fn parse(s: &str) -> Option<DateTime<Utc>> {
+pub(crate) fn parse(s: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .ok()
         .map(|t| t.with_timezone(&Utc))
@@ -25,7 +25,7 @@ pub fn parse(s: &str) -> Option<DateTime<Utc>> {
 
 /// A run id for a run starting at `t`: `20261128T093000.123Z-7f3a`.
 #[must_use]
-pub fn run_id(t: DateTime<Utc>) -> String {
+pub(crate) fn run_id(t: DateTime<Utc>) -> String {
     // RandomState is seeded per process; mixing in the time and a counter makes
     // the suffix differ between runs started in the same millisecond.
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -42,7 +42,7 @@ pub fn run_id(t: DateTime<Utc>) -> String {
 
 /// The start time encoded in a run id.
 #[must_use]
-pub fn run_id_time(id: &str) -> Option<DateTime<Utc>> {
+pub(crate) fn run_id_time(id: &str) -> Option<DateTime<Utc>> {
     let stamp = id.get(..20)?;
     chrono::NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%M%S%.3fZ")
         .ok()
@@ -52,7 +52,7 @@ pub fn run_id_time(id: &str) -> Option<DateTime<Utc>> {
 /// Whether `s` has the shape of a run id: `YYYYMMDDTHHMMSS.mmmZ-hhhh` (checked byte by
 /// byte: listing a store with many runs calls this once per folder).
 #[must_use]
-pub fn is_run_id(s: &str) -> bool {
+pub(crate) fn is_run_id(s: &str) -> bool {
     const SHAPE: &[u8; 25] = b"ddddddddTdddddd.dddZ-xxxx";
     s.len() == 25
         && s.bytes().zip(SHAPE).all(|(b, &want)| match want {

@@ -110,7 +110,7 @@ const GOOD_STEP: &str = "[[steps]]\nid = \"ok\"\nkind = \"map\"\njq = '.'\n";
 
 /// Flow files over the 4 MiB limit: made here rather than kept in git.
 fn huge_flows() -> Vec<(String, Vec<u8>)> {
-    let limit = usize::try_from(flowrun::flow::MAX_FLOW_FILE_BYTES).expect("fits");
+    let limit = usize::try_from(flowrun::testing::flow::MAX_FLOW_FILE_BYTES).expect("fits");
     let comment_line = format!("# {}\n", "x".repeat(97));
     let comments = comment_line.repeat(limit / comment_line.len() + 1);
     let one_string = format!("description = \"{}\"\n", "y".repeat(limit + 1));

@@ -125,7 +125,7 @@ fn a_stubbed_http_step_makes_no_request_and_an_unstubbed_one_is_refused() {
     p.cmd(&["test", "api"])
         .run()
         .code(2)
-        .stderr_has("step `call` (http) makes HTTP requests and is not stubbed");
+        .stderr_has("step `call` (http) acts outside the run and is not stubbed");
     assert_eq!(s.requests().len(), 0);
     assert!(!p.exists("runs/api"));
 }

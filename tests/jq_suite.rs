@@ -2,7 +2,7 @@
 //! the code every jq step uses (`Jq::compile` + `Jq::run`), compared against a checked-in
 //! list of known failures so that a regression fails the build.
 
-use flowrun::jq::Jq;
+use flowrun::testing::jq::Jq;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -210,7 +210,7 @@ fn check_through_the_binary(program: &str, input: &str, expected: &[String]) -> 
 fn check_bounded(case: Case) -> Result<(), String> {
     let (tx, rx) = mpsc::channel();
     let spawned = std::thread::Builder::new()
-        .stack_size(flowrun::cores::STEP_STACK)
+        .stack_size(flowrun::testing::cores::STEP_STACK)
         .spawn(move || {
             let r = check(&case);
             let _ = tx.send(r);

@@ -1,4 +1,6 @@
 //! Integration tests: the real `flowrun` binary in temporary project folders.
+// The test binary is no library: its helpers are `pub` for the test modules only.
+#![allow(unreachable_pub)]
 
 mod support;
 

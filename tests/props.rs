@@ -4,13 +4,13 @@
 //! Each property runs `PROPTEST_CASES` cases (256 by default; `just props` runs 10 000),
 //! fewer for the few expensive ones, and prints how many it ran.
 
-use flowrun::flow::{self, Problem};
-use flowrun::store::manifest::{
+use flowrun::testing::flow::{self, Problem};
+use flowrun::testing::store::manifest::{
     FORMAT, Manifest, PayloadRecord, ReplayOf, ReplayedPayload, RunError, RunStatus, StepRecord,
     StepStatus, TriggerKind,
 };
-use flowrun::store::payload::{self, Encoding, TRIMMED_MARK};
-use flowrun::store::{read_manifest_raw, write_manifest};
+use flowrun::testing::store::payload::{self, Encoding, TRIMMED_MARK};
+use flowrun::testing::store::{read_manifest_raw, write_manifest};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{Map, Value};
@@ -99,7 +99,7 @@ fn inside_path() -> impl Strategy<Value = String> {
         "[^/\\\\\u{0}]{1,8}(/[^/\\\\\u{0}]{1,8}){0,3}",
     ]
     .prop_filter("inside the run folder", |p| {
-        flowrun::store::manifest::is_inside_run(p)
+        flowrun::testing::store::manifest::is_inside_run(p)
     })
 }
 
@@ -692,7 +692,7 @@ fn stored_payloads_are_the_pretty_json_or_a_trimmed_prefix_of_it() {
         |(value, limit)| {
             let how = Encoding {
                 max_bytes: limit,
-                secrets: flowrun::secrets::Secrets::none(),
+                secrets: flowrun::testing::secrets::Secrets::none(),
                 threads: 1,
             };
             let full = reference_pretty(&value);
@@ -719,7 +719,7 @@ fn stored_payloads_are_the_pretty_json_or_a_trimmed_prefix_of_it() {
                 prop_assert!(
                     matches!(
                         payload::read(&path),
-                        Err(flowrun::store::StoreError::Trimmed(_))
+                        Err(flowrun::testing::store::StoreError::Trimmed(_))
                     ),
                     "a trimmed file must not read back as a payload"
                 );
@@ -743,7 +743,7 @@ fn pretty_printing_matches_serde_json() {
         cases(),
         json_value(),
         |v| {
-            prop_assert!(flowrun::json::to_pretty(&v) == reference_pretty(&v));
+            prop_assert!(flowrun::testing::json::to_pretty(&v) == reference_pretty(&v));
             Ok(())
         },
     );
@@ -765,7 +765,7 @@ fn pretty_printing_large_arrays_on_threads_matches_serde_json() {
             let v = Value::Array(items);
             let full = reference_pretty(&v);
             let mut out = Vec::new();
-            flowrun::json::write_pretty_par(&mut out, &v, threads).expect("write");
+            flowrun::testing::json::write_pretty_par(&mut out, &v, threads).expect("write");
             prop_assert!(out == full, "parallel printing differs");
             let dir = tempfile::tempdir().expect("temp dir");
             let path = dir.path().join("p.json");
@@ -779,7 +779,7 @@ fn pretty_printing_large_arrays_on_threads_matches_serde_json() {
                 &v,
                 Encoding {
                     max_bytes: limit,
-                    secrets: flowrun::secrets::Secrets::none(),
+                    secrets: flowrun::testing::secrets::Secrets::none(),
                     threads,
                 },
             )
@@ -814,7 +814,7 @@ fn padded(text: &[u8]) -> Vec<u8> {
 }
 
 fn same_parse(bytes: &[u8], threads: usize) -> Result<(), TestCaseError> {
-    let ours = flowrun::json::parse(bytes, threads);
+    let ours = flowrun::testing::json::parse(bytes, threads);
     let theirs: serde_json::Result<Value> = serde_json::from_slice(bytes);
     match (ours, theirs) {
         (Ok(a), Ok(b)) => prop_assert_eq!(a, b),

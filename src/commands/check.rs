@@ -50,7 +50,7 @@ fn secret_notes(ctx: &Ctx, flow: &flow::Flow) -> Vec<String> {
             "warning: {file}: step `{}`: the secret `{}` is {chars} character{} long, too short to mask safely (at least {MIN_SECRET_CHARS}): {what}",
             u.step,
             u.name,
-            if chars == 1 { "" } else { "s" }
+            crate::names::plural(chars)
         ));
     }
     names
@@ -60,7 +60,7 @@ fn secret_notes(ctx: &Ctx, flow: &flow::Flow) -> Vec<String> {
 ///
 /// # Errors
 /// The flows folder cannot be read.
-pub fn check(ctx: &Ctx, flows: &[String]) -> Result<Exit, Error> {
+pub(crate) fn check(ctx: &Ctx, flows: &[String]) -> Result<Exit, Error> {
     let names: Vec<String> = if flows.is_empty() {
         let dir = ctx.root.join("flows");
         flow::list(&ctx.root).map_err(|e| Error::Usage(format!("{}: {e}", display_path(&dir))))?
@@ -77,7 +77,7 @@ pub fn check(ctx: &Ctx, flows: &[String]) -> Result<Exit, Error> {
                         "ok: {} ({} step{})",
                         f.file(),
                         f.steps.len(),
-                        if f.steps.len() == 1 { "" } else { "s" }
+                        crate::names::plural(f.steps.len())
                     ));
                 }
                 let secrets = secret_notes(ctx, &f);

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 ///
 /// # Errors
 /// A variable is missing or a step cannot be prepared, as a run would fail to start.
-pub fn dry_run(ctx: &Ctx, flow: &Flow, inputs: &[(String, Value)]) -> Result<Exit, Error> {
+pub(crate) fn dry_run(ctx: &Ctx, flow: &Flow, inputs: &[(String, Value)]) -> Result<Exit, Error> {
     let env = |name: &str| std::env::var(name).ok();
     let mut vars: Vec<Value> = Vec::new();
     let mut missing: Vec<String> = Vec::new();

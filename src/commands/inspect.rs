@@ -17,7 +17,13 @@ const MAX_SHOWN: usize = 20;
 ///
 /// # Errors
 /// No such run, step or payload; an unreadable file.
-pub fn cat(ctx: &Ctx, run: &str, step: &str, n: usize, compact: bool) -> Result<Exit, Error> {
+pub(crate) fn cat(
+    ctx: &Ctx,
+    run: &str,
+    step: &str,
+    n: usize,
+    compact: bool,
+) -> Result<Exit, Error> {
     let r = ctx.resolve_run(run, None)?;
     let m = ctx.store.read_manifest(&r.dir)?;
     let records = step_payloads(&m, step)?;
@@ -92,7 +98,7 @@ struct FileDiff {
 ///
 /// # Errors
 /// No such run or step.
-pub fn diff(ctx: &Ctx, a: &str, b: &str, step: Option<&str>) -> Result<Exit, Error> {
+pub(crate) fn diff(ctx: &Ctx, a: &str, b: &str, step: Option<&str>) -> Result<Exit, Error> {
     let ra = ctx.resolve_run(a, None)?;
     let rb = ctx.resolve_run(b, None)?;
     let ma = ctx.store.read_manifest(&ra.dir)?;

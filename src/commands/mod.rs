@@ -11,17 +11,17 @@ mod rerun;
 mod run;
 mod runs;
 mod scaffold;
-pub mod schema;
+pub(crate) mod schema;
 mod show;
 mod skip;
-pub mod style;
+pub(crate) mod style;
 mod test;
 mod ui;
 mod verify;
 mod watch;
 
-pub use report::{plural, resync_hints, size};
-pub use runs::{check_filters, run_row, select};
+pub(crate) use report::{plural, resync_hints, size};
+pub(crate) use runs::{check_filters, run_row, select};
 
 use crate::cli::{Cli, Command};
 use crate::error::{Error, Exit};
@@ -32,15 +32,15 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// What every command gets: where the project is and how to print.
-pub struct Ctx {
+pub(crate) struct Ctx {
     /// The project root.
-    pub root: PathBuf,
+    pub(crate) root: PathBuf,
     /// Its run store.
-    pub store: Store,
+    pub(crate) store: Store,
     /// `--json`.
-    pub json: bool,
+    pub(crate) json: bool,
     /// `-q`.
-    pub quiet: bool,
+    pub(crate) quiet: bool,
 }
 
 impl Ctx {
@@ -48,7 +48,7 @@ impl Ctx {
     ///
     /// # Errors
     /// The root folder does not exist.
-    pub fn new(root: Option<PathBuf>, json: bool, quiet: bool) -> Result<Ctx, Error> {
+    pub(crate) fn new(root: Option<PathBuf>, json: bool, quiet: bool) -> Result<Ctx, Error> {
         let given = root.or_else(|| std::env::var_os("FLOWRUN_ROOT").map(PathBuf::from));
         let explicit = given.is_some();
         let root = given.unwrap_or_else(|| PathBuf::from("."));
@@ -67,7 +67,7 @@ impl Ctx {
     /// Whether progress lines go to stdout: not with `-q`, and not with `--json`, where
     /// stdout carries only the JSON.
     #[must_use]
-    pub fn talk(&self) -> bool {
+    pub(crate) fn talk(&self) -> bool {
         !self.quiet && !self.json
     }
 
@@ -75,7 +75,7 @@ impl Ctx {
     ///
     /// # Errors
     /// The flow does not exist or has problems.
-    pub fn load_flow(&self, arg: &str) -> Result<Flow, Error> {
+    pub(crate) fn load_flow(&self, arg: &str) -> Result<Flow, Error> {
         let path = if Path::new(arg)
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("toml"))
@@ -109,7 +109,7 @@ impl Ctx {
     ///
     /// # Errors
     /// Not a valid name, or no such flow.
-    pub fn known_flow(&self, name: &str) -> Result<(), Error> {
+    pub(crate) fn known_flow(&self, name: &str) -> Result<(), Error> {
         if !flow::is_name(name) {
             return Err(Error::Usage(format!("`{name}` is not a valid flow name")));
         }
@@ -138,7 +138,7 @@ impl Ctx {
     ///
     /// # Errors
     /// No such flow or run, or the run belongs to another flow.
-    pub fn resolve_run(
+    pub(crate) fn resolve_run(
         &self,
         run: &str,
         flow: Option<&str>,
@@ -200,21 +200,21 @@ impl Ctx {
 }
 
 /// Prints a line on stdout; a closed pipe is not an error worth a panic.
-pub fn out(line: impl AsRef<str>) {
+pub(crate) fn out(line: impl AsRef<str>) {
     let line = crate::secrets::mask_output(line.as_ref());
     let mut stdout = std::io::stdout().lock();
     let _ = writeln!(stdout, "{line}");
 }
 
 /// Prints a line on stderr.
-pub fn note(line: impl AsRef<str>) {
+pub(crate) fn note(line: impl AsRef<str>) {
     let line = crate::secrets::mask_output(line.as_ref());
     let mut stderr = std::io::stderr().lock();
     let _ = writeln!(stderr, "{line}");
 }
 
 /// Prints `value` as pretty JSON on stdout.
-pub fn out_json(value: &impl serde::Serialize) {
+pub(crate) fn out_json(value: &impl serde::Serialize) {
     let text = serde_json::to_string_pretty(value).expect("JSON output always serialises");
     out(text);
 }
@@ -224,7 +224,7 @@ pub fn out_json(value: &impl serde::Serialize) {
 /// # Errors
 /// Whatever the command failed with.
 #[allow(clippy::too_many_lines, reason = "one arm per command")]
-pub fn dispatch(cli: Cli) -> Result<Exit, Error> {
+pub(crate) fn dispatch(cli: Cli) -> Result<Exit, Error> {
     let g = cli.global;
     let ctx = Ctx::new(g.root, g.json, g.quiet)?;
     match cli.command {
@@ -262,7 +262,7 @@ pub fn dispatch(cli: Cli) -> Result<Exit, Error> {
             &payloads,
             &replay::Options {
                 auto_skip,
-                flow_version: version(flow_version),
+                flow_version,
                 edited,
                 force,
                 dry_run,
@@ -279,7 +279,7 @@ pub fn dispatch(cli: Cli) -> Result<Exit, Error> {
             &run,
             flow.as_deref(),
             RerunOptions {
-                version: version(flow_version),
+                version: flow_version,
                 edited,
                 force,
             },
@@ -294,7 +294,7 @@ pub fn dispatch(cli: Cli) -> Result<Exit, Error> {
             &run,
             flow.as_deref(),
             RerunOptions {
-                version: version(flow_version),
+                version: flow_version,
                 edited,
                 force: false,
             },
@@ -345,15 +345,8 @@ pub fn dispatch(cli: Cli) -> Result<Exit, Error> {
     }
 }
 
-fn version(v: crate::cli::FlowVersion) -> crate::replay::FlowVersion {
-    match v {
-        crate::cli::FlowVersion::Current => crate::replay::FlowVersion::Current,
-        crate::cli::FlowVersion::Original => crate::replay::FlowVersion::Original,
-    }
-}
-
 /// A path for messages: relative to the working directory when inside it.
 #[must_use]
-pub fn shown(path: &Path) -> String {
+pub(crate) fn shown(path: &Path) -> String {
     display_path(path)
 }

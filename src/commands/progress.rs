@@ -19,7 +19,7 @@ const AFTER: Duration = Duration::from_secs(1);
 const TICK: Duration = Duration::from_millis(200);
 
 /// A running progress line; dropping it stops the thread and erases the line.
-pub struct Progress {
+pub(crate) struct Progress {
     drawn: Arc<Mutex<bool>>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -28,7 +28,7 @@ pub struct Progress {
 impl Progress {
     /// Starts watching the run in `dir`, if stderr is a terminal and `talk` is set.
     #[must_use]
-    pub fn start(dir: PathBuf, talk: bool) -> Option<Progress> {
+    pub(crate) fn start(dir: PathBuf, talk: bool) -> Option<Progress> {
         if !talk || !std::io::stderr().is_terminal() {
             return None;
         }
@@ -47,7 +47,7 @@ impl Progress {
     }
 
     /// Erases the line.
-    pub fn clear(&self) {
+    pub(crate) fn clear(&self) {
         let mut drawn = self
             .drawn
             .lock()
@@ -56,7 +56,7 @@ impl Progress {
     }
 
     /// Prints `line` on stdout with the progress line out of its way.
-    pub fn out(&self, line: String) {
+    pub(crate) fn out(&self, line: String) {
         let mut drawn = self
             .drawn
             .lock()

@@ -8,15 +8,15 @@ use crate::store::prune::Policy;
 use serde_json::json;
 
 /// What `prune` was asked to do.
-pub struct Options<'a> {
+pub(crate) struct Options<'a> {
     /// Keep the newest N runs of each flow.
-    pub keep: Option<usize>,
+    pub(crate) keep: Option<usize>,
     /// Delete only runs older than this.
-    pub older_than: Option<&'a str>,
+    pub(crate) older_than: Option<&'a str>,
     /// Only this flow.
-    pub flow: Option<&'a str>,
+    pub(crate) flow: Option<&'a str>,
     /// Only say what would be deleted.
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
 }
 
 /// Deletes the runs the options select, flow by flow; a flow with a run in progress is
@@ -24,7 +24,7 @@ pub struct Options<'a> {
 ///
 /// # Errors
 /// Neither `--keep` nor `--older-than`, a bad duration or flow name, or the store failed.
-pub fn prune(ctx: &Ctx, o: &Options<'_>) -> Result<Exit, Error> {
+pub(crate) fn prune(ctx: &Ctx, o: &Options<'_>) -> Result<Exit, Error> {
     if o.keep.is_none() && o.older_than.is_none() {
         return Err(Error::Usage(
             "prune needs --keep N (keep the newest N runs of each flow) and/or --older-than DURATION (e.g. 30d); with both, a run is deleted when it is outside the newest N and older".into(),

@@ -10,19 +10,19 @@ use crate::store::{RunStatus, TriggerKind};
 use std::path::PathBuf;
 
 /// Options of `replay`.
-pub struct Options {
-    pub auto_skip: bool,
-    pub flow_version: replay::FlowVersion,
-    pub edited: bool,
-    pub force: bool,
-    pub dry_run: bool,
+pub(crate) struct Options {
+    pub(crate) auto_skip: bool,
+    pub(crate) flow_version: replay::FlowVersion,
+    pub(crate) edited: bool,
+    pub(crate) force: bool,
+    pub(crate) dry_run: bool,
 }
 
 /// Replays the given payload files.
 ///
 /// # Errors
 /// A guard refused, the flow is busy, or the store failed.
-pub fn replay(ctx: &Ctx, payloads: &[PathBuf], o: &Options) -> Result<Exit, Error> {
+pub(crate) fn replay(ctx: &Ctx, payloads: &[PathBuf], o: &Options) -> Result<Exit, Error> {
     let req = ReplayRequest {
         payloads,
         auto_skip: o.auto_skip,

@@ -1,13 +1,13 @@
 //! What a run prints: a line per step as it ends, then the outcome and the ways on.
 
 use super::{Ctx, note, out, out_json, shown};
-use crate::engine::{Event, Finished, elapsed};
+use crate::engine::{Event, Finished};
 use crate::error::Exit;
 use crate::flow::Flow;
 use crate::store::{Manifest, RunStatus, StepRecord, StepStatus};
 
 /// Prints run events as they happen (nothing with `-q` but the run id).
-pub fn printer<'a>(ctx: &'a Ctx, flow: &'a Flow) -> impl FnMut(Event<'_>) + 'a {
+pub(crate) fn printer<'a>(ctx: &'a Ctx, flow: &'a Flow) -> impl FnMut(Event<'_>) + 'a {
     let width = flow.steps.iter().map(|s| s.id.len()).max().unwrap_or(0);
     let mut progress: Option<super::progress::Progress> = None;
     move |event| match event {
@@ -89,35 +89,35 @@ fn step_line(rec: &StepRecord, width: usize, what: &str) -> String {
 
 /// How a run ended, as `--json` prints it: one object, the only thing on stdout.
 #[derive(Debug, serde::Serialize)]
-pub struct Outcome<'a> {
+pub(crate) struct Outcome<'a> {
     /// The new run's id.
-    pub run_id: &'a str,
+    pub(crate) run_id: &'a str,
     /// Its flow.
-    pub flow: &'a str,
+    pub(crate) flow: &'a str,
     /// `success`, `failure` or `interrupted`.
-    pub status: RunStatus,
+    pub(crate) status: RunStatus,
     /// `manual`, `replay`, `resume`, `retry`, …
-    pub trigger: crate::store::TriggerKind,
+    pub(crate) trigger: crate::store::TriggerKind,
     /// The run folder (absolute).
-    pub folder: String,
+    pub(crate) folder: String,
     /// Start time, RFC 3339 UTC.
-    pub started_at: &'a str,
+    pub(crate) started_at: &'a str,
     /// End time.
-    pub finished_at: Option<&'a str>,
+    pub(crate) finished_at: Option<&'a str>,
     /// The step that failed.
-    pub failed_step: Option<&'a str>,
+    pub(crate) failed_step: Option<&'a str>,
     /// The input payload file it failed on (absolute).
-    pub failed_payload: Option<String>,
+    pub(crate) failed_payload: Option<String>,
     /// Why it failed.
-    pub error: Option<&'a str>,
+    pub(crate) error: Option<&'a str>,
     /// Payload files the run stored.
-    pub payloads_stored: usize,
+    pub(crate) payloads_stored: usize,
     /// The commands to continue from here, best first (empty after a success).
-    pub hints: Vec<String>,
+    pub(crate) hints: Vec<String>,
 }
 
 /// Prints how the run ended and returns the exit code for it.
-pub fn finished(ctx: &Ctx, flow: &Flow, fin: &Finished) -> Exit {
+pub(crate) fn finished(ctx: &Ctx, flow: &Flow, fin: &Finished) -> Exit {
     let m = &fin.manifest;
     let hints = crate::hint::ways_on(flow, fin);
     let exit = if m.status == RunStatus::Success {
@@ -150,7 +150,8 @@ pub fn finished(ctx: &Ctx, flow: &Flow, fin: &Finished) -> Exit {
             hints: hints.iter().map(|h| h.command.clone()).collect(),
         });
     }
-    let took = elapsed(m)
+    let took = m
+        .elapsed()
         .map(|d| format!(" in {:.2}s", d.as_secs_f64()))
         .unwrap_or_default();
     let talk = ctx.talk();
@@ -219,7 +220,11 @@ fn interrupted(fin: &Finished) {
 /// shown by the web viewer): the failed payload, then each hint's reason and command.
 /// `flow` is the flow as it is now; without it only `resume` is offered.
 #[must_use]
-pub fn resync_hints(flow: Option<&Flow>, m: &Manifest, dir: &std::path::Path) -> Vec<String> {
+pub(crate) fn resync_hints(
+    flow: Option<&Flow>,
+    m: &Manifest,
+    dir: &std::path::Path,
+) -> Vec<String> {
     let mut lines = Vec::new();
     if let Some(file) = m.error.as_ref().and_then(|e| e.failed_input.as_deref()) {
         lines.push(format!("failed payload: {}", shown(&dir.join(file))));
@@ -231,15 +236,11 @@ pub fn resync_hints(flow: Option<&Flow>, m: &Manifest, dir: &std::path::Path) ->
     lines
 }
 
-/// `s` unless there is exactly one.
-#[must_use]
-pub fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
-}
+pub(crate) use crate::names::plural;
 
 /// A byte count for people: `980 B`, `34.2 KiB`, `1.5 MiB`.
 #[must_use]
-pub fn size(bytes: u64) -> String {
+pub(crate) fn size(bytes: u64) -> String {
     #[allow(
         clippy::cast_precision_loss,
         reason = "an approximate size is all that is shown"

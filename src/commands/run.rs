@@ -11,7 +11,12 @@ use std::io::Read;
 ///
 /// # Errors
 /// A bad flow or input, a busy flow, or a store failure.
-pub fn run(ctx: &Ctx, flow_arg: &str, inputs: &[String], force: bool) -> Result<Exit, Error> {
+pub(crate) fn run(
+    ctx: &Ctx,
+    flow_arg: &str,
+    inputs: &[String],
+    force: bool,
+) -> Result<Exit, Error> {
     let flow = ctx.load_flow(flow_arg)?;
     if inputs.is_empty() && !force {
         refuse_skipped_start(&flow)?;
@@ -38,7 +43,12 @@ pub fn run(ctx: &Ctx, flow_arg: &str, inputs: &[String], force: bool) -> Result<
 ///
 /// # Errors
 /// A bad flow or input, or a variable that is not set.
-pub fn dry(ctx: &Ctx, flow_arg: &str, inputs: &[String], force: bool) -> Result<Exit, Error> {
+pub(crate) fn dry(
+    ctx: &Ctx,
+    flow_arg: &str,
+    inputs: &[String],
+    force: bool,
+) -> Result<Exit, Error> {
     let flow = ctx.load_flow(flow_arg)?;
     if inputs.is_empty() && !force {
         refuse_skipped_start(&flow)?;
@@ -77,13 +87,13 @@ fn refuse_skipped_start(flow: &crate::flow::Flow) -> Result<(), Error> {
 ///
 /// # Errors
 /// The signal handlers could not be installed.
-pub fn stop_on_signal() -> Result<crate::child::StopOnSignal, Error> {
+pub(crate) fn stop_on_signal() -> Result<crate::child::StopOnSignal, Error> {
     crate::child::StopOnSignal::install()
         .map_err(|e| Error::Failed(format!("cannot handle SIGINT/SIGTERM: {e}")))
 }
 
 /// Says which steps the flow file skips.
-pub fn announce_skips(ctx: &Ctx, flow: &crate::flow::Flow) {
+pub(crate) fn announce_skips(ctx: &Ctx, flow: &crate::flow::Flow) {
     let skipped: Vec<&str> = flow.skipped_steps();
     if !skipped.is_empty() && ctx.talk() {
         out(format!(

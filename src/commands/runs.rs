@@ -11,7 +11,7 @@ const STATUSES: &[&str] = &["running", "success", "failure", "interrupted"];
 ///
 /// # Errors
 /// A bad `--status` or `--flow`.
-pub fn runs(
+pub(crate) fn runs(
     ctx: &Ctx,
     flow: Option<&str>,
     status: Option<&str>,
@@ -43,7 +43,8 @@ pub fn runs(
         "RUN", "FLOW", "STATUS", "TRIGGER", "STARTED", "TOOK"
     ));
     for m in &shown {
-        let took = crate::engine::elapsed(m)
+        let took = m
+            .elapsed()
             .map_or_else(|| "-".into(), |d| format!("{:.2}s", d.as_secs_f64()));
         let failed = match m.status {
             RunStatus::Failure => m.failed_step().unwrap_or("-"),
@@ -65,7 +66,7 @@ pub fn runs(
 ///
 /// # Errors
 /// A status that is not one of the store's words, or a flow that is not a name.
-pub fn check_filters(flow: Option<&str>, status: Option<&str>) -> Result<(), Error> {
+pub(crate) fn check_filters(flow: Option<&str>, status: Option<&str>) -> Result<(), Error> {
     if let Some(s) = status
         && !STATUSES.contains(&s)
     {
@@ -84,7 +85,12 @@ pub fn check_filters(flow: Option<&str>, status: Option<&str>) -> Result<(), Err
 
 /// The newest `limit` runs matching the filters (a damaged manifest is a warning).
 #[must_use]
-pub fn select(ctx: &Ctx, flow: Option<&str>, status: Option<&str>, limit: usize) -> Vec<Manifest> {
+pub(crate) fn select(
+    ctx: &Ctx,
+    flow: Option<&str>,
+    status: Option<&str>,
+    limit: usize,
+) -> Vec<Manifest> {
     let mut shown: Vec<Manifest> = Vec::new();
     for r in ctx.store.newest_runs(flow) {
         if shown.len() >= limit {
@@ -104,7 +110,7 @@ pub fn select(ctx: &Ctx, flow: Option<&str>, status: Option<&str>, limit: usize)
 
 /// One run as `runs --json` lists it.
 #[must_use]
-pub fn run_row(m: &Manifest) -> serde_json::Value {
+pub(crate) fn run_row(m: &Manifest) -> serde_json::Value {
     json!({
         "run_id": m.run_id,
         "flow": m.flow,

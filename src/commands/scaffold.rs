@@ -93,7 +93,7 @@ path = "out/{flow}/{hash}.json"
 ///
 /// # Errors
 /// A bad name, or the file exists or cannot be written.
-pub fn new(ctx: &Ctx, name: &str, from: Starter) -> Result<Exit, Error> {
+pub(crate) fn new(ctx: &Ctx, name: &str, from: Starter) -> Result<Exit, Error> {
     if !crate::flow::is_name(name) {
         return Err(Error::Usage(format!(
             "`{name}` is not a valid flow name ([a-z0-9][a-z0-9_-]{{0,63}})"
@@ -135,7 +135,7 @@ pub fn new(ctx: &Ctx, name: &str, from: Starter) -> Result<Exit, Error> {
 
 /// Prints a completion script for `shell`.
 #[must_use]
-pub fn completions(shell: clap_complete::Shell) -> Exit {
+pub(crate) fn completions(shell: clap_complete::Shell) -> Exit {
     let mut cmd = Cli::command();
     let mut buf = Vec::new();
     clap_complete::generate(shell, &mut cmd, "flowrun", &mut buf);
@@ -147,7 +147,7 @@ pub fn completions(shell: clap_complete::Shell) -> Exit {
 ///
 /// # Errors
 /// Rendering failed.
-pub fn man() -> Result<Exit, Error> {
+pub(crate) fn man() -> Result<Exit, Error> {
     let cmd = Cli::command();
     let mut buf = Vec::new();
     let render = |buf: &mut Vec<u8>| -> std::io::Result<()> {

@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 
 /// The type of an option.
 #[derive(Clone, Copy)]
-pub enum Ty {
+pub(crate) enum Ty {
     /// Any string (placeholders allowed).
     Str,
     /// A jq filter (a string).
@@ -36,10 +36,10 @@ pub enum Ty {
 }
 
 /// One option of a kind: name, type, whether required, what it means.
-pub type Opt = (&'static str, Ty, bool, &'static str);
+pub(crate) type Opt = (&'static str, Ty, bool, &'static str);
 
 /// Every step kind with its options (besides `id`, `kind`, `skip`, `description`).
-pub const KINDS: &[(&str, &str, &[Opt])] = &[
+pub(crate) const KINDS: &[(&str, &str, &[Opt])] = &[
     (
         "read",
         "emits one payload per file matching a glob, sorted by path",
@@ -237,7 +237,7 @@ fn ty(t: Ty, what: &str) -> Value {
 
 /// The schema.
 #[must_use]
-pub fn schema() -> Value {
+pub(crate) fn schema() -> Value {
     let id = json!({
         "type": "string",
         "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$",
@@ -322,7 +322,11 @@ pub fn schema() -> Value {
 ///
 /// # Errors
 /// None in practice; the signature matches the other commands.
-pub fn print(_ctx: &Ctx) -> Result<Exit, Error> {
+#[allow(
+    clippy::unnecessary_wraps,
+    reason = "the signature every command has, for the dispatch"
+)]
+pub(crate) fn print(_ctx: &Ctx) -> Result<Exit, Error> {
     out_json(&schema());
     Ok(Exit::Success)
 }

@@ -9,7 +9,12 @@ use crate::store::{Manifest, PayloadRecord, StepStatus};
 ///
 /// # Errors
 /// The run or step does not exist, or the manifest is unreadable.
-pub fn show(ctx: &Ctx, run: &str, flow: Option<&str>, step: Option<&str>) -> Result<Exit, Error> {
+pub(crate) fn show(
+    ctx: &Ctx,
+    run: &str,
+    flow: Option<&str>,
+    step: Option<&str>,
+) -> Result<Exit, Error> {
     let r = ctx.resolve_run(run, flow)?;
     let m = ctx.store.read_manifest(&r.dir)?;
     if let Some(id) = step {
@@ -19,7 +24,8 @@ pub fn show(ctx: &Ctx, run: &str, flow: Option<&str>, step: Option<&str>) -> Res
         out_json(&m);
         return Ok(Exit::Success);
     }
-    let took = crate::engine::elapsed(&m)
+    let took = m
+        .elapsed()
         .map(|d| format!(" ({:.2}s)", d.as_secs_f64()))
         .unwrap_or_default();
     out(format!("run      {}", m.run_id));
@@ -100,7 +106,7 @@ pub fn show(ctx: &Ctx, run: &str, flow: Option<&str>, step: Option<&str>) -> Res
 
 /// `--step ID`: the payload files of one step (or `input`).
 fn show_step(ctx: &Ctx, dir: &std::path::Path, m: &Manifest, id: &str) -> Result<Exit, Error> {
-    let rec = if id == "input" {
+    let rec = if id == crate::store::layout::INPUT {
         None
     } else {
         Some(m.steps.iter().find(|s| s.id == id).ok_or_else(|| {

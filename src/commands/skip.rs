@@ -8,7 +8,7 @@ use crate::flow::skip;
 ///
 /// # Errors
 /// The flow has problems, or a step is not in it.
-pub fn skip(
+pub(crate) fn skip(
     ctx: &Ctx,
     flow: &str,
     steps: &[String],

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 /// Whether stdout gets colour.
 #[must_use]
-pub fn enabled() -> bool {
+pub(crate) fn enabled() -> bool {
     static ON: OnceLock<bool> = OnceLock::new();
     *ON.get_or_init(|| {
         !matches!(
@@ -26,25 +26,25 @@ fn paint(text: &str, colour: AnsiColor) -> String {
 
 /// A good status (`ok`, `success`).
 #[must_use]
-pub fn ok(text: &str) -> String {
+pub(crate) fn ok(text: &str) -> String {
     paint(text, AnsiColor::Green)
 }
 
 /// A bad status (`FAILED`, `failure`).
 #[must_use]
-pub fn bad(text: &str) -> String {
+pub(crate) fn bad(text: &str) -> String {
     paint(text, AnsiColor::Red)
 }
 
 /// A status in between (`interrupted`, `skipped`, `running`).
 #[must_use]
-pub fn warn(text: &str) -> String {
+pub(crate) fn warn(text: &str) -> String {
     paint(text, AnsiColor::Yellow)
 }
 
 /// A run status, padded to the `runs` column's width, coloured by what it says.
 #[must_use]
-pub fn status(word: &str) -> String {
+pub(crate) fn status(word: &str) -> String {
     let padded = format!("{word:<11}");
     match word {
         "success" => ok(&padded),

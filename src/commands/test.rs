@@ -10,7 +10,7 @@ use serde_json::json;
 ///
 /// # Errors
 /// A missing or invalid test file, a test that is not hermetic, or an unknown flow.
-pub fn test(ctx: &Ctx, flows: &[String]) -> Result<Exit, Error> {
+pub(crate) fn test(ctx: &Ctx, flows: &[String]) -> Result<Exit, Error> {
     let names: Vec<String> = if flows.is_empty() {
         crate::flow::list(&ctx.root)
             .unwrap_or_default()
@@ -119,7 +119,7 @@ fn print_failures(failed: &[&Outcome]) {
 ///
 /// # Errors
 /// No such run, or a run that cannot become a test.
-pub fn record(ctx: &Ctx, run: &str, name: Option<&str>) -> Result<Exit, Error> {
+pub(crate) fn record(ctx: &Ctx, run: &str, name: Option<&str>) -> Result<Exit, Error> {
     let r = ctx.resolve_run(run, None)?;
     let m = ctx.store.read_manifest(&r.dir)?;
     let name = name.map_or_else(|| format!("recorded run {}", m.run_id), str::to_owned);

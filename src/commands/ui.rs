@@ -7,7 +7,7 @@ use crate::error::{Error, Exit};
 ///
 /// # Errors
 /// The address cannot be parsed or listened on.
-pub fn ui(ctx: &Ctx, listen: &str, open: bool, actions: bool) -> Result<Exit, Error> {
+pub(crate) fn ui(ctx: &Ctx, listen: &str, open: bool, actions: bool) -> Result<Exit, Error> {
     crate::ui::serve(
         ctx,
         &crate::ui::Options {

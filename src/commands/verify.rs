@@ -9,7 +9,7 @@ use serde_json::json;
 ///
 /// # Errors
 /// A run reference that matches nothing.
-pub fn verify(ctx: &Ctx, runs: &[String]) -> Result<Exit, Error> {
+pub(crate) fn verify(ctx: &Ctx, runs: &[String]) -> Result<Exit, Error> {
     let refs = if runs.is_empty() {
         ctx.store.runs_newest_first(None)
     } else {

@@ -8,7 +8,7 @@ use crate::watch::{self, Log, Options, WatchError};
 ///
 /// # Errors
 /// A bad `--grace`, or the runner could not start.
-pub fn watch(ctx: &Ctx, grace: &str) -> Result<Exit, Error> {
+pub(crate) fn watch(ctx: &Ctx, grace: &str) -> Result<Exit, Error> {
     let grace =
         crate::flow::duration::parse(grace).map_err(|e| Error::Usage(format!("--grace: {e}")))?;
     let opts = Options {

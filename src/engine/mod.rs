@@ -6,7 +6,7 @@ mod reuse;
 mod step;
 mod sync;
 
-pub use reuse::{Recorded, Reuse};
+pub(crate) use reuse::{Recorded, Reuse};
 use step::{Cx, Flowing, record};
 
 use crate::flow::Flow;
@@ -20,38 +20,38 @@ use crate::store::{
 };
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Everything a run needs besides the flow lock.
-pub struct RunSpec<'a> {
+pub(crate) struct RunSpec<'a> {
     /// The project root.
-    pub root: &'a Path,
+    pub(crate) root: &'a Path,
     /// The flow to run.
-    pub flow: &'a Flow,
+    pub(crate) flow: &'a Flow,
     /// What started the run.
-    pub trigger: TriggerKind,
+    pub(crate) trigger: TriggerKind,
     /// Initial payloads (stored under `input/`); none = the single payload `null`.
-    pub inputs: Vec<Value>,
+    pub(crate) inputs: Vec<Value>,
     /// Steps skipped in this run besides those the flow file skips (0-based).
-    pub also_skip: Vec<usize>,
+    pub(crate) also_skip: Vec<usize>,
     /// For a replay.
-    pub replay_of: Option<ReplayOf>,
+    pub(crate) replay_of: Option<ReplayOf>,
     /// For a resume: the run it continues.
-    pub resume_of: Option<String>,
+    pub(crate) resume_of: Option<String>,
     /// For a retry: the run it repeats.
-    pub retry_of: Option<String>,
+    pub(crate) retry_of: Option<String>,
     /// For a resume: outputs already recorded by an earlier run, to reuse.
-    pub reuse: Option<Reuse>,
+    pub(crate) reuse: Option<Reuse>,
     /// Where `${env:NAME}` values come from.
-    pub env: &'a dyn Fn(&str) -> Option<String>,
+    pub(crate) env: &'a dyn Fn(&str) -> Option<String>,
     /// For a resume or retry with `--edited`: edited recorded files it uses.
-    pub edited: Vec<EditedFile>,
+    pub(crate) edited: Vec<EditedFile>,
 }
 
 impl<'a> RunSpec<'a> {
     /// A plain run of `flow` started by `trigger` with `inputs` (none = `null`); the
     /// re-sync fields are left empty for the caller to fill in.
-    pub fn new(
+    pub(crate) fn new(
         root: &'a Path,
         flow: &'a Flow,
         trigger: TriggerKind,
@@ -75,7 +75,7 @@ impl<'a> RunSpec<'a> {
 }
 
 /// Progress of a run, as it happens.
-pub enum Event<'a> {
+pub(crate) enum Event<'a> {
     /// The run folder exists.
     Started {
         /// The run id.
@@ -96,16 +96,16 @@ pub enum Event<'a> {
 
 /// The outcome of a run.
 #[derive(Debug)]
-pub struct Finished {
+pub(crate) struct Finished {
     /// The run folder.
-    pub dir: PathBuf,
+    pub(crate) dir: PathBuf,
     /// The final manifest.
-    pub manifest: Manifest,
+    pub(crate) manifest: Manifest,
 }
 
 /// Why a run could not start or could not be recorded.
 #[derive(Debug, thiserror::Error)]
-pub enum EngineError {
+pub(crate) enum EngineError {
     /// A step could not be prepared (missing variable, unreadable file); nothing ran.
     #[error("{file}: {source}")]
     Prepare {
@@ -124,7 +124,7 @@ pub enum EngineError {
 /// # Errors
 /// The run could not be prepared or recorded. A step failing is not an error: it is a
 /// finished run with status `failure`.
-pub fn run(
+pub(crate) fn run(
     store: &Store,
     lock: &mut FlowLock,
     spec: RunSpec<'_>,
@@ -143,8 +143,8 @@ pub fn run(
         built.push(steps::build(def, spec.root, &mut resolver).map_err(prepare)?);
     }
     for (def, step) in flow.steps.iter().zip(built.iter_mut()) {
-        if def.kind() == "dedupe" {
-            step.set_seen_keys(store.dedupe_keys(&flow.name, &def.id)?);
+        if let Some(state) = step.as_stateful() {
+            state.set_seen_keys(store.dedupe_keys(&flow.name, &def.id)?);
         }
     }
     store.settle_previous(&flow.name, lock)?;
@@ -230,7 +230,9 @@ pub fn run(
     }
     // Only a successful run marks dedupe keys as seen.
     for (def, step) in flow.steps.iter().zip(built.iter_mut()) {
-        store.add_dedupe_keys(&flow.name, &def.id, step.take_new_keys())?;
+        if let Some(state) = step.as_stateful() {
+            store.add_dedupe_keys(&flow.name, &def.id, state.take_new_keys())?;
+        }
     }
     // The last step's outputs can be large; freeing them is no reason to keep the
     // caller (and the command line) waiting.
@@ -354,7 +356,7 @@ fn store_inputs(
             enc: None,
         }]);
     }
-    let dir = run.path.join("input");
+    let dir = run.path.join(crate::store::layout::INPUT);
     atomic::create_dir(&dir)?;
     let mut out = Vec::with_capacity(inputs.len());
     for (j, value) in inputs.into_iter().enumerate() {
@@ -376,12 +378,4 @@ fn store_inputs(
     atomic::sync_dir(&dir)?;
     run.save()?;
     Ok(out)
-}
-
-/// How long a run took, for messages.
-#[must_use]
-pub fn elapsed(m: &Manifest) -> Option<Duration> {
-    let start = crate::time::parse(&m.started_at)?;
-    let end = crate::time::parse(m.finished_at.as_deref()?)?;
-    (end - start).to_std().ok()
 }

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, mpsc};
 
-pub use crate::cores::threads;
+pub(crate) use crate::cores::threads;
 
 /// An input waiting for a worker, with the outputs an earlier run recorded for it.
 type Slot = Mutex<Option<(Flowing, Option<Vec<Recorded>>)>>;
@@ -21,7 +21,7 @@ type Done = (usize, Result<(Encoded, bool), Failure>);
     clippy::too_many_arguments,
     reason = "the pieces of one step's state, passed through"
 )]
-pub fn run(
+pub(crate) fn run(
     step: &dyn PureStep,
     passes: bool,
     todo: Vec<(usize, Flowing, Option<Vec<Recorded>>)>,

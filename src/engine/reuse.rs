@@ -10,36 +10,25 @@ use std::path::PathBuf;
 
 /// One recorded output of an earlier run.
 #[derive(Debug, Clone)]
-pub struct Recorded {
+pub(crate) struct Recorded {
     /// The file in the earlier run.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// Its manifest record there.
-    pub record: PayloadRecord,
+    pub(crate) record: PayloadRecord,
     /// Whether the file was edited since and is used anyway (`--edited`).
-    pub edited: bool,
+    pub(crate) edited: bool,
 }
 
 /// Outputs recorded per step and input content.
 #[derive(Debug, Default)]
-pub struct Reuse {
-    /// The earlier run.
-    pub from_run: String,
+pub(crate) struct Reuse {
     steps: HashMap<usize, HashMap<String, VecDeque<Vec<Recorded>>>>,
 }
 
 impl Reuse {
-    /// An empty set of reusable outputs from run `from_run`.
-    #[must_use]
-    pub fn new(from_run: &str) -> Reuse {
-        Reuse {
-            from_run: from_run.to_owned(),
-            steps: HashMap::new(),
-        }
-    }
-
     /// Records that step `step` (0-based) turned an input with blake3 `input_hash`
     /// into `outputs`.
-    pub fn add(&mut self, step: usize, input_hash: &str, outputs: Vec<Recorded>) {
+    pub(crate) fn add(&mut self, step: usize, input_hash: &str, outputs: Vec<Recorded>) {
         self.steps
             .entry(step)
             .or_default()
@@ -49,13 +38,13 @@ impl Reuse {
     }
 
     /// Takes the outputs recorded for the next input of `step` with this content.
-    pub fn take(&mut self, step: usize, input_hash: &str) -> Option<Vec<Recorded>> {
+    pub(crate) fn take(&mut self, step: usize, input_hash: &str) -> Option<Vec<Recorded>> {
         self.steps.get_mut(&step)?.get_mut(input_hash)?.pop_front()
     }
 
     /// Whether anything is recorded for `step`.
     #[must_use]
-    pub fn covers(&self, step: usize) -> bool {
+    pub(crate) fn covers(&self, step: usize) -> bool {
         self.steps.contains_key(&step)
     }
 }

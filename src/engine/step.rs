@@ -15,16 +15,16 @@ use std::time::{Duration, Instant};
 
 /// A payload on its way from one step to the next.
 pub(super) struct Flowing {
-    pub value: Value,
+    pub(crate) value: Value,
     /// Its file in this run, relative to the run folder (`None` for the implicit start).
-    pub file: Option<String>,
+    pub(crate) file: Option<String>,
     /// How that file was written.
-    pub enc: Option<payload::Encoded>,
+    pub(crate) enc: Option<payload::Encoded>,
 }
 
 impl Flowing {
     /// blake3 of the payload's pretty JSON (from its file's record when it has one).
-    pub fn hash(&self) -> String {
+    pub(crate) fn hash(&self) -> String {
         self.enc.as_ref().map_or_else(
             || crate::json::payload_hash(&self.value),
             |e| e.full_blake3.clone(),
@@ -48,12 +48,12 @@ pub(super) fn record(file: &str, enc: &payload::Encoded, source: Option<String>)
 
 /// A step failed on an input payload (or the store failed while it ran).
 pub(super) struct Failure {
-    pub message: String,
-    pub input: Option<String>,
+    pub(crate) message: String,
+    pub(crate) input: Option<String>,
 }
 
 impl Failure {
-    pub fn store(e: &StoreError, input: Option<String>) -> Failure {
+    pub(crate) fn store(e: &StoreError, input: Option<String>) -> Failure {
         Failure {
             message: format!("cannot record a payload: {e}"),
             input,
@@ -63,13 +63,13 @@ impl Failure {
 
 /// What stays the same for every step of a run.
 pub(super) struct Cx<'a> {
-    pub root: &'a Path,
-    pub flow: &'a Flow,
-    pub run_id: &'a str,
-    pub run_dir: &'a Path,
-    pub deadline: Option<Instant>,
-    pub max: u64,
-    pub secrets: &'a Secrets,
+    pub(crate) root: &'a Path,
+    pub(crate) flow: &'a Flow,
+    pub(crate) run_id: &'a str,
+    pub(crate) run_dir: &'a Path,
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) max: u64,
+    pub(crate) secrets: &'a Secrets,
 }
 
 /// Outputs of one input payload, encoded into temporary files, ready to be numbered.
@@ -97,7 +97,7 @@ impl Cx<'_> {
 
     /// A failure when the run must end before its next input: a stop was requested (the
     /// engine records the run `interrupted`), or the run's timeout passed.
-    pub fn timed_out(&self) -> Option<Failure> {
+    pub(crate) fn timed_out(&self) -> Option<Failure> {
         if crate::child::stop_signal().is_some() {
             return Some(Failure {
                 message: "stopped".to_owned(),
@@ -126,7 +126,7 @@ impl Cx<'_> {
 
     /// Encodes a step's outputs for one input. A step that passes its input on unchanged
     /// gets a copy of the input's stored file: same bytes, no second printing.
-    pub fn encode(
+    pub(crate) fn encode(
         &self,
         dir: &Path,
         outputs: Vec<Value>,
@@ -148,7 +148,7 @@ impl Cx<'_> {
     }
 
     /// Encodes outputs recorded by an earlier run, checking they are still what was recorded.
-    pub fn reencode(
+    pub(crate) fn reencode(
         &self,
         dir: &Path,
         old: &[Recorded],
@@ -182,7 +182,7 @@ impl Cx<'_> {
     }
 
     /// Runs step `i` over `inputs` and records its outputs; returns them for the next step.
-    pub fn run_step(
+    pub(crate) fn run_step(
         &mut self,
         run: &mut RunDir,
         i: usize,
@@ -321,11 +321,11 @@ impl Cx<'_> {
 /// and saves the manifest — so a name never points at data that is not on disk, and the
 /// manifest never lists a file that is not there.
 pub(super) struct Committer<'r> {
-    pub run: &'r mut RunDir,
-    pub i: usize,
-    pub dir: &'r Path,
-    pub rel: &'r str,
-    pub out: &'r mut Vec<Flowing>,
+    pub(crate) run: &'r mut RunDir,
+    pub(crate) i: usize,
+    pub(crate) dir: &'r Path,
+    pub(crate) rel: &'r str,
+    pub(crate) out: &'r mut Vec<Flowing>,
     staged: Vec<(Pending, PathBuf)>,
     syncer: Syncer,
     last_flush: Instant,
@@ -340,7 +340,7 @@ const FLUSH_EVERY: Duration = Duration::from_millis(200);
 const FLUSH_BEFORE_INPUT: Duration = Duration::from_millis(20);
 
 impl<'r> Committer<'r> {
-    pub fn new(
+    pub(crate) fn new(
         run: &'r mut RunDir,
         i: usize,
         dir: &'r Path,
@@ -391,7 +391,7 @@ impl<'r> Committer<'r> {
     }
 
     /// Records the outputs of one input payload and counts the input as done.
-    pub fn commit(&mut self, encoded: Encoded, source: Option<&str>) -> Result<(), Failure> {
+    pub(crate) fn commit(&mut self, encoded: Encoded, source: Option<&str>) -> Result<(), Failure> {
         for (value, pending) in encoded {
             self.push(value, pending, source)?;
         }
@@ -420,7 +420,7 @@ impl<'r> Committer<'r> {
     }
 
     /// Syncs, names and records everything staged, then saves the manifest.
-    pub fn flush(&mut self) -> Result<(), Failure> {
+    pub(crate) fn flush(&mut self) -> Result<(), Failure> {
         if !self.staged.is_empty() {
             self.syncer.wait().map_err(|e| Failure::store(&e, None))?;
             for (pending, path) in self.staged.drain(..) {

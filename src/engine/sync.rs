@@ -21,7 +21,7 @@ pub(super) struct Syncer {
 }
 
 impl Syncer {
-    pub fn new() -> Syncer {
+    pub(crate) fn new() -> Syncer {
         let (work, jobs) = channel::<(File, PathBuf)>();
         let (report, done) = channel();
         let jobs = Arc::new(Mutex::new(jobs));
@@ -53,7 +53,7 @@ impl Syncer {
 
     /// Starts syncing `file` (written at `path`); syncs it right away when the pool has
     /// no threads.
-    pub fn submit(&mut self, file: File, path: PathBuf) -> Result<(), StoreError> {
+    pub(crate) fn submit(&mut self, file: File, path: PathBuf) -> Result<(), StoreError> {
         match &self.work {
             Some(work) if !self.threads.is_empty() => {
                 if work.send((file, path)).is_ok() {
@@ -70,7 +70,7 @@ impl Syncer {
     }
 
     /// Waits until every submitted file is synced; the first error, if any.
-    pub fn wait(&mut self) -> Result<(), StoreError> {
+    pub(crate) fn wait(&mut self) -> Result<(), StoreError> {
         let mut first = Ok(());
         while self.outstanding > 0 {
             let result = self.done.recv().unwrap_or_else(|_| {

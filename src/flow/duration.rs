@@ -51,7 +51,7 @@ pub fn parse(text: &str) -> Result<Duration, String> {
 
 /// Formats a duration compactly for messages: `1.234s`, `15m`.
 #[must_use]
-pub fn show(d: Duration) -> String {
+pub(crate) fn show(d: Duration) -> String {
     let ms = d.as_millis();
     if ms.is_multiple_of(3_600_000) && ms > 0 {
         format!("{}h", ms / 3_600_000)

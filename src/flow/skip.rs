@@ -8,11 +8,11 @@
 use toml_edit::Item;
 
 /// The comment on `skip` lines that `flowrun skip` added.
-pub const MARK: &str = "# set by flowrun skip";
+pub(crate) const MARK: &str = "# set by flowrun skip";
 
 /// Why a skip edit could not be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SkipError {
+pub(crate) enum SkipError {
     /// The file does not parse as TOML.
     #[error("the flow file does not parse: {0}")]
     Parse(String),
@@ -41,7 +41,7 @@ pub enum SkipError {
 ///
 /// # Errors
 /// The text does not parse, or an id is not a step of the flow.
-pub fn set(src: &str, ids: Option<&[String]>, on: bool) -> Result<String, SkipError> {
+pub(crate) fn set(src: &str, ids: Option<&[String]>, on: bool) -> Result<String, SkipError> {
     let bom = if src.starts_with('\u{feff}') { 3 } else { 0 };
     let body = &src[bom..];
     let doc = toml_edit::Document::parse(body)
@@ -142,7 +142,7 @@ fn line_of(body: &str, at: usize) -> (usize, usize) {
 ///
 /// # Errors
 /// `through` is not a step of the flow.
-pub fn through(ids: &[String], through: &str) -> Result<Vec<String>, SkipError> {
+pub(crate) fn through(ids: &[String], through: &str) -> Result<Vec<String>, SkipError> {
     let pos = ids
         .iter()
         .position(|i| i == through)

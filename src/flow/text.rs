@@ -5,21 +5,21 @@ use std::fmt;
 
 /// A string option as written in the flow file, placeholders unresolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Text {
+pub(crate) struct Text {
     raw: String,
 }
 
 /// A placeholder that is not `${env:NAME}` or `${secret:NAME}` with
 /// NAME = `[A-Za-z_][A-Za-z0-9_]*`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BadPlaceholder {
+pub(crate) struct BadPlaceholder {
     /// Byte offset of the `${env:` or `${secret:` in the string.
-    pub offset: usize,
+    pub(crate) offset: usize,
 }
 
 /// Which kind of placeholder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum VarKind {
+pub(crate) enum VarKind {
     /// `${env:NAME}`: a plain setting.
     Env,
     /// `${secret:NAME}`: a secret, masked everywhere.
@@ -29,7 +29,7 @@ pub enum VarKind {
 impl VarKind {
     /// The placeholder's prefix, `env` or `secret`.
     #[must_use]
-    pub fn prefix(self) -> &'static str {
+    pub(crate) fn prefix(self) -> &'static str {
         match self {
             VarKind::Env => "env",
             VarKind::Secret => "secret",
@@ -39,23 +39,23 @@ impl VarKind {
 
 /// One placeholder in a text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Var<'a> {
+pub(crate) struct Var<'a> {
     /// Its kind.
-    pub kind: VarKind,
+    pub(crate) kind: VarKind,
     /// The variable's name.
-    pub name: &'a str,
+    pub(crate) name: &'a str,
     /// Byte offset of the `$` in the text.
-    pub offset: usize,
+    pub(crate) offset: usize,
 }
 
 /// A variable a flow needs and the environment does not have.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("environment variable `{name}` is not set (the flow uses ${{{prefix}:{name}}})", prefix = .kind.prefix())]
-pub struct MissingEnv {
+pub(crate) struct MissingEnv {
     /// The variable's name.
-    pub name: String,
+    pub(crate) name: String,
     /// How the flow uses it.
-    pub kind: VarKind,
+    pub(crate) kind: VarKind,
 }
 
 const OPENS: [(&str, VarKind); 2] = [("${env:", VarKind::Env), ("${secret:", VarKind::Secret)];
@@ -65,7 +65,7 @@ impl Text {
     ///
     /// # Errors
     /// The first malformed placeholder.
-    pub fn parse(raw: &str) -> Result<Text, BadPlaceholder> {
+    pub(crate) fn parse(raw: &str) -> Result<Text, BadPlaceholder> {
         let text = Text {
             raw: raw.to_owned(),
         };
@@ -79,18 +79,18 @@ impl Text {
 
     /// The text as written.
     #[must_use]
-    pub fn raw(&self) -> &str {
+    pub(crate) fn raw(&self) -> &str {
         &self.raw
     }
 
     /// Whether the text holds any placeholder.
     #[must_use]
-    pub fn has_placeholders(&self) -> bool {
+    pub(crate) fn has_placeholders(&self) -> bool {
         self.vars().next().is_some()
     }
 
     /// The placeholders the text uses, in order.
-    pub fn vars(&self) -> impl Iterator<Item = Var<'_>> {
+    pub(crate) fn vars(&self) -> impl Iterator<Item = Var<'_>> {
         self.parts().filter_map(|p| match p {
             Part::Var(v) => Some(v),
             _ => None,
@@ -101,7 +101,10 @@ impl Text {
     ///
     /// # Errors
     /// The first variable `lookup` does not know.
-    pub fn resolve(&self, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, MissingEnv> {
+    pub(crate) fn resolve(
+        &self,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<String, MissingEnv> {
         let mut out = String::with_capacity(self.raw.len());
         for part in self.parts() {
             match part {
@@ -117,7 +120,7 @@ impl Text {
     /// `$__secret_NAME` (the same length as the placeholder), or, inside a jq string,
     /// an interpolation of the variable's text, `\($__envstr_NAME)`.
     #[must_use]
-    pub fn jq_code(&self) -> JqCode {
+    pub(crate) fn jq_code(&self) -> JqCode {
         let raw = self.raw.as_str();
         let mut out = JqCode {
             code: String::with_capacity(raw.len()),
@@ -210,26 +213,26 @@ fn lookup_var(lookup: &dyn Fn(&str) -> Option<String>, v: Var<'_>) -> Result<Str
 
 /// A jq option rewritten so that its placeholders are jq variables.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JqCode {
+pub(crate) struct JqCode {
     /// The jq code to compile.
-    pub code: String,
+    pub(crate) code: String,
     /// The variables it uses, each once, in order of first use.
-    pub globals: Vec<Global>,
+    pub(crate) globals: Vec<Global>,
     segments: Vec<Segment>,
 }
 
 /// A jq variable standing for a placeholder.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Global {
+pub(crate) struct Global {
     /// The jq variable, with its `$`.
-    pub var: String,
+    pub(crate) var: String,
     /// The environment variable's name.
-    pub name: String,
+    pub(crate) name: String,
     /// `${env:…}` or `${secret:…}`.
-    pub kind: VarKind,
+    pub(crate) kind: VarKind,
     /// Inside a jq string: the value is the variable's text. Elsewhere a value that
     /// reads as JSON (`5`, `true`, `["a"]`) is that JSON value, anything else a string.
-    pub as_text: bool,
+    pub(crate) as_text: bool,
 }
 
 impl Global {
@@ -237,7 +240,7 @@ impl Global {
     ///
     /// # Errors
     /// The variable is not set.
-    pub fn value(
+    pub(crate) fn value(
         &self,
         lookup: &dyn Fn(&str) -> Option<String>,
     ) -> Result<serde_json::Value, MissingEnv> {
@@ -269,14 +272,14 @@ struct Segment {
 impl JqCode {
     /// The names of the jq variables, for the compiler.
     #[must_use]
-    pub fn var_names(&self) -> Vec<&str> {
+    pub(crate) fn var_names(&self) -> Vec<&str> {
         self.globals.iter().map(|g| g.var.as_str()).collect()
     }
 
     /// The byte offset in the text as written of offset `pos` in [`JqCode::code`]
     /// (a position inside a rewritten placeholder maps to the placeholder's start).
     #[must_use]
-    pub fn original(&self, pos: usize) -> usize {
+    pub(crate) fn original(&self, pos: usize) -> usize {
         let mut shift: isize = 0;
         for s in &self.segments {
             if pos < s.new_start {
@@ -374,28 +377,28 @@ fn is_var_name(name: &str) -> bool {
 
 /// One placeholder of a flow, with what it is treated as.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Use {
+pub(crate) struct Use {
     /// The step using it.
-    pub step: String,
+    pub(crate) step: String,
     /// The option, e.g. `headers.Authorization`.
-    pub option: String,
+    pub(crate) option: String,
     /// The variable's name.
-    pub name: String,
+    pub(crate) name: String,
     /// How it is written.
-    pub kind: VarKind,
+    pub(crate) kind: VarKind,
     /// Whether its value is treated as a secret: every `${secret:…}`, and an `${env:…}`
     /// where credentials travel (see [`Use::implied`]).
-    pub secret: bool,
+    pub(crate) secret: bool,
     /// An `${env:…}` treated as a secret because of where it is used: an `http` step's
     /// `headers`, `query` or the user and password of its `url`, a `command`'s `env`.
-    pub implied: bool,
+    pub(crate) implied: bool,
 }
 
 impl crate::flow::Flow {
     /// Every placeholder of the flow, in file order, with what it is treated as.
     #[must_use]
-    pub fn placeholders(&self) -> Vec<Use> {
-        use crate::flow::Spec;
+    pub(crate) fn placeholders(&self) -> Vec<Use> {
+        use crate::steps::Carries;
         let mut out = Vec::new();
         for step in &self.steps {
             let mut add = |option: &str, t: &Text, credential: &dyn Fn(&Var<'_>) -> bool| {
@@ -411,50 +414,14 @@ impl crate::flow::Flow {
                     });
                 }
             };
-            let no = |_: &Var<'_>| false;
-            let yes = |_: &Var<'_>| true;
-            match &step.spec {
-                Spec::Http(h) => {
-                    let userinfo = userinfo_range(h.url.raw());
-                    add("url", &h.url, &|v| userinfo.contains(&v.offset));
-                    for (k, v) in &h.headers {
-                        add(&format!("headers.{k}"), v, &yes);
-                    }
-                    for (k, v) in &h.query {
-                        add(&format!("query.{k}"), v, &yes);
-                    }
-                    if let Some(n) = &h.next {
-                        add("next", &n.text, &no);
-                    }
+            step.spec.texts(&mut |option, t, carries| match carries {
+                Carries::Data => add(option, t, &|_| false),
+                Carries::Credentials => add(option, t, &|_| true),
+                Carries::Url => {
+                    let userinfo = userinfo_range(t.raw());
+                    add(option, t, &|v| userinfo.contains(&v.offset));
                 }
-                Spec::Command { run, env, .. } => {
-                    for t in run {
-                        add("run", t, &no);
-                    }
-                    for (k, v) in env {
-                        add(&format!("env.{k}"), v, &yes);
-                    }
-                }
-                Spec::Read { path, .. } | Spec::Write { path, .. } => add("path", path, &no),
-                Spec::Map { jq } | Spec::Filter { jq, .. } => add("jq", &jq.text, &no),
-                Spec::Dedupe { key, .. } => add("key", &key.text, &no),
-                Spec::Split { path, .. } => {
-                    if let Some(p) = path {
-                        add("path", &p.text, &no);
-                    }
-                }
-                Spec::Assert {
-                    jq, equals_file, ..
-                } => {
-                    if let Some(j) = jq {
-                        add("jq", &j.text, &no);
-                    }
-                    if let Some(e) = equals_file {
-                        add("equals_file", e, &no);
-                    }
-                }
-                Spec::Merge => {}
-            }
+            });
         }
         out
     }

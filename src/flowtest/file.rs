@@ -6,88 +6,88 @@ use std::path::{Path, PathBuf};
 
 /// The path of the test file of flow `name` under `root`.
 #[must_use]
-pub fn test_path(root: &Path, name: &str) -> PathBuf {
+pub(crate) fn test_path(root: &Path, name: &str) -> PathBuf {
     root.join("flows").join(format!("{name}{SUFFIX}"))
 }
 
 /// How test files end; files ending so in `flows/` are not flows.
-pub const SUFFIX: &str = ".test.toml";
+pub(crate) const SUFFIX: &str = ".test.toml";
 
 /// A whole test file.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TestFile {
+pub(crate) struct TestFile {
     /// `[[tests]]`.
     #[serde(default)]
-    pub tests: Vec<Case>,
+    pub(crate) tests: Vec<Case>,
 }
 
 /// One `[[tests]]` entry.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Case {
+pub(crate) struct Case {
     /// `name`.
-    pub name: String,
+    pub(crate) name: String,
     /// `input`: one input payload.
-    pub input: Option<toml::Value>,
+    pub(crate) input: Option<toml::Value>,
     /// `inputs`: several input payloads.
-    pub inputs: Option<Vec<toml::Value>>,
+    pub(crate) inputs: Option<Vec<toml::Value>>,
     /// `input_file`: a JSON file holding the one input payload (relative to the test file).
-    pub input_file: Option<String>,
+    pub(crate) input_file: Option<String>,
     /// `inputs_json`: the input payloads as a JSON array (for values TOML cannot hold,
     /// such as `null`).
-    pub inputs_json: Option<String>,
+    pub(crate) inputs_json: Option<String>,
     /// `[[tests.stub]]`.
     #[serde(default)]
-    pub stub: Vec<Stub>,
+    pub(crate) stub: Vec<Stub>,
     /// `[[tests.expect]]`.
     #[serde(default)]
-    pub expect: Vec<Expect>,
+    pub(crate) expect: Vec<Expect>,
     /// `[tests.fails]`.
-    pub fails: Option<Fails>,
+    pub(crate) fails: Option<Fails>,
 }
 
 /// A step replaced by fixed payloads.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Stub {
+pub(crate) struct Stub {
     /// `step`.
-    pub step: String,
+    pub(crate) step: String,
     /// `payloads`.
-    pub payloads: Option<Vec<toml::Value>>,
+    pub(crate) payloads: Option<Vec<toml::Value>>,
     /// `payloads_json`: the payloads as a JSON array.
-    pub payloads_json: Option<String>,
+    pub(crate) payloads_json: Option<String>,
 }
 
 /// What a step must output.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Expect {
+pub(crate) struct Expect {
     /// `step`.
-    pub step: String,
+    pub(crate) step: String,
     /// `payloads`: its output payloads, in order.
-    pub payloads: Option<Vec<toml::Value>>,
+    pub(crate) payloads: Option<Vec<toml::Value>>,
     /// `payloads_json`: the same as a JSON array.
-    pub payloads_json: Option<String>,
+    pub(crate) payloads_json: Option<String>,
     /// `jq`: a condition every output payload must meet.
-    pub jq: Option<String>,
+    pub(crate) jq: Option<String>,
 }
 
 /// Where and how the run must fail.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Fails {
+pub(crate) struct Fails {
     /// `step`.
-    pub step: String,
+    pub(crate) step: String,
     /// `message`: text the error must contain.
-    pub message: Option<String>,
+    pub(crate) message: Option<String>,
 }
 
 /// Reads and parses a test file; errors name the file and line:col.
 ///
 /// # Errors
 /// The file is unreadable or not a valid test file.
-pub fn load(path: &Path) -> Result<TestFile, String> {
+pub(crate) fn load(path: &Path) -> Result<TestFile, String> {
     let shown = crate::flow::display_path(path);
     let text = std::fs::read_to_string(path).map_err(|e| format!("{shown}: {e}"))?;
     toml::from_str::<TestFile>(&text).map_err(|e| {
@@ -108,7 +108,7 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 /// A TOML value as JSON (dates and times become strings).
 #[must_use]
-pub fn to_json(v: &toml::Value) -> Value {
+pub(crate) fn to_json(v: &toml::Value) -> Value {
     match v {
         toml::Value::String(s) => Value::String(s.clone()),
         toml::Value::Integer(i) => Value::from(*i),
@@ -126,7 +126,7 @@ pub fn to_json(v: &toml::Value) -> Value {
 ///
 /// # Errors
 /// Both or neither are given (when `required`), or the JSON is not an array.
-pub fn payloads(
+pub(crate) fn payloads(
     toml: Option<&Vec<toml::Value>>,
     json: Option<&String>,
     what: &str,

@@ -5,11 +5,11 @@
 //! each segment is an ordinary engine run (the other steps skipped) whose inputs are the
 //! stub's payloads. So the engine is the one `flowrun run` uses, unchanged.
 
-pub mod file;
-pub mod record;
+pub(crate) mod file;
+pub(crate) mod record;
 
 use crate::engine::{self, RunSpec};
-use crate::flow::{Flow, Spec};
+use crate::flow::{Flow, StepDef};
 use crate::jq::Jq;
 use crate::store::{StepStatus, Store, TriggerKind};
 use file::Case;
@@ -19,7 +19,7 @@ use std::path::Path;
 
 /// What one step did in a test run.
 #[derive(Debug, Clone)]
-pub enum Ran {
+pub(crate) enum Ran {
     /// It ran (or was stubbed) and output these payloads.
     Output(Vec<Value>),
     /// It failed with this message.
@@ -30,25 +30,22 @@ pub enum Ran {
 
 /// The result of one test.
 #[derive(Debug, serde::Serialize)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     /// The flow.
-    pub flow: String,
+    pub(crate) flow: String,
     /// The test's name.
-    pub name: String,
+    pub(crate) name: String,
     /// Whether it passed.
-    pub ok: bool,
+    pub(crate) ok: bool,
     /// What went wrong, as readable lines.
-    pub problems: Vec<String>,
+    pub(crate) problems: Vec<String>,
 }
 
-/// Whether a step of this kind acts outside the run: it must be stubbed in a test
-/// (a `read` of project files may run).
+/// Whether a step acts outside the run: it must be stubbed in a test (a `read` of
+/// project files may run).
 #[must_use]
-pub fn is_connector(spec: &Spec) -> bool {
-    matches!(
-        spec,
-        Spec::Read { .. } | Spec::Write { .. } | Spec::Http(_) | Spec::Command { .. }
-    )
+pub(crate) fn is_connector(def: &StepDef) -> bool {
+    def.kind.props.connector
 }
 
 /// Checks a case against its flow before anything runs: steps exist, every connector
@@ -56,7 +53,7 @@ pub fn is_connector(spec: &Spec) -> bool {
 ///
 /// # Errors
 /// What is wrong, naming the test and the step.
-pub fn validate(flow: &Flow, case: &Case) -> Result<(), String> {
+pub(crate) fn validate(flow: &Flow, case: &Case) -> Result<(), String> {
     let t = &case.name;
     let known = |step: &str, what: &str| -> Result<usize, String> {
         flow.step_index(step).ok_or_else(|| {
@@ -108,19 +105,17 @@ pub fn validate(flow: &Flow, case: &Case) -> Result<(), String> {
         ));
     }
     for def in &flow.steps {
-        if !is_connector(&def.spec) || case.stub.iter().any(|s| s.step == def.id) {
+        if !is_connector(def) || case.stub.iter().any(|s| s.step == def.id) {
             continue;
         }
-        if let Spec::Read { path, .. } = &def.spec
-            && inside_project(path.raw())
-        {
+        let reads = def.spec.reads_only();
+        if reads.is_some_and(|path| inside_project(path.raw())) {
             continue;
         }
-        let why = match def.spec {
-            Spec::Read { .. } => "reads outside the project",
-            Spec::Write { .. } => "writes files",
-            Spec::Http(_) => "makes HTTP requests",
-            _ => "runs a command",
+        let why = if reads.is_some() {
+            "reads outside the project"
+        } else {
+            "acts outside the run"
         };
         return Err(format!(
             "test `{t}`: step `{}` ({}) {why} and is not stubbed; flowrun test runs nothing against the real world: add a [[tests.stub]] with step = \"{}\"",
@@ -145,7 +140,7 @@ fn inside_project(glob: &str) -> bool {
 ///
 /// # Errors
 /// An unreadable input file.
-pub fn inputs(case: &Case, test_file: &Path) -> Result<Vec<Value>, String> {
+pub(crate) fn inputs(case: &Case, test_file: &Path) -> Result<Vec<Value>, String> {
     if let Some(v) = &case.input {
         return Ok(vec![file::to_json(v)]);
     }
@@ -171,7 +166,7 @@ pub fn inputs(case: &Case, test_file: &Path) -> Result<Vec<Value>, String> {
 ///
 /// # Errors
 /// The run could not be prepared or recorded (a missing variable, a store failure).
-pub fn run_case(
+pub(crate) fn run_case(
     root: &Path,
     flow: &Flow,
     case: &Case,
@@ -194,7 +189,7 @@ pub fn run_case(
     }
     for (i, _) in &stubs {
         // Never built into anything that acts (and needs no variables): it is skipped.
-        test_flow.steps[*i].spec = Spec::Merge;
+        (test_flow.steps[*i].kind, test_flow.steps[*i].spec) = crate::steps::inert();
     }
     let temp = tempfile::Builder::new()
         .prefix("flowrun-test-")
@@ -277,7 +272,7 @@ fn run_segment(
 
 /// Judges what ran against the case's expectations.
 #[must_use]
-pub fn judge(flow: &Flow, case: &Case, ran: &[Ran]) -> Vec<String> {
+pub(crate) fn judge(flow: &Flow, case: &Case, ran: &[Ran]) -> Vec<String> {
     let mut problems = Vec::new();
     let failure = flow.steps.iter().zip(ran).find_map(|(d, r)| match r {
         Ran::Failed(m) => Some((d.id.as_str(), m.as_str())),
@@ -369,7 +364,7 @@ fn check_jq(step: &str, src: &str, actual: &[Value], problems: &mut Vec<String>)
 
 /// Equality of JSON values where numbers compare by value (`42` equals `42.0`).
 #[must_use]
-pub fn same(a: &Value, b: &Value) -> bool {
+pub(crate) fn same(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => {
             x == y || (x.as_f64().is_some() && x.as_f64() == y.as_f64())

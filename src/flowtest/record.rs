@@ -17,7 +17,7 @@ const CONNECTORS: [&str; 4] = ["read", "write", "http", "command"];
 /// # Errors
 /// A payload cannot be read back (trimmed, missing), or a connector step failed (a stub
 /// cannot fail).
-pub fn test_text(dir: &Path, m: &Manifest, name: &str) -> Result<String, String> {
+pub(crate) fn test_text(dir: &Path, m: &Manifest, name: &str) -> Result<String, String> {
     let read = |file: &str| -> Result<Value, String> {
         crate::store::payload::read(&dir.join(file))
             .map_err(|e| format!("{e} (a test needs every payload of the run whole)"))
@@ -106,7 +106,7 @@ pub fn test_text(dir: &Path, m: &Manifest, name: &str) -> Result<String, String>
 /// # Errors
 /// The file cannot be read or written, it already has a test of this name, or the result
 /// would not be a valid test file.
-pub fn append(
+pub(crate) fn append(
     root: &Path,
     flow: &str,
     name: &str,

@@ -49,7 +49,7 @@ fn word_at(src: &str, i: usize) -> &str {
 
 /// Rewrites every destructuring alternative; `None` when there is none (or the text
 /// does not have the expected shape, left for the parser to report).
-pub fn rewrite(src: &str) -> Option<String> {
+pub(crate) fn rewrite(src: &str) -> Option<String> {
     let mut text = src.to_owned();
     let mut changed = false;
     for _ in 0..64 {

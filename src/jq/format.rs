@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 /// A float as jq prints it: the shortest digits that read back the same, with an
 /// exponent (`1e-05`, `1e+20`) only when the point is far from them (jq's `g_fmt` rule).
-pub fn float_text(f: f64) -> String {
+pub(crate) fn float_text(f: f64) -> String {
     if f.is_nan() {
         return "null".into();
     }
@@ -43,7 +43,7 @@ fn num_text(n: &Num) -> String {
 }
 
 /// Compact JSON, as jq's `tojson` writes it.
-pub fn dump(v: &Val) -> String {
+pub(crate) fn dump(v: &Val) -> String {
     let mut out = String::new();
     write(v, &mut out, 0);
     out
@@ -96,7 +96,7 @@ fn write(v: &Val, out: &mut String, depth: usize) {
 }
 
 /// `tostring`: strings as they are, everything else as JSON.
-pub fn text(v: &Val) -> String {
+pub(crate) fn text(v: &Val) -> String {
     match v {
         Val::TStr(b) | Val::BStr(b) => String::from_utf8_lossy(b).into_owned(),
         other => dump(other),
@@ -114,7 +114,7 @@ fn row(v: &Val, what: &str) -> Result<Vec<Val>, String> {
 }
 
 /// `@csv`, `@tsv`, `@sh`, `@html`, `@uri`, `@urid`, `@base64`, `@base64d`, `@base32`, `@base32d`.
-pub fn apply(name: &str, v: &Val) -> Result<String, String> {
+pub(crate) fn apply(name: &str, v: &Val) -> Result<String, String> {
     match name {
         "csv" | "tsv" => {
             let csv = name == "csv";

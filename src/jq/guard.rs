@@ -10,7 +10,7 @@ use jaq_core::load::parse::{BinaryOp, Def, Term};
 type Defs<'s> = [Def<&'s str, Term<&'s str>>];
 
 /// The first definition in `source` that always calls itself.
-pub fn check(source: &str) -> Result<(), CompileError> {
+pub(crate) fn check(source: &str) -> Result<(), CompileError> {
     let Some(term) = jaq_core::load::parse(source, |p| p.term()) else {
         // Parse errors are reported by the compiler.
         return Ok(());

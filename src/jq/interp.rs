@@ -23,7 +23,7 @@ fn refused(name: &str) -> Option<&'static str> {
 }
 
 /// A filter compiled by jaq.
-pub struct Program {
+pub(crate) struct Program {
     filter: Filter,
     /// Whether the filter uses `$ENV`, bound after the caller's variables.
     uses_env: bool,
@@ -32,7 +32,10 @@ pub struct Program {
 impl Program {
     /// Compiles `source` with jq's standard definitions.
     /// `vars` are the global variables it may use (names with `$`).
-    pub fn compile_with_vars(source: &str, vars: &[&str]) -> Result<Program, Vec<CompileError>> {
+    pub(crate) fn compile_with_vars(
+        source: &str,
+        vars: &[&str],
+    ) -> Result<Program, Vec<CompileError>> {
         let prepared = prepare(source);
         let source = prepared.as_ref();
         // `$ENV` is bound only for filters that mention it: the others need not pay for
@@ -127,7 +130,7 @@ impl Program {
     /// Runs the filter with the values of its global variables (in the order they were
     /// compiled with) and collects its outputs; stops at the first error or when a
     /// budget of [`limits`] runs out.
-    pub fn run(&self, input: &Value, vars: &[Value]) -> Result<Vec<Value>, String> {
+    pub(crate) fn run(&self, input: &Value, vars: &[Value]) -> Result<Vec<Value>, String> {
         // A bug inside the interpreter must fail the step, not the process.
         let guarded = crate::panic::quietly(|| {
             limits::with_budget(|| {
@@ -253,7 +256,7 @@ fn error_text(e: &jaq_core::Error<V>) -> String {
 }
 
 /// Converts a payload into jaq's value type.
-pub fn to_val(v: &Value) -> Val {
+pub(crate) fn to_val(v: &Value) -> Val {
     match v {
         Value::Null => Val::Null,
         Value::Bool(b) => Val::Bool(*b),
@@ -276,11 +279,11 @@ pub fn to_val(v: &Value) -> Val {
 
 /// Payloads nest at most this deep: deeper values would exhaust the stack of every
 /// recursive walk over them (printing, hashing, dropping).
-pub const MAX_DEPTH: usize = 10_000;
+pub(crate) const MAX_DEPTH: usize = 10_000;
 
 /// Converts jaq's value type back into a payload, as jq would print it; `None` when
 /// the value nests deeper than [`MAX_DEPTH`].
-pub fn from_val(v: &Val, depth: usize) -> Option<Value> {
+pub(crate) fn from_val(v: &Val, depth: usize) -> Option<Value> {
     if depth > MAX_DEPTH {
         return None;
     }
@@ -323,7 +326,7 @@ fn num_to_value(n: &Num) -> Value {
 }
 
 /// jq prints NaN as null and infinities as the largest finite doubles.
-pub fn float_value(f: f64) -> Value {
+pub(crate) fn float_value(f: f64) -> Value {
     if f.is_nan() {
         Value::Null
     } else if f.is_infinite() {

@@ -13,22 +13,22 @@ use std::time::{Duration, Instant};
 
 /// Longest a single run of a filter on one payload may take, when the run has no
 /// sooner deadline.
-pub const TIME_LIMIT: Duration = Duration::from_secs(60);
+pub(crate) const TIME_LIMIT: Duration = Duration::from_secs(60);
 /// Most bytes of stack a filter may use (steps run on threads with
 /// [`crate::cores::STEP_STACK`] bytes of stack).
-pub const STACK_LIMIT: usize = crate::cores::STEP_STACK / 2;
+pub(crate) const STACK_LIMIT: usize = crate::cores::STEP_STACK / 2;
 /// Longest string a filter may build, in bytes.
-pub const MAX_STRING_BYTES: usize = 256 << 20;
+pub(crate) const MAX_STRING_BYTES: usize = 256 << 20;
 /// Most elements an array built by a filter may have.
-pub const MAX_ARRAY_LEN: usize = 16 << 20;
+pub(crate) const MAX_ARRAY_LEN: usize = 16 << 20;
 /// Most outputs one run of a filter may yield.
-pub const MAX_OUTPUTS: usize = 1 << 22;
+pub(crate) const MAX_OUTPUTS: usize = 1 << 22;
 
 /// How often (in copies) the clock and the stack are looked at.
 const CHECK_EVERY: u32 = 1024;
 
 /// How the panic message of a budget that ran out begins.
-pub const MARK: &str = "jq budget: ";
+pub(crate) const MARK: &str = "jq budget: ";
 
 #[derive(Clone, Copy)]
 struct Budget {
@@ -45,23 +45,23 @@ thread_local! {
 
 /// Sets the deadline of the run this thread works for (`None`: no run timeout). Filters
 /// run on this thread stop at this deadline when it comes before [`TIME_LIMIT`].
-pub fn set_run_deadline(deadline: Option<Instant>) {
+pub(crate) fn set_run_deadline(deadline: Option<Instant>) {
     RUN_DEADLINE.with(|d| d.set(deadline));
 }
 
 /// The run deadline this thread works under.
 #[must_use]
-pub fn run_deadline() -> Option<Instant> {
+pub(crate) fn run_deadline() -> Option<Instant> {
     RUN_DEADLINE.with(Cell::get)
 }
 
 /// Sets this thread's run deadline until dropped (then the previous one is back).
-pub struct RunDeadline(Option<Instant>);
+pub(crate) struct RunDeadline(Option<Instant>);
 
 impl RunDeadline {
     /// Filters run on this thread stop at `deadline` while the value lives.
     #[must_use]
-    pub fn set(deadline: Option<Instant>) -> RunDeadline {
+    pub(crate) fn set(deadline: Option<Instant>) -> RunDeadline {
         RunDeadline(RUN_DEADLINE.with(|d| d.replace(deadline)))
     }
 }
@@ -80,7 +80,7 @@ fn stack_position() -> usize {
 }
 
 /// Runs `f` under a fresh budget (nested runs keep the outer one).
-pub fn with_budget<T>(f: impl FnOnce() -> T) -> T {
+pub(crate) fn with_budget<T>(f: impl FnOnce() -> T) -> T {
     let outer = BUDGET.with(Cell::get);
     if outer.is_none() {
         let limit = Instant::now() + TIME_LIMIT;
@@ -101,7 +101,7 @@ pub fn with_budget<T>(f: impl FnOnce() -> T) -> T {
 }
 
 /// Forgets the budget after a run that unwound.
-pub fn reset() {
+pub(crate) fn reset() {
     BUDGET.with(|b| b.set(None));
 }
 
@@ -112,7 +112,7 @@ fn exceeded(msg: String) -> ! {
 
 /// Checks the clock and the stack now and then.
 #[inline]
-pub fn tick() {
+pub(crate) fn tick() {
     let n = TICKS.with(|t| {
         let n = t.get().wrapping_add(1);
         t.set(n);
@@ -148,7 +148,7 @@ fn check_now() {
 
 /// Refuses arrays longer than [`MAX_ARRAY_LEN`].
 #[inline]
-pub fn check_len(len: usize) {
+pub(crate) fn check_len(len: usize) {
     if len > MAX_ARRAY_LEN {
         exceeded(format!(
             "the filter built an array of more than {MAX_ARRAY_LEN} elements"
@@ -161,7 +161,7 @@ pub fn check_len(len: usize) {
 
 /// Refuses strings longer than [`MAX_STRING_BYTES`].
 #[inline]
-pub fn check_bytes(len: usize) {
+pub(crate) fn check_bytes(len: usize) {
     if len > MAX_STRING_BYTES {
         exceeded(format!(
             "the filter built a string of more than {} MiB",
@@ -171,7 +171,7 @@ pub fn check_bytes(len: usize) {
 }
 
 /// Refuses more than [`MAX_OUTPUTS`] outputs.
-pub fn check_outputs(n: usize) {
+pub(crate) fn check_outputs(n: usize) {
     if n > MAX_OUTPUTS {
         exceeded(format!(
             "the filter yielded more than {MAX_OUTPUTS} outputs"

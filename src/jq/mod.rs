@@ -10,8 +10,9 @@ mod fast;
 mod format;
 mod guard;
 mod interp;
-pub mod limits;
+pub(crate) mod limits;
 mod natives;
+mod nesting;
 mod ops;
 mod value;
 
@@ -36,9 +37,10 @@ pub struct CompileError {
     pub message: String,
 }
 
-/// Which engine runs a filter (exposed for tests and benchmarks).
+/// Which engine runs a filter (for the tests comparing the engines).
+#[cfg(test)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Engine {
+pub(crate) enum Engine {
     /// Direct operations on `Value`s.
     Fast,
     /// The jaq interpreter.
@@ -69,11 +71,18 @@ impl Jq {
     ///
     /// # Errors
     /// As [`Jq::compile`].
-    pub fn compile_with_vars(
+    pub(crate) fn compile_with_vars(
         code: &str,
         shown: &str,
         vars: &[&str],
     ) -> Result<Jq, Vec<CompileError>> {
+        // Compiling a filter nested thousands of levels deep would overflow the stack.
+        if let Some(at) = nesting::too_deep(code, nesting::MAX_JQ_DEPTH) {
+            return Err(vec![CompileError {
+                range: at..at,
+                message: nesting::message(),
+            }]);
+        }
         let interp = std::sync::Arc::new(interp::Program::compile_with_vars(code, vars)?);
         guard::check(code).map_err(|e| vec![e])?;
         // The direct evaluator has no variables: such filters run in the interpreter.
@@ -93,7 +102,7 @@ impl Jq {
     /// A copy of the filter with the values of its global variables, in the order of
     /// the names given to [`Jq::compile_with_vars`].
     #[must_use]
-    pub fn bind(&self, values: Vec<Value>) -> Jq {
+    pub(crate) fn bind(&self, values: Vec<Value>) -> Jq {
         Jq {
             source: self.source.clone(),
             fast: None,
@@ -106,7 +115,8 @@ impl Jq {
     ///
     /// # Errors
     /// As [`Jq::compile`].
-    pub fn compile_with(source: &str, engine: Engine) -> Result<Jq, Vec<CompileError>> {
+    #[cfg(test)]
+    pub(crate) fn compile_with(source: &str, engine: Engine) -> Result<Jq, Vec<CompileError>> {
         let mut jq = Jq::compile(source)?;
         if engine == Engine::Interpreter {
             jq.fast = None;
@@ -116,13 +126,14 @@ impl Jq {
 
     /// The filter text.
     #[must_use]
-    pub fn source(&self) -> &str {
+    pub(crate) fn source(&self) -> &str {
         &self.source
     }
 
     /// The engine that runs this filter.
+    #[cfg(test)]
     #[must_use]
-    pub fn engine(&self) -> Engine {
+    pub(crate) fn engine(&self) -> Engine {
         if self.fast.is_some() {
             Engine::Fast
         } else {
@@ -147,13 +158,13 @@ impl Jq {
     ///
     /// # Errors
     /// A filter error, or a count of outputs other than one.
-    pub fn run_one(&self, input: &Value) -> Result<Value, String> {
+    pub(crate) fn run_one(&self, input: &Value) -> Result<Value, String> {
         let mut out = self.run(input)?;
         match out.len() {
             1 => Ok(out.pop().expect("length checked")),
-            0 => Err("the filter produced no output (a map must yield exactly one value)".into()),
+            0 => Err("the filter produced no output (it must yield exactly one value)".into()),
             n => Err(format!(
-                "the filter produced {n} outputs (a map must yield exactly one value; wrap it in [ ] to collect them)"
+                "the filter produced {n} outputs (it must yield exactly one value; wrap it in [ ] to collect them)"
             )),
         }
     }
@@ -163,7 +174,7 @@ impl Jq {
     ///
     /// # Errors
     /// A filter error.
-    pub fn test(&self, input: &Value) -> Result<bool, String> {
+    pub(crate) fn test(&self, input: &Value) -> Result<bool, String> {
         if let Some(expr) = &self.fast
             && let Some(out) = expr.eval_test(input)
         {
@@ -179,7 +190,7 @@ impl Jq {
 
 /// A float as jq would print it (NaN → null, integral values as integers).
 #[must_use]
-pub fn float_json(f: f64) -> Value {
+pub(crate) fn float_json(f: f64) -> Value {
     interp::float_value(f)
 }
 
@@ -205,13 +216,25 @@ pub(crate) fn environment() -> &'static Value {
 
 /// jq truthiness: everything but `false` and `null`.
 #[must_use]
-pub fn truthy(v: &Value) -> bool {
+pub(crate) fn truthy(v: &Value) -> bool {
     !matches!(v, Value::Null | Value::Bool(false))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_value_errors_do_not_name_a_kind() {
+        // `run_one` serves `map`, `split`'s `path` and `dedupe`'s `key` alike.
+        let none = Jq::compile("empty").unwrap().run_one(&Value::Null);
+        let two = Jq::compile("1, 2").unwrap().run_one(&Value::Null);
+        for e in [none, two] {
+            let e = e.expect_err("not one value");
+            assert!(!e.contains("map"), "{e}");
+            assert!(e.contains("exactly one value"), "{e}");
+        }
+    }
     use serde_json::json;
 
     #[test]

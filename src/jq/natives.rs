@@ -306,10 +306,10 @@ fn groups(re: &str) -> V {
 }
 
 /// Names of all definitions, as `name/arity`, for `builtins`.
-pub static BUILTINS: OnceLock<Vec<String>> = OnceLock::new();
+pub(crate) static BUILTINS: OnceLock<Vec<String>> = OnceLock::new();
 
 /// The native filters, named `_n_*`; `defs.jq` puts them under jq's names.
-pub fn funs<D: for<'a> DataT<V<'a> = V>>() -> impl Iterator<Item = Fun<D>> {
+pub(crate) fn funs<D: for<'a> DataT<V<'a> = V>>() -> impl Iterator<Item = Fun<D>> {
     base().into_vec().into_iter().map(run)
 }
 

@@ -14,7 +14,7 @@ use jaq_json::{Num, Val};
 use std::rc::Rc;
 
 /// How deeply jq's recursive operations (merging, comparing) may nest.
-pub const MAX_NESTING: usize = 10_000;
+pub(crate) const MAX_NESTING: usize = 10_000;
 
 /// Integers up to this magnitude are exact in a double.
 const EXACT: i64 = 1 << 53;

@@ -17,7 +17,7 @@ use std::rc::Rc;
 
 /// A jq value.
 #[derive(Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct V(pub Val);
+pub(crate) struct V(pub(crate) Val);
 
 type Error = jaq_core::Error<V>;
 
@@ -30,7 +30,7 @@ impl Clone for V {
 }
 
 /// A number as a float.
-pub fn num_f64(n: &Num) -> f64 {
+pub(crate) fn num_f64(n: &Num) -> f64 {
     match n {
         #[allow(clippy::cast_precision_loss, reason = "as jq does")]
         Num::Int(i) => *i as f64,
@@ -40,7 +40,7 @@ pub fn num_f64(n: &Num) -> f64 {
 }
 
 /// jq's name for a value's type.
-pub fn type_name(v: &Val) -> &'static str {
+pub(crate) fn type_name(v: &Val) -> &'static str {
     match v {
         Val::Null => "null",
         Val::Bool(_) => "boolean",
@@ -52,7 +52,7 @@ pub fn type_name(v: &Val) -> &'static str {
 }
 
 /// A value as jq names it in messages: `number (1)`, `string ("very-long-lo...")`.
-pub fn describe(v: &Val) -> String {
+pub(crate) fn describe(v: &Val) -> String {
     if let Val::Null = v {
         return "null (null)".into();
     }
@@ -203,7 +203,7 @@ impl From<String> for V {
 }
 
 /// How deeply `v` nests (a scalar: 0), counting no further than `limit + 1`.
-pub fn depth(v: &Val, limit: usize) -> usize {
+pub(crate) fn depth(v: &Val, limit: usize) -> usize {
     let mut deepest = 0;
     let mut todo = vec![(v, 0)];
     while let Some((v, d)) = todo.pop() {
@@ -522,4 +522,4 @@ impl jaq_std::ValT for V {
     }
 }
 
-pub use super::ops::MAX_NESTING;
+pub(crate) use super::ops::MAX_NESTING;

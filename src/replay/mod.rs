@@ -2,9 +2,10 @@
 //! ([`resume`]). Each plans a new run from an earlier one, with the guards that keep
 //! data from being duplicated or lost; the engine then runs the plan.
 
-pub mod resume;
+pub(crate) mod resume;
 
 use crate::flow::{self, Flow, FlowError, display_path};
+use crate::store::layout;
 use crate::store::list::RunRef;
 use crate::store::manifest::{EditedFile, ReplayOf, ReplayedPayload};
 use crate::store::payload::{self, hash_file};
@@ -14,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 /// Why a re-sync was refused or could not be planned.
 #[derive(Debug, thiserror::Error)]
-pub enum ReplayError {
+pub(crate) enum ReplayError {
     /// The run store.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -30,12 +31,12 @@ fn refused(msg: impl Into<String>) -> ReplayError {
     ReplayError::Refused(msg.into())
 }
 
-/// Which flow file a re-run uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FlowVersion {
-    /// `flows/<name>.toml` as it is now.
+/// Which flow file a re-run uses (`--flow-version`; the doc lines are its help).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum FlowVersion {
+    /// The flow file as it is now in flows/
     Current,
-    /// The `flow.toml` stored in the source run.
+    /// The copy stored in the source run (flow.toml)
     Original,
 }
 
@@ -43,29 +44,20 @@ pub enum FlowVersion {
 ///
 /// # Errors
 /// The flow file is missing or has problems.
-pub fn load_flow(root: &Path, run: &RunRef, version: FlowVersion) -> Result<Flow, ReplayError> {
+pub(crate) fn load_flow(
+    root: &Path,
+    run: &RunRef,
+    version: FlowVersion,
+) -> Result<Flow, ReplayError> {
     Ok(match version {
         FlowVersion::Current => flow::load(root, &run.flow)?,
         FlowVersion::Original => {
-            let path = run.dir.join("flow.toml");
+            let path = crate::store::layout::flow_copy(&run.dir);
             let source =
                 crate::store::recorded::read_text(&path, crate::store::recorded::MAX_FLOW_BYTES)?;
             flow::load_str(&run.flow, &path, source)?
         }
     })
-}
-
-/// The payload records that were the inputs of step `f` (0-based) in run `m`:
-/// the outputs of the last step before it that ran, else the run's `input/`.
-/// An empty list means the implicit start payload `null`.
-#[must_use]
-pub fn step_inputs(m: &Manifest, f: usize) -> &[PayloadRecord] {
-    for s in m.steps[..f].iter().rev() {
-        if s.status != StepStatus::Skipped {
-            return &s.payloads;
-        }
-    }
-    &m.input
 }
 
 /// The one check of a recorded payload file before any re-sync (replay, resume, retry)
@@ -76,13 +68,13 @@ pub fn step_inputs(m: &Manifest, f: usize) -> &[PayloadRecord] {
 ///
 /// # Errors
 /// The file is trimmed, masked, edited, or cannot be read.
-pub fn check_recorded(
+pub(crate) fn check_recorded(
     dir: &Path,
     r: &PayloadRecord,
     allow_edits: bool,
 ) -> Result<(String, bool), ReplayError> {
     let path = dir.join(&r.file);
-    if r.trimmed || r.masked {
+    if !r.is_complete() {
         return Err(incomplete(&path, r.masked));
     }
     let (_, hash) = hash_file(&path).map_err(StoreError::reading)?;
@@ -103,7 +95,7 @@ pub fn check_recorded(
 ///
 /// # Errors
 /// A file is refused, missing or not JSON.
-pub fn read_recorded(
+pub(crate) fn read_recorded(
     dir: &Path,
     run_id: &str,
     records: &[PayloadRecord],
@@ -142,40 +134,40 @@ fn incomplete(path: &Path, masked: bool) -> ReplayError {
 }
 
 /// What `flowrun replay` was asked.
-pub struct ReplayRequest<'a> {
+pub(crate) struct ReplayRequest<'a> {
     /// Payload files or one step folder.
-    pub payloads: &'a [PathBuf],
+    pub(crate) payloads: &'a [PathBuf],
     /// Skip the steps up to the payloads' step for this run only.
-    pub auto_skip: bool,
+    pub(crate) auto_skip: bool,
     /// Which flow file to run.
-    pub flow_version: FlowVersion,
+    pub(crate) flow_version: FlowVersion,
     /// Accept edited payload files.
-    pub edited: bool,
+    pub(crate) edited: bool,
     /// Accept possible duplicates.
-    pub force: bool,
+    pub(crate) force: bool,
 }
 
 /// A replay, planned and checked.
-pub struct ReplayPlan {
+pub(crate) struct ReplayPlan {
     /// The flow to run.
-    pub flow: Flow,
+    pub(crate) flow: Flow,
     /// The run the payloads come from.
-    pub source: RunRef,
+    pub(crate) source: RunRef,
     /// The payloads, in order.
-    pub inputs: Vec<Value>,
+    pub(crate) inputs: Vec<Value>,
     /// Steps to skip for this run besides the flow's own flags (0-based).
-    pub also_skip: Vec<usize>,
+    pub(crate) also_skip: Vec<usize>,
     /// What the new manifest records.
-    pub replay_of: ReplayOf,
+    pub(crate) replay_of: ReplayOf,
     /// Warnings to print before running.
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
 }
 
 /// Plans a replay and applies every guard of SPEC §5.
 ///
 /// # Errors
 /// A guard refused, or a file could not be read.
-pub fn plan(
+pub(crate) fn plan(
     store: &Store,
     root: &Path,
     req: &ReplayRequest<'_>,
@@ -249,7 +241,9 @@ pub fn plan(
     Ok(ReplayPlan {
         replay_of: ReplayOf {
             run_id: source.id.clone(),
-            step: step_label.clone().unwrap_or_else(|| "input".to_owned()),
+            step: step_label
+                .clone()
+                .unwrap_or_else(|| layout::INPUT.to_owned()),
             payloads: replayed,
             edited,
         },
@@ -325,7 +319,7 @@ fn check_duplicates(
 ///
 /// # Errors
 /// Such a run exists.
-pub fn check_not_resynced(
+pub(crate) fn check_not_resynced(
     store: &Store,
     run: &RunRef,
     lineage: &[RunRef],
@@ -379,7 +373,7 @@ fn left_out_warning(
     let (f, done) = m.steps.iter().enumerate().find_map(|(i, s)| {
         matches!(s.status, StepStatus::Failure | StepStatus::Running).then_some((i, s.inputs_done))
     })?;
-    let inputs = step_inputs(m, f);
+    let inputs = m.step_inputs(f);
     let last = f + 1 == m.steps.len();
     let never: Vec<&PayloadRecord> = inputs.iter().skip(if last { done } else { 0 }).collect();
     if never.is_empty() {
@@ -411,7 +405,7 @@ fn left_out_warning(
     if left.is_empty() {
         return None;
     }
-    let step = step.unwrap_or("input");
+    let step = step.unwrap_or(layout::INPUT);
     let paths: Vec<String> = left
         .iter()
         .map(|f| display_path(&source.dir.join(f)))
@@ -419,7 +413,7 @@ fn left_out_warning(
     Some(format!(
         "warning: {} payload{} of step `{step}` did not go all the way through run {} and {} left out of this replay; to re-sync {} too, add: {}",
         left.len(),
-        if left.len() == 1 { "" } else { "s" },
+        crate::names::plural(left.len()),
         source.id,
         if left.len() == 1 { "is" } else { "are" },
         if left.len() == 1 { "it" } else { "them" },
@@ -436,8 +430,8 @@ enum StepFolder {
 impl StepFolder {
     fn folder(&self) -> String {
         match self {
-            StepFolder::Input => "input".to_owned(),
-            StepFolder::Step(dir) => format!("steps/{dir}"),
+            StepFolder::Input => layout::INPUT.to_owned(),
+            StepFolder::Step(dir) => layout::step_dir_rel(dir),
         }
     }
 
@@ -449,9 +443,7 @@ impl StepFolder {
                 let count = m.steps.len();
                 m.steps
                     .iter()
-                    .find(|s| {
-                        crate::store::step_rel(s.index, count, &s.id) == format!("steps/{dir}")
-                    })
+                    .find(|s| layout::step_rel(s.index, count, &s.id) == layout::step_dir_rel(dir))
                     .map(|s| (Some(s.id.clone()), s.payloads.as_slice()))
             }
         }
@@ -486,16 +478,21 @@ fn locate(store: &Store, paths: &[PathBuf]) -> Result<Located, ReplayError> {
         let rel = full.strip_prefix(&runs).map_err(|_| not_payload())?;
         let parts: Vec<&str> = rel.iter().filter_map(|s| s.to_str()).collect();
         let (flow, id, step, file) = match parts.as_slice() {
-            [flow, id, "input"] => (*flow, *id, StepFolder::Input, None),
-            [flow, id, "input", file] => {
-                (*flow, *id, StepFolder::Input, Some(format!("input/{file}")))
+            [flow, id, layout::INPUT] => (*flow, *id, StepFolder::Input, None),
+            [flow, id, layout::INPUT, file] => (
+                *flow,
+                *id,
+                StepFolder::Input,
+                Some(format!("{}/{file}", layout::INPUT)),
+            ),
+            [flow, id, layout::STEPS, dir] => {
+                (*flow, *id, StepFolder::Step((*dir).to_owned()), None)
             }
-            [flow, id, "steps", dir] => (*flow, *id, StepFolder::Step((*dir).to_owned()), None),
-            [flow, id, "steps", dir, file] => (
+            [flow, id, layout::STEPS, dir, file] => (
                 *flow,
                 *id,
                 StepFolder::Step((*dir).to_owned()),
-                Some(format!("steps/{dir}/{file}")),
+                Some(format!("{}/{file}", layout::step_dir_rel(dir))),
             ),
             _ => return Err(not_payload()),
         };

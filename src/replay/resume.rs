@@ -2,8 +2,7 @@
 //! `retry` (run it again from the start with its original input).
 
 use super::{
-    FlowVersion, ReplayError, check_not_resynced, check_recorded, load_flow, read_recorded,
-    refused, step_inputs,
+    FlowVersion, ReplayError, check_not_resynced, check_recorded, load_flow, read_recorded, refused,
 };
 use crate::engine::{Recorded, Reuse};
 use crate::flow::Flow;
@@ -14,39 +13,39 @@ use serde_json::Value;
 use std::path::Path;
 
 /// A resume or retry, planned and checked.
-pub struct RerunPlan {
+pub(crate) struct RerunPlan {
     /// The flow to run.
-    pub flow: Flow,
+    pub(crate) flow: Flow,
     /// The run it continues or repeats.
-    pub source: RunRef,
+    pub(crate) source: RunRef,
     /// Initial payloads of the new run.
-    pub inputs: Vec<Value>,
+    pub(crate) inputs: Vec<Value>,
     /// Steps to skip besides the flow's own flags (0-based).
-    pub also_skip: Vec<usize>,
+    pub(crate) also_skip: Vec<usize>,
     /// Work already done, to reuse (resume only).
-    pub reuse: Option<Reuse>,
+    pub(crate) reuse: Option<Reuse>,
     /// The first step that runs (0-based).
-    pub start: usize,
+    pub(crate) start: usize,
     /// The step the source run stopped in (0-based).
-    pub stopped: usize,
+    pub(crate) stopped: usize,
     /// When the run to resume is itself a resume that was cut off before it started a
     /// step: the earlier run whose work is continued instead.
-    pub continues: Option<String>,
+    pub(crate) continues: Option<String>,
     /// The run to resume and the runs it resumes, transitively, newest first (resume only).
-    pub lineage: Vec<String>,
+    pub(crate) lineage: Vec<String>,
     /// Recorded files it uses although they were edited (`--edited`).
-    pub edited: Vec<EditedFile>,
+    pub(crate) edited: Vec<EditedFile>,
 }
 
 /// What `resume` and `retry` were asked besides the run.
 #[derive(Debug, Clone, Copy)]
-pub struct RerunOptions {
+pub(crate) struct RerunOptions {
     /// Which flow file to run.
-    pub version: FlowVersion,
+    pub(crate) version: FlowVersion,
     /// Accept recorded files edited since they were recorded (the edit is recorded).
-    pub edited: bool,
+    pub(crate) edited: bool,
     /// Resume even though a re-sync already sent the run's data (resume only).
-    pub force: bool,
+    pub(crate) force: bool,
 }
 
 /// One run of a resume lineage, with its manifest and flow file.
@@ -60,7 +59,7 @@ struct Member {
 ///
 /// # Errors
 /// The run did not fail, the flow no longer fits it, or a needed payload was trimmed.
-pub fn plan_resume(
+pub(crate) fn plan_resume(
     store: &Store,
     root: &Path,
     run: &RunRef,
@@ -115,11 +114,11 @@ pub fn plan_resume(
     let inputs = read_recorded(
         &eff.run.dir,
         &eff.run.id,
-        step_inputs(&eff.m, start),
+        eff.m.step_inputs(start),
         opts.edited,
         &mut edited,
     )?;
-    let mut reuse = Reuse::new(&eff.run.id);
+    let mut reuse = Reuse::default();
     let mut checks = Checks {
         allow_edits: opts.edited,
         edited: &mut edited,
@@ -176,7 +175,7 @@ struct Checks<'a> {
 fn lineage(store: &Store, run: &RunRef, m: Manifest) -> Vec<Member> {
     let source = |r: &RunRef| {
         crate::store::recorded::read_text(
-            &r.dir.join("flow.toml"),
+            &crate::store::layout::flow_copy(&r.dir),
             crate::store::recorded::MAX_FLOW_BYTES,
         )
         .unwrap_or_default()
@@ -226,7 +225,7 @@ fn ran(m: &Manifest, i: usize) -> bool {
 
 /// The hashes of the inputs of step `i` in run `m`, in order.
 fn input_hashes(m: &Manifest, i: usize) -> Vec<&str> {
-    step_inputs(m, i)
+    m.step_inputs(i)
         .iter()
         .map(|r| r.full_blake3.as_str())
         .collect()
@@ -246,10 +245,11 @@ fn add_finished(
     let rec = &m.steps[i];
     // A step that holds its outputs back until its last input (merge), or whose state
     // is saved only by a successful run (dedupe), starts over.
-    if rec.kind == "merge" || rec.kind == "dedupe" || !ran(m, i) {
+    let reuses = crate::steps::kind(&rec.kind).is_some_and(|k| k.props.reuses_outputs);
+    if !reuses || !ran(m, i) {
         return Ok(0);
     }
-    let inputs = step_inputs(m, i);
+    let inputs = m.step_inputs(i);
     let null_hash;
     let finished: Vec<(Option<&str>, &str)> = if inputs.is_empty() {
         null_hash = crate::json::payload_hash(&Value::Null);
@@ -277,7 +277,7 @@ fn add_finished(
                 edited: false,
             })
             .collect();
-        if let Some(t) = outputs.iter().find(|o| o.record.trimmed || o.record.masked) {
+        if let Some(t) = outputs.iter().find(|o| !o.record.is_complete()) {
             return Err(refused(format!(
                 "{}: an output to reuse was trimmed or had a secret masked out when it was stored, so its full content is not available; use `{}` instead",
                 crate::flow::display_path(&t.path),
@@ -318,7 +318,7 @@ fn step_changed(old: &str, new: &str, i: usize) -> bool {
 ///
 /// # Errors
 /// An input payload was trimmed, or the flow has problems.
-pub fn plan_retry(
+pub(crate) fn plan_retry(
     store: &Store,
     root: &Path,
     run: &RunRef,

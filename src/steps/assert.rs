@@ -2,6 +2,11 @@
 //! it on unchanged.
 
 use super::{PureStep, Step, StepCx, StepError};
+use super::kind::{Build, Carries, Kind, Props, StepSpec, opt};
+use super::BuildError;
+use crate::flow::reader::{Cx, Reader};
+use crate::flow::reader::to_json;
+use crate::flow::{JqOpt, Text};
 use crate::jq::Jq;
 use crate::json::{brief, first_difference, same};
 use crate::secrets::Secrets;
@@ -10,14 +15,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// An `assert` step.
-pub struct Assert {
-    pub jq: Option<Arc<Jq>>,
+pub(crate) struct Assert {
+    pub(crate) jq: Option<Arc<Jq>>,
     /// Check `jq` per element of an array payload (else once on the whole payload).
-    pub each: bool,
-    pub expected: Option<Value>,
-    pub message: Option<String>,
+    pub(crate) each: bool,
+    pub(crate) expected: Option<Value>,
+    pub(crate) message: Option<String>,
     /// The run's secrets: masked out of a failing element before it is cut to an excerpt.
-    pub secrets: Arc<Secrets>,
+    pub(crate) secrets: Arc<Secrets>,
 }
 
 impl Assert {
@@ -99,9 +104,108 @@ impl Step for Assert {
 }
 
 /// Reads the JSON file named by `equals_file`.
-pub fn load_expected(path: &Path, shown: &str) -> Result<Value, String> {
+pub(crate) fn load_expected(path: &Path, shown: &str) -> Result<Value, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("equals_file `{shown}`: {e}"))?;
     // Read as every other file from outside is (a BOM skipped, wide integers refused).
     crate::json::decode(&bytes, 1)
         .map_err(|e| format!("equals_file {shown}:{}:{}: {}", e.line, e.column, e.message))
+}
+
+/// The `assert` kind.
+pub(crate) static KIND: Kind = Kind {
+    name: "assert",
+    doc: "checks each payload and passes it on unchanged",
+    options: &[
+        opt(
+            "jq",
+            "jq",
+            false,
+            "condition per element of an array payload (or for the whole payload)",
+        ),
+        opt(
+            "each",
+            "bool",
+            false,
+            "check `jq` per element (default true) or once on the whole payload",
+        ),
+        opt("equals", "any", false, "the expected whole payload"),
+        opt(
+            "equals_file",
+            "string",
+            false,
+            "a JSON file holding the expected whole payload",
+        ),
+        opt("message", "string", false, "message on failure"),
+    ],
+    props: Props {
+        connector: false,
+        reuses_outputs: true,
+    },
+    read,
+};
+
+#[derive(Debug)]
+struct AssertSpec {
+    jq: Option<JqOpt>,
+    each: bool,
+    equals: Option<Value>,
+    equals_file: Option<Text>,
+    message: Option<String>,
+}
+
+#[allow(clippy::unnecessary_wraps, reason = "the signature every kind's reader has")]
+fn read(r: &mut Reader<'_, '_>, cx: &mut Cx<'_>) -> Option<Box<dyn StepSpec>> {
+    let jq = r.jq(cx, "jq", false);
+    let equals = r.get("equals").and_then(|v| to_json(cx, v, 0));
+    let equals_file = r.text(cx, "equals_file");
+    let message = r.str(cx, "message").map(|(s, _)| s.to_owned());
+    let each = r.bool(cx, "each").unwrap_or(true);
+    if equals.is_some() && equals_file.is_some() {
+        cx.err(
+            r.at,
+            format!("{}: use `equals` or `equals_file`, not both", r.label),
+        );
+    }
+    if jq.is_none() && equals.is_none() && equals_file.is_none() && r.get("jq").is_none() {
+        cx.err(
+            r.at,
+            format!("{} needs `jq`, `equals` or `equals_file`", r.what),
+        );
+    }
+    Some(Box::new(AssertSpec {
+        jq,
+        each,
+        equals,
+        equals_file,
+        message,
+    }))
+}
+
+impl StepSpec for AssertSpec {
+    fn build(&self, b: &mut Build<'_, '_>) -> Result<Box<dyn Step>, BuildError> {
+        let expected = match (&self.equals, &self.equals_file) {
+            (Some(v), _) => Some(v.clone()),
+            (None, Some(file)) => {
+                let file = b.text(file)?;
+                Some(load_expected(&b.root.join(&file), &file).map_err(|m| b.other(m))?)
+            }
+            (None, None) => None,
+        };
+        Ok(Box::new(Assert {
+            jq: self.jq.as_ref().map(|j| b.jq(j)).transpose()?,
+            each: self.each,
+            expected,
+            message: self.message.clone(),
+            secrets: b.secrets(),
+        }))
+    }
+
+    fn texts(&self, f: &mut dyn FnMut(&str, &Text, Carries)) {
+        if let Some(j) = &self.jq {
+            f("jq", &j.text, Carries::Data);
+        }
+        if let Some(e) = &self.equals_file {
+            f("equals_file", e, Carries::Data);
+        }
+    }
 }

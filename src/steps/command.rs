@@ -1,9 +1,13 @@
 //! `command`: runs a program (no shell) with the payload as JSON on stdin; stdout is the output.
 //! The program's process group is owned by [`crate::child`].
 
-use super::{Step, StepCx, StepError};
+use super::{LineFormat, Step, StepCx, StepError};
+use super::kind::{Build, Carries, Kind, Props, StepSpec, opt};
+use super::BuildError;
+use crate::flow::reader::{Cx, Reader};
+use crate::flow::Text;
+use crate::flow::reader::{Item, text_of, type_err};
 use crate::child::{self, Waited};
-use crate::flow::LineFormat;
 use crate::flow::duration::show;
 use serde_json::Value;
 use std::collections::VecDeque;
@@ -14,13 +18,13 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 /// A `command` step.
-pub struct Command {
-    pub argv: Vec<String>,
-    pub env: Vec<(String, String)>,
-    pub timeout: Option<Duration>,
-    pub output: LineFormat,
+pub(crate) struct Command {
+    pub(crate) argv: Vec<String>,
+    pub(crate) env: Vec<(String, String)>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) output: LineFormat,
     /// The run's secrets: masked out of the stderr tail before it is cut.
-    pub secrets: std::sync::Arc<crate::secrets::Secrets>,
+    pub(crate) secrets: std::sync::Arc<crate::secrets::Secrets>,
 }
 
 /// How much of stderr is quoted in an error.
@@ -30,7 +34,7 @@ const STDERR_TAIL: usize = 2000;
 const STDERR_KEEP: usize = 16 * 1024;
 /// The most a command may print on stdout; more is an error (its output is one payload
 /// or a payload per line, held in memory whole).
-pub const MAX_STDOUT: usize = 256 * 1024 * 1024;
+pub(crate) const MAX_STDOUT: usize = 256 * 1024 * 1024;
 /// After the command exits (and whatever was left of its process group is ended), how
 /// long to wait for the last of its output to be read. Only a process outside the group
 /// that holds the pipe open makes this wait the whole time.
@@ -297,3 +301,95 @@ mod tests {
         assert!(quoted.chars().count() <= STDERR_TAIL + 2);
     }
 }
+
+/// The `command` kind.
+pub(crate) static KIND: Kind = Kind {
+    name: "command",
+    doc: "runs a program (no shell) with the payload as JSON on stdin; stdout is the output",
+    options: &[
+        opt("run", "array of strings", true, "the program and its arguments"),
+        opt("timeout", "duration", false, "limit per payload (default none)"),
+        opt("env", "table of strings", false, "extra environment variables"),
+        opt(
+            "output",
+            "\"json\" | \"ndjson\"",
+            false,
+            "how stdout is read (default json)",
+        ),
+    ],
+    props: Props {
+        connector: true,
+        reuses_outputs: true,
+    },
+    read,
+};
+
+#[derive(Debug)]
+struct CommandSpec {
+    run: Vec<Text>,
+    timeout: Option<Duration>,
+    env: Vec<(String, Text)>,
+    output: LineFormat,
+}
+
+fn read(r: &mut Reader<'_, '_>, cx: &mut Cx<'_>) -> Option<Box<dyn StepSpec>> {
+    let run = match r.required(cx, "run") {
+        Some(item) => string_array(cx, item, "run"),
+        None => None,
+    };
+    let timeout = r.duration(cx, "timeout");
+    let env = r.text_table(cx, "env");
+    let output = LineFormat::read(r, cx, "output");
+    Some(Box::new(CommandSpec {
+        run: run?,
+        timeout,
+        env,
+        output,
+    }))
+}
+
+impl StepSpec for CommandSpec {
+    fn build(&self, b: &mut Build<'_, '_>) -> Result<Box<dyn Step>, BuildError> {
+        Ok(Box::new(Command {
+            argv: self
+                .run
+                .iter()
+                .map(|t| b.text(t))
+                .collect::<Result<_, _>>()?,
+            env: b.pairs(&self.env)?,
+            timeout: self.timeout,
+            output: self.output,
+            secrets: b.secrets(),
+        }))
+    }
+
+    fn texts(&self, f: &mut dyn FnMut(&str, &Text, Carries)) {
+        for t in &self.run {
+            f("run", t, Carries::Data);
+        }
+        for (k, v) in &self.env {
+            f(&format!("env.{k}"), v, Carries::Credentials);
+        }
+    }
+}
+
+fn string_array(cx: &mut Cx<'_>, item: &Item<'_>, key: &str) -> Option<Vec<Text>> {
+    let Some(array) = item.get_ref().as_array() else {
+        type_err(
+            cx,
+            item,
+            key,
+            "an array of strings, e.g. [\"prog\", \"arg\"]",
+        );
+        return None;
+    };
+    if array.is_empty() {
+        cx.err(
+            item.span().start,
+            format!("`{key}` needs at least the program to run"),
+        );
+        return None;
+    }
+    array.iter().map(|v| text_of(cx, v, key)).collect()
+}
+

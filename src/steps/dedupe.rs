@@ -1,21 +1,24 @@
 //! `dedupe`: drops array elements (or whole payloads) whose key an earlier successful
 //! run already saw. The engine loads and saves the seen keys; this step only decides.
 
-use super::{Step, StepCx, StepError};
-use crate::flow::DedupeMode;
+use super::{Stateful, Step, StepCx, StepError};
+use super::kind::{Build, Carries, Kind, Props, StepSpec, opt};
+use super::BuildError;
+use crate::flow::reader::{Cx, Reader};
+use crate::flow::{JqOpt, Text};
 use crate::jq::Jq;
 use serde_json::Value;
 use std::collections::HashSet;
 use std::sync::Arc;
 
 /// A `dedupe` step.
-pub struct Dedupe {
-    pub key: Arc<Jq>,
-    pub mode: DedupeMode,
+pub(crate) struct Dedupe {
+    pub(crate) key: Arc<Jq>,
+    pub(crate) mode: DedupeMode,
     /// Hashes of the keys earlier runs saw.
-    pub seen: HashSet<String>,
+    pub(crate) seen: HashSet<String>,
     /// Hashes of the keys first seen in this run.
-    pub new: Vec<String>,
+    pub(crate) new: Vec<String>,
 }
 
 impl Dedupe {
@@ -60,11 +63,85 @@ impl Step for Dedupe {
         }
     }
 
+    fn as_stateful(&mut self) -> Option<&mut dyn Stateful> {
+        Some(self)
+    }
+}
+
+impl Stateful for Dedupe {
     fn set_seen_keys(&mut self, keys: HashSet<String>) {
         self.seen = keys;
     }
 
     fn take_new_keys(&mut self) -> Vec<String> {
         std::mem::take(&mut self.new)
+    }
+}
+
+/// The `dedupe` kind.
+pub(crate) static KIND: Kind = Kind {
+    name: "dedupe",
+    doc: "drops array elements (or whole payloads) whose key an earlier successful run saw",
+    options: &[
+        opt("key", "jq", true, "the key of an element"),
+        opt(
+            "mode",
+            "\"filter\" | \"track\" | \"filter-and-track\"",
+            false,
+            "drop seen keys, record new ones, or both (default filter-and-track)",
+        ),
+    ],
+    props: Props {
+        connector: false,
+        reuses_outputs: false,
+    },
+    read,
+};
+
+/// `mode` of `dedupe`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DedupeMode {
+    /// Drop seen keys, record nothing.
+    Filter,
+    /// Record keys, drop nothing.
+    Track,
+    /// Drop seen keys and record the new ones.
+    FilterAndTrack,
+}
+
+#[derive(Debug)]
+struct DedupeSpec {
+    key: JqOpt,
+    mode: DedupeMode,
+}
+
+fn read(r: &mut Reader<'_, '_>, cx: &mut Cx<'_>) -> Option<Box<dyn StepSpec>> {
+    let key = r.jq(cx, "key", true);
+    let mode = r
+        .choice(
+            cx,
+            "mode",
+            &[
+                ("filter", DedupeMode::Filter),
+                ("track", DedupeMode::Track),
+                ("filter-and-track", DedupeMode::FilterAndTrack),
+            ],
+        )
+        .unwrap_or(DedupeMode::FilterAndTrack);
+    Some(Box::new(DedupeSpec { key: key?, mode }))
+}
+
+impl StepSpec for DedupeSpec {
+    fn build(&self, b: &mut Build<'_, '_>) -> Result<Box<dyn Step>, BuildError> {
+        Ok(Box::new(Dedupe {
+            key: b.jq(&self.key)?,
+            mode: self.mode,
+            seen: HashSet::new(),
+            new: Vec::new(),
+        }))
+    }
+
+    fn texts(&self, f: &mut dyn FnMut(&str, &Text, Carries)) {
+        f("key", &self.key.text, Carries::Data);
     }
 }

@@ -1,14 +1,18 @@
 //! `filter`: keeps the array elements (or whole payloads) for which a jq condition holds.
 
 use super::{PureStep, Step, StepCx, StepError};
+use super::kind::{Build, Carries, Kind, Props, StepSpec, opt};
+use super::BuildError;
+use crate::flow::reader::{Cx, Reader};
+use crate::flow::{JqOpt, Text};
 use crate::jq::Jq;
 use serde_json::Value;
 use std::sync::Arc;
 
 /// A `filter` step.
-pub struct Filter {
-    pub jq: Arc<Jq>,
-    pub keep_empty: bool,
+pub(crate) struct Filter {
+    pub(crate) jq: Arc<Jq>,
+    pub(crate) keep_empty: bool,
 }
 
 impl PureStep for Filter {
@@ -47,5 +51,53 @@ impl Step for Filter {
 
     fn as_pure(&self) -> Option<&dyn PureStep> {
         Some(self)
+    }
+}
+
+/// The `filter` kind.
+pub(crate) static KIND: Kind = Kind {
+    name: "filter",
+    doc: "keeps the array elements (or whole payloads) for which a jq condition holds",
+    options: &[
+        opt("jq", "jq", true, "the condition"),
+        opt(
+            "keep_empty",
+            "bool",
+            false,
+            "keep arrays the filter emptied (default false: dropped)",
+        ),
+    ],
+    props: Props {
+        connector: false,
+        reuses_outputs: true,
+    },
+    read,
+};
+
+#[derive(Debug)]
+struct FilterSpec {
+    jq: JqOpt,
+    keep_empty: bool,
+}
+
+fn read(r: &mut Reader<'_, '_>, cx: &mut Cx<'_>) -> Option<Box<dyn StepSpec>> {
+    let jq = r.jq(cx, "jq", true);
+    let keep_empty = r.bool(cx, "keep_empty").unwrap_or(false);
+    Some(Box::new(FilterSpec {
+        jq: jq?,
+        keep_empty,
+    }))
+}
+
+impl StepSpec for FilterSpec {
+    fn build(&self, b: &mut Build<'_, '_>) -> Result<Box<dyn Step>, BuildError> {
+        Ok(Box::new(Filter {
+            jq: b.jq(&self.jq)?,
+            keep_empty: self.keep_empty,
+        }))
+    }
+
+    fn texts(&self, f: &mut dyn FnMut(&str, &Text, Carries)) {
+        f("jq", &self.jq.text, Carries::Data);
     }
 }

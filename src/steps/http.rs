@@ -2,7 +2,10 @@
 //! one payload per page, with bounded retries, timeouts and a response size limit.
 
 use super::{Step, StepCx, StepError};
-use crate::flow::{BodyMode, ResponseMode};
+use super::kind::{Build, Carries, Kind, Props, StepSpec, opt};
+use super::BuildError;
+use crate::flow::reader::{Cx, Reader};
+use crate::flow::{JqOpt, Text};
 use crate::jq::Jq;
 use crate::secrets::Secrets;
 use serde_json::{Value, json};
@@ -13,23 +16,17 @@ use ureq::http;
 use url::Url;
 
 /// An `http` step, its placeholders resolved.
-pub struct Http {
-    pub method: String,
-    pub url: String,
-    pub headers: Vec<(String, String)>,
-    pub query: Vec<(String, String)>,
-    pub body: BodyMode,
-    pub next: Option<Arc<Jq>>,
-    pub timeout: Duration,
-    pub retries: u32,
-    pub idempotency_key: bool,
-    pub response: ResponseMode,
-    pub max_pages: u32,
-    pub max_response_bytes: u64,
-    pub agent: ureq::Agent,
-    pub notes: Vec<Value>,
+pub(crate) struct Http {
+    /// The options as written: those without placeholders are used as they are.
+    o: HttpSpec,
+    pub(crate) url: String,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) query: Vec<(String, String)>,
+    pub(crate) next: Option<Arc<Jq>>,
+    pub(crate) agent: ureq::Agent,
+    pub(crate) notes: Vec<Value>,
     /// The run's secrets: masked out of error excerpts before they are cut.
-    pub secrets: Arc<Secrets>,
+    pub(crate) secrets: Arc<Secrets>,
 }
 
 /// First wait between attempts; doubled each time, with jitter, up to [`MAX_BACKOFF`].
@@ -46,7 +43,7 @@ const CREDENTIAL_HEADERS: [&str; 3] = ["authorization", "cookie", "proxy-authori
 
 /// An agent that leaves status handling to the step.
 #[must_use]
-pub fn agent() -> ureq::Agent {
+pub(crate) fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         // Redirects are followed by the step, hop by hop, so that every hop is recorded
@@ -81,20 +78,20 @@ struct Hop {
 
 impl Step for Http {
     fn process(&mut self, input: Value, cx: &StepCx<'_>) -> Result<Vec<Value>, StepError> {
-        let body = match self.body {
+        let body = match self.o.body {
             BodyMode::Payload => {
                 Some(serde_json::to_vec(&input).expect("a payload always serialises"))
             }
             BodyMode::None => None,
         };
-        let key = self.idempotency_key.then(|| idempotency_key(cx));
+        let key = self.o.idempotency_key.then(|| idempotency_key(cx));
         let first = with_query(&self.url, &self.query);
         let mut url = Url::parse(&first)
-            .map_err(|e| StepError::new(format!("{} {first}: invalid URL: {e}", self.method)))?;
+            .map_err(|e| StepError::new(format!("{} {first}: invalid URL: {e}", self.o.method)))?;
         let basic = basic_auth(&mut url);
         let home = url.origin();
         let mut pages = Vec::new();
-        for page in 1..=self.max_pages {
+        for page in 1..=self.o.max_pages {
             let key = key.as_ref().map(|k| {
                 if page == 1 {
                     k.clone()
@@ -104,7 +101,7 @@ impl Step for Http {
             });
             let hop = Hop {
                 url: url.clone(),
-                method: self.method.clone(),
+                method: self.o.method.clone(),
                 body: body.clone(),
             };
             let (final_url, raw, content_type) =
@@ -122,7 +119,7 @@ impl Step for Http {
         }
         Err(StepError::new(format!(
             "pagination did not end after {} pages (max_pages); check the `next` filter",
-            self.max_pages
+            self.o.max_pages
         )))
     }
 
@@ -234,7 +231,7 @@ impl Http {
         }
         Err(StepError::new(format!(
             "{} {}: more than {MAX_REDIRECTS} redirects",
-            self.method, hop.url
+            self.o.method, hop.url
         )))
     }
 
@@ -259,9 +256,9 @@ impl Http {
                     if left.is_zero() {
                         return Err(StepError::new("the run's timeout was reached"));
                     }
-                    self.timeout.min(left)
+                    self.o.timeout.min(left)
                 }
-                None => self.timeout,
+                None => self.o.timeout,
             };
             let (why, after) = match self.attempt(hop, headers, key, timeout) {
                 Attempt::Done {
@@ -277,7 +274,7 @@ impl Http {
                 }
                 Attempt::Retry { why, after } => (why, after),
             };
-            if attempt > self.retries {
+            if attempt > self.o.retries {
                 let tries = if attempt == 1 {
                     String::new()
                 } else {
@@ -345,14 +342,14 @@ impl Http {
         let read = resp
             .body_mut()
             .with_config()
-            .limit(self.max_response_bytes)
+            .limit(self.o.max_response_bytes)
             .read_to_vec();
         let bytes = match read {
             Ok(b) => b,
             Err(ureq::Error::BodyExceedsLimit(_)) => {
                 return Attempt::Fail(format!(
                     "the response body is larger than {} bytes (max_response_bytes)",
-                    self.max_response_bytes
+                    self.o.max_response_bytes
                 ));
             }
             Err(e) => return classify(e, timeout),
@@ -394,7 +391,7 @@ impl Http {
         raw: &[u8],
         content_type: Option<&str>,
     ) -> Result<Value, StepError> {
-        if self.response == ResponseMode::Text {
+        if self.o.response == ResponseMode::Text {
             return Ok(Value::String(String::from_utf8_lossy(raw).into_owned()));
         }
         if raw.iter().all(u8::is_ascii_whitespace) {
@@ -403,7 +400,7 @@ impl Http {
         crate::json::decode(raw, 1).map_err(|e| {
             StepError::new(format!(
                 "{} {url}: the response is not JSON ({}{}){}; set response = \"text\" to take it as a string",
-                self.method,
+                self.o.method,
                 content_type.map(|c| format!("content-type {c}; ")).unwrap_or_default(),
                 e.message.trim_start_matches("not valid JSON: "),
                 self.quote(raw)
@@ -567,5 +564,156 @@ mod tests {
     fn backoff_grows_and_is_bounded() {
         assert!(backoff(1) <= BASE_BACKOFF.mul_f64(1.5));
         assert!(backoff(30) <= MAX_BACKOFF.mul_f64(1.5));
+    }
+}
+
+/// The `http` kind.
+pub(crate) static KIND: Kind = Kind {
+    name: "http",
+    doc: "a connector that sends a request per payload and emits the JSON response, one payload per page",
+    options: &[
+        opt("method", "string", false, "GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS (default GET)"),
+        opt("url", "string", true, "the URL"),
+        opt("headers", "table of strings", false, "request headers"),
+        opt("query", "table of strings", false, "query parameters"),
+        opt("body", "\"payload\" | \"none\"", false, "what is sent (default payload for POST, PUT, PATCH, else none)"),
+        opt("next", "jq", false, "the next page's URL from a response (null ends)"),
+        opt("timeout", "duration", false, "limit per request (default 30s)"),
+        opt("retries", "integer ≥ 0", false, "retries of a failed request (default 0, at most 100)"),
+        opt("idempotency_key", "bool", false, "send an Idempotency-Key header (default false)"),
+        opt("response", "\"json\" | \"text\"", false, "how the body is read (default json)"),
+        opt("max_pages", "integer ≥ 1", false, "most pages followed (default 1000)"),
+        opt("max_response_bytes", "integer ≥ 1", false, "largest response body (default 64 MiB)"),
+    ],
+    props: Props {
+        connector: true,
+        reuses_outputs: true,
+    },
+    read,
+};
+
+/// `body` of `http`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyMode {
+    /// The payload as JSON.
+    Payload,
+    /// No body.
+    None,
+}
+
+/// `response` of `http`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ResponseMode {
+    /// Parse the body as JSON.
+    Json,
+    /// Keep the body as a string payload.
+    Text,
+}
+
+/// The options of an `http` step as written; those without placeholders are used by
+/// the built step as they are.
+#[derive(Debug, Clone)]
+pub(crate) struct HttpSpec {
+    /// `method` (upper case).
+    pub(crate) method: String,
+    url: Text,
+    headers: Vec<(String, Text)>,
+    query: Vec<(String, Text)>,
+    pub(crate) body: BodyMode,
+    next: Option<JqOpt>,
+    /// `timeout` per request.
+    pub(crate) timeout: Duration,
+    pub(crate) retries: u32,
+    pub(crate) idempotency_key: bool,
+    pub(crate) response: ResponseMode,
+    pub(crate) max_pages: u32,
+    pub(crate) max_response_bytes: u64,
+}
+
+fn read(r: &mut Reader<'_, '_>, cx: &mut Cx<'_>) -> Option<Box<dyn StepSpec>> {
+    let method = match r.str(cx, "method") {
+        Some((m, at)) => {
+            let up = m.to_ascii_uppercase();
+            if !["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"].contains(&up.as_str())
+            {
+                cx.err(at, format!("`method`: unsupported HTTP method `{m}`"));
+            }
+            up
+        }
+        None => "GET".to_owned(),
+    };
+    let url = r.req_text(cx, "url");
+    let headers = r.text_table(cx, "headers");
+    let query = r.text_table(cx, "query");
+    let default_body = if matches!(method.as_str(), "POST" | "PUT" | "PATCH") {
+        BodyMode::Payload
+    } else {
+        BodyMode::None
+    };
+    let body = r
+        .choice(
+            cx,
+            "body",
+            &[("payload", BodyMode::Payload), ("none", BodyMode::None)],
+        )
+        .unwrap_or(default_body);
+    let next = r.jq(cx, "next", false);
+    let timeout = r.duration(cx, "timeout").unwrap_or(Duration::from_secs(30));
+    let retries = r
+        .uint(cx, "retries", 0)
+        .map_or(0, |n| u32::try_from(n.min(100)).unwrap_or(100));
+    let idempotency_key = r.bool(cx, "idempotency_key").unwrap_or(false);
+    let response = r
+        .choice(
+            cx,
+            "response",
+            &[("json", ResponseMode::Json), ("text", ResponseMode::Text)],
+        )
+        .unwrap_or(ResponseMode::Json);
+    let max_pages = r
+        .uint(cx, "max_pages", 1)
+        .map_or(1000, |n| u32::try_from(n).unwrap_or(u32::MAX));
+    let max_response_bytes = r.uint(cx, "max_response_bytes", 1).unwrap_or(64 << 20);
+    Some(Box::new(HttpSpec {
+        method,
+        url: url?,
+        headers,
+        query,
+        body,
+        next,
+        timeout,
+        retries,
+        idempotency_key,
+        response,
+        max_pages,
+        max_response_bytes,
+    }))
+}
+
+impl StepSpec for HttpSpec {
+    fn build(&self, b: &mut Build<'_, '_>) -> Result<Box<dyn Step>, BuildError> {
+        Ok(Box::new(Http {
+            url: b.text(&self.url)?,
+            headers: b.pairs(&self.headers)?,
+            query: b.pairs(&self.query)?,
+            next: self.next.as_ref().map(|n| b.jq(n)).transpose()?,
+            o: self.clone(),
+            agent: agent(),
+            notes: Vec::new(),
+            secrets: b.secrets(),
+        }))
+    }
+
+    fn texts(&self, f: &mut dyn FnMut(&str, &Text, Carries)) {
+        f("url", &self.url, Carries::Url);
+        for (k, v) in &self.headers {
+            f(&format!("headers.{k}"), v, Carries::Credentials);
+        }
+        for (k, v) in &self.query {
+            f(&format!("query.{k}"), v, Carries::Credentials);
+        }
+        if let Some(n) = &self.next {
+            f("next", &n.text, Carries::Data);
+        }
     }
 }

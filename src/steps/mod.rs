@@ -1,20 +1,47 @@
-//! Step kinds: what each kind does with one input payload. One file per kind.
+//! Step kinds: what each kind does with one input payload. One file per kind, each
+//! listed once in the registry below ([`KINDS`]); nothing outside this folder names a kind.
 
-mod assert;
-mod command;
-mod dedupe;
-mod filter;
-pub mod http;
-mod map;
-mod merge;
-mod read;
-mod split;
-mod write;
+mod kind;
 
-use crate::flow::{Flow, JqOpt, MissingEnv, Spec, StepDef, Text};
+pub use kind::describe;
+pub(crate) use kind::{Build, Carries, Kind, StepSpec};
+
+/// The registry: one line per step kind. Each names a file of this folder that defines
+/// `static KIND: Kind` (name, options, properties, how its options are read and built).
+macro_rules! registry {
+    ($($kind:ident),* $(,)?) => {
+        $(mod $kind;)*
+        /// Every step kind, in the order `check` and errors list them.
+        pub(crate) static KINDS: &[&Kind] = &[$(&$kind::KIND),*];
+    };
+}
+
+registry! {
+    read,
+    write,
+    http,
+    command,
+    map,
+    filter,
+    assert,
+    split,
+    merge,
+    dedupe,
+}
+
+pub(crate) use merge::inert;
+
+/// The kind named `name`, if there is one.
+pub(crate) fn kind(name: &str) -> Option<&'static Kind> {
+    KINDS.iter().copied().find(|k| k.name == name)
+}
+
+use crate::flow::reader::{Cx, Reader};
+use crate::flow::{Flow, JqOpt, MissingEnv, StepDef, Text};
 use crate::jq::Jq;
 use crate::secrets::{MIN_SECRET_CHARS, Secrets};
 use serde_json::Value;
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -22,14 +49,14 @@ use std::time::Instant;
 /// Why a step failed on a payload.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
-pub struct StepError {
+pub(crate) struct StepError {
     /// What went wrong.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 impl StepError {
     /// A failure with `message`.
-    pub fn new(message: impl Into<String>) -> StepError {
+    pub(crate) fn new(message: impl Into<String>) -> StepError {
         StepError {
             message: message.into(),
         }
@@ -38,7 +65,7 @@ impl StepError {
 
 /// A step could not be prepared for a run.
 #[derive(Debug, thiserror::Error)]
-pub enum BuildError {
+pub(crate) enum BuildError {
     /// An `${env:NAME}` that the environment does not have.
     #[error("step `{step}`: {source}")]
     Env {
@@ -59,27 +86,27 @@ pub enum BuildError {
 
 /// What a step knows about the run and the payload it is handling.
 #[derive(Debug, Clone, Copy)]
-pub struct StepCx<'a> {
+pub(crate) struct StepCx<'a> {
     /// The project root; relative paths resolve against it.
-    pub root: &'a Path,
+    pub(crate) root: &'a Path,
     /// The flow's name.
-    pub flow: &'a str,
+    pub(crate) flow: &'a str,
     /// The run id.
-    pub run_id: &'a str,
+    pub(crate) run_id: &'a str,
     /// The step id.
-    pub step_id: &'a str,
+    pub(crate) step_id: &'a str,
     /// 1-based number of the input payload within this step.
-    pub n: usize,
+    pub(crate) n: usize,
     /// blake3 (hex) of the input payload's pretty JSON.
-    pub input_hash: &'a str,
+    pub(crate) input_hash: &'a str,
     /// A file holding exactly the input payload's pretty JSON, when there is one.
-    pub input_file: Option<&'a Path>,
+    pub(crate) input_file: Option<&'a Path>,
     /// When the whole run must end.
-    pub deadline: Option<Instant>,
+    pub(crate) deadline: Option<Instant>,
 }
 
 /// A step, ready to handle payloads one at a time.
-pub trait Step: Send {
+pub(crate) trait Step: Send {
     /// Handles one input payload and returns its outputs.
     ///
     /// # Errors
@@ -105,12 +132,9 @@ pub trait Step: Send {
         Vec::new()
     }
 
-    /// Keys that earlier successful runs saw (`dedupe` only).
-    fn set_seen_keys(&mut self, _keys: std::collections::HashSet<String>) {}
-
-    /// Keys first seen in this run, to be saved once it succeeds (`dedupe` only).
-    fn take_new_keys(&mut self) -> Vec<String> {
-        Vec::new()
+    /// The step's state kept across runs, when it has one (`dedupe`).
+    fn as_stateful(&mut self) -> Option<&mut dyn Stateful> {
+        None
     }
 
     /// The step as a pure function of its input, when it is one: such steps may
@@ -120,8 +144,18 @@ pub trait Step: Send {
     }
 }
 
+/// A step that keeps state across runs: what earlier successful runs saw, loaded by the
+/// engine before the run, and what this run saw first, saved once it succeeds.
+pub(crate) trait Stateful {
+    /// Keys that earlier successful runs saw.
+    fn set_seen_keys(&mut self, keys: HashSet<String>);
+
+    /// Keys first seen in this run, to be saved once it succeeds.
+    fn take_new_keys(&mut self) -> Vec<String>;
+}
+
 /// A step whose outputs depend only on its input and which touches nothing outside.
-pub trait PureStep: Sync {
+pub(crate) trait PureStep: Sync {
     /// Handles one input payload.
     ///
     /// # Errors
@@ -130,10 +164,10 @@ pub trait PureStep: Sync {
 }
 
 /// Resolves `${env:NAME}` and `${secret:NAME}` placeholders for a run.
-pub struct Resolver<'a> {
+pub(crate) struct Resolver<'a> {
     lookup: &'a dyn Fn(&str) -> Option<String>,
     /// Every secret of the flow, resolved: what must never reach the run store.
-    pub secrets: Arc<Secrets>,
+    pub(crate) secrets: Arc<Secrets>,
 }
 
 impl<'a> Resolver<'a> {
@@ -142,7 +176,7 @@ impl<'a> Resolver<'a> {
     ///
     /// # Errors
     /// A secret is not set, or too short to be masked safely.
-    pub fn new(
+    pub(crate) fn new(
         flow: &Flow,
         lookup: &'a dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, BuildError> {
@@ -167,28 +201,30 @@ impl<'a> Resolver<'a> {
                         "`{}`: the secret `{}` is {chars} character{} long; secrets must have at least {MIN_SECRET_CHARS} characters to be masked safely",
                         u.option,
                         u.name,
-                        if chars == 1 { "" } else { "s" }
+                        crate::names::plural(chars)
                     ),
                 });
             }
             secrets.add(&value);
         }
         for def in &flow.steps {
-            if let Spec::Http(h) = &def.spec
-                && let Ok(url) = h.url.resolve(lookup)
-                && let Ok(url) = url::Url::parse(&url)
-                && let Some(password) = url.password()
-            {
-                let decode = |s: &str| {
-                    percent_encoding::percent_decode_str(s)
-                        .decode_utf8_lossy()
-                        .into_owned()
-                };
-                let password = decode(password);
-                if secrets.values().contains(&password) {
-                    secrets.add_basic(&decode(url.username()), &password);
+            def.spec.texts(&mut |_, text, carries| {
+                if carries == Carries::Url
+                    && let Ok(url) = text.resolve(lookup)
+                    && let Ok(url) = url::Url::parse(&url)
+                    && let Some(password) = url.password()
+                {
+                    let decode = |s: &str| {
+                        percent_encoding::percent_decode_str(s)
+                            .decode_utf8_lossy()
+                            .into_owned()
+                    };
+                    let password = decode(password);
+                    if secrets.values().contains(&password) {
+                        secrets.add_basic(&decode(url.username()), &password);
+                    }
                 }
-            }
+            });
         }
         Ok(Resolver {
             lookup,
@@ -200,7 +236,7 @@ impl<'a> Resolver<'a> {
     ///
     /// # Errors
     /// A variable is not set.
-    pub fn text(&mut self, t: &Text) -> Result<String, MissingEnv> {
+    pub(crate) fn text(&mut self, t: &Text) -> Result<String, MissingEnv> {
         t.resolve(self.lookup)
     }
 
@@ -208,7 +244,7 @@ impl<'a> Resolver<'a> {
     ///
     /// # Errors
     /// A variable is not set.
-    pub fn jq(&mut self, opt: &JqOpt, step: &str) -> Result<Arc<Jq>, BuildError> {
+    pub(crate) fn jq(&mut self, opt: &JqOpt, step: &str) -> Result<Arc<Jq>, BuildError> {
         if !opt.text.has_placeholders() {
             return Ok(Arc::clone(&opt.jq));
         }
@@ -235,130 +271,35 @@ impl<'a> Resolver<'a> {
     clippy::too_many_lines,
     reason = "one arm per kind until kinds register themselves"
 )]
-pub fn build(
+pub(crate) fn build(
     def: &StepDef,
     root: &Path,
     env: &mut Resolver<'_>,
 ) -> Result<Box<dyn Step>, BuildError> {
-    let step = def.id.as_str();
-    let env_err = |source| BuildError::Env {
-        step: step.to_owned(),
-        source,
-    };
-    Ok(match &def.spec {
-        Spec::Read {
-            path,
-            format,
-            allow_empty,
-        } => Box::new(read::Read {
-            pattern: env.text(path).map_err(env_err)?,
-            format: *format,
-            allow_empty: *allow_empty,
-        }),
-        Spec::Write { path, format } => Box::new(write::Write {
-            template: env.text(path).map_err(env_err)?,
-            format: *format,
-            cleaned: std::collections::HashSet::new(),
-        }),
-        Spec::Command {
-            run,
-            timeout,
-            env: vars,
-            output,
-        } => Box::new(command::Command {
-            argv: run
-                .iter()
-                .map(|t| env.text(t))
-                .collect::<Result<_, _>>()
-                .map_err(env_err)?,
-            env: vars
-                .iter()
-                .map(|(k, v)| Ok((k.clone(), env.text(v)?)))
-                .collect::<Result<_, MissingEnv>>()
-                .map_err(env_err)?,
-            timeout: *timeout,
-            output: *output,
-            secrets: Arc::clone(&env.secrets),
-        }),
-        Spec::Map { jq } => Box::new(map::Map {
-            jq: env.jq(jq, step)?,
-        }),
-        Spec::Filter { jq, keep_empty } => Box::new(filter::Filter {
-            jq: env.jq(jq, step)?,
-            keep_empty: *keep_empty,
-        }),
-        Spec::Assert {
-            jq,
-            each,
-            equals,
-            equals_file,
-            message,
-        } => {
-            let expected =
-                match (equals, equals_file) {
-                    (Some(v), _) => Some(v.clone()),
-                    (None, Some(file)) => {
-                        let file = env.text(file).map_err(env_err)?;
-                        Some(assert::load_expected(&root.join(&file), &file).map_err(
-                            |message| BuildError::Other {
-                                step: step.to_owned(),
-                                message,
-                            },
-                        )?)
-                    }
-                    (None, None) => None,
-                };
-            Box::new(assert::Assert {
-                jq: jq.as_ref().map(|j| env.jq(j, step)).transpose()?,
-                each: *each,
-                expected,
-                message: message.clone(),
-                secrets: Arc::clone(&env.secrets),
-            })
-        }
-        Spec::Split { path, size } => Box::new(split::Split {
-            path: path.as_ref().map(|p| env.jq(p, step)).transpose()?,
-            size: *size,
-        }),
-        Spec::Merge => Box::new(merge::Merge::default()),
-        Spec::Http(h) => Box::new(http::Http {
-            method: h.method.clone(),
-            url: env.text(&h.url).map_err(env_err)?,
-            headers: resolve_pairs(env, &h.headers).map_err(env_err)?,
-            query: resolve_pairs(env, &h.query).map_err(env_err)?,
-            body: h.body,
-            next: h.next.as_ref().map(|n| env.jq(n, step)).transpose()?,
-            timeout: h.timeout,
-            retries: h.retries,
-            idempotency_key: h.idempotency_key,
-            response: h.response,
-            max_pages: h.max_pages,
-            max_response_bytes: h.max_response_bytes,
-            agent: http::agent(),
-            notes: Vec::new(),
-            secrets: Arc::clone(&env.secrets),
-        }),
-        Spec::Dedupe { key, mode } => Box::new(dedupe::Dedupe {
-            key: env.jq(key, step)?,
-            mode: *mode,
-            seen: std::collections::HashSet::new(),
-            new: Vec::new(),
-        }),
+    def.spec.build(&mut Build {
+        step: &def.id,
+        root,
+        env,
     })
 }
 
-fn resolve_pairs(
-    env: &mut Resolver<'_>,
-    pairs: &[(String, Text)],
-) -> Result<Vec<(String, String)>, MissingEnv> {
-    pairs
-        .iter()
-        .map(|(k, v)| Ok((k.clone(), env.text(v)?)))
-        .collect()
+/// `format` of `write`, `output` of `command`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LineFormat {
+    /// One JSON document.
+    Json,
+    /// One JSON value per line.
+    Ndjson,
 }
 
-/// Resolves a user path against the project root (absolute paths stay as they are).
-#[must_use]
-pub fn resolve_path(root: &Path, path: &str) -> std::path::PathBuf {
-    root.join(path)
+impl LineFormat {
+    /// Reads option `key` (default `json`).
+    fn read(r: &mut Reader<'_, '_>, cx: &mut Cx<'_>, key: &'static str) -> LineFormat {
+        r.choice(
+            cx,
+            key,
+            &[("json", LineFormat::Json), ("ndjson", LineFormat::Ndjson)],
+        )
+        .unwrap_or(LineFormat::Json)
+    }
 }

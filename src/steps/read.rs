@@ -1,17 +1,20 @@
 //! `read`: a connector that emits one payload per file matching a glob, sorted by path.
 
 use super::{Step, StepCx, StepError};
-use crate::flow::ReadFormat;
+use super::kind::{self, Build, Carries, Props, StepSpec, opt};
+use super::BuildError;
+use crate::flow::reader::{Cx, Reader};
+use crate::flow::Text;
 use crate::matching::Kind;
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
 /// A `read` step.
-pub struct Read {
-    pub pattern: String,
-    pub format: ReadFormat,
+pub(crate) struct Read {
+    pub(crate) pattern: String,
+    pub(crate) format: ReadFormat,
     /// Whether matching no file is fine.
-    pub allow_empty: bool,
+    pub(crate) allow_empty: bool,
 }
 
 impl Step for Read {
@@ -149,4 +152,87 @@ fn read_csv(bytes: &[u8], shown: &str) -> Result<Value, StepError> {
         rows.push(Value::Object(row));
     }
     Ok(Value::Array(rows))
+}
+
+/// The `read` kind.
+pub(crate) static KIND: kind::Kind = kind::Kind {
+    name: "read",
+    doc: "a connector that emits one payload per file matching a glob, sorted by path",
+    options: &[
+        opt("path", "string", true, "glob, relative to the project root"),
+        opt(
+            "format",
+            "\"json\" | \"ndjson\" | \"csv\"",
+            false,
+            "file format (default json)",
+        ),
+        opt(
+            "allow_empty",
+            "bool",
+            false,
+            "matching no file gives no payload instead of an error (default false)",
+        ),
+    ],
+    props: Props {
+        connector: true,
+        reuses_outputs: true,
+    },
+    read,
+};
+
+/// `format` of `read`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReadFormat {
+    /// One JSON value per file.
+    Json,
+    /// One JSON value per line, collected into one array.
+    Ndjson,
+    /// Rows with a header line, as an array of objects of strings.
+    Csv,
+}
+
+#[derive(Debug)]
+struct ReadSpec {
+    path: Text,
+    format: ReadFormat,
+    allow_empty: bool,
+}
+
+fn read(r: &mut Reader<'_, '_>, cx: &mut Cx<'_>) -> Option<Box<dyn StepSpec>> {
+    let path = r.req_text(cx, "path");
+    let format = r
+        .choice(
+            cx,
+            "format",
+            &[
+                ("json", ReadFormat::Json),
+                ("ndjson", ReadFormat::Ndjson),
+                ("csv", ReadFormat::Csv),
+            ],
+        )
+        .unwrap_or(ReadFormat::Json);
+    let allow_empty = r.bool(cx, "allow_empty").unwrap_or(false);
+    Some(Box::new(ReadSpec {
+        path: path?,
+        format,
+        allow_empty,
+    }))
+}
+
+impl StepSpec for ReadSpec {
+    fn reads_only(&self) -> Option<&Text> {
+        Some(&self.path)
+    }
+
+    fn build(&self, b: &mut Build<'_, '_>) -> Result<Box<dyn Step>, BuildError> {
+        Ok(Box::new(Read {
+            pattern: b.text(&self.path)?,
+            format: self.format,
+            allow_empty: self.allow_empty,
+        }))
+    }
+
+    fn texts(&self, f: &mut dyn FnMut(&str, &Text, Carries)) {
+        f("path", &self.path, Carries::Data);
+    }
 }

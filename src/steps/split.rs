@@ -1,14 +1,18 @@
 //! `split`: cuts the array at `path` into batches of `size` elements.
 
 use super::{PureStep, Step, StepCx, StepError};
+use super::kind::{Build, Carries, Kind, Props, StepSpec, opt};
+use super::BuildError;
+use crate::flow::reader::{Cx, Reader};
+use crate::flow::{JqOpt, Text};
 use crate::jq::Jq;
 use serde_json::Value;
 use std::sync::Arc;
 
 /// A `split` step.
-pub struct Split {
-    pub path: Option<Arc<Jq>>,
-    pub size: usize,
+pub(crate) struct Split {
+    pub(crate) path: Option<Arc<Jq>>,
+    pub(crate) size: usize,
 }
 
 impl PureStep for Split {
@@ -53,7 +57,7 @@ impl Step for Split {
 }
 
 /// jq's name for the type of `v`.
-pub fn kind_name(v: &Value) -> &'static str {
+pub(crate) fn kind_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -61,5 +65,51 @@ pub fn kind_name(v: &Value) -> &'static str {
         Value::String(_) => "a string",
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
+    }
+}
+
+/// The `split` kind.
+pub(crate) static KIND: Kind = Kind {
+    name: "split",
+    doc: "cuts the array at `path` into batches of `size` elements",
+    options: &[
+        opt("path", "jq", false, "where the array is (default `.`)"),
+        opt("size", "integer ≥ 1", true, "elements per batch"),
+    ],
+    props: Props {
+        connector: false,
+        reuses_outputs: true,
+    },
+    read,
+};
+
+#[derive(Debug)]
+struct SplitSpec {
+    path: Option<JqOpt>,
+    size: usize,
+}
+
+fn read(r: &mut Reader<'_, '_>, cx: &mut Cx<'_>) -> Option<Box<dyn StepSpec>> {
+    let path = r.jq(cx, "path", false);
+    let size = match r.required(cx, "size") {
+        Some(_) => r.uint(cx, "size", 1),
+        None => None,
+    };
+    let size = size.and_then(|s| usize::try_from(s).ok())?;
+    Some(Box::new(SplitSpec { path, size }))
+}
+
+impl StepSpec for SplitSpec {
+    fn build(&self, b: &mut Build<'_, '_>) -> Result<Box<dyn Step>, BuildError> {
+        Ok(Box::new(Split {
+            path: self.path.as_ref().map(|p| b.jq(p)).transpose()?,
+            size: self.size,
+        }))
+    }
+
+    fn texts(&self, f: &mut dyn FnMut(&str, &Text, Carries)) {
+        if let Some(p) = &self.path {
+            f("path", &p.text, Carries::Data);
+        }
     }
 }

@@ -5,22 +5,25 @@
 //! this step's: the step removes such leftovers of its own (any run's) from a folder
 //! before it first writes there. The flow's lock means no other process is writing them.
 
-use super::{Step, StepCx, StepError};
-use crate::flow::LineFormat;
+use super::{LineFormat, Step, StepCx, StepError};
+use super::kind::{Build, Carries, Kind, Props, StepSpec, opt};
+use super::BuildError;
+use crate::flow::reader::{Cx, Reader};
+use crate::flow::Text;
 use serde_json::Value;
 use std::collections::HashSet;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 /// What every temporary file of a `write` step starts with (then `<flow>.<step>.`).
-pub const TEMP_PREFIX: &str = ".flowrun-tmp.";
+pub(crate) const TEMP_PREFIX: &str = ".flowrun-tmp.";
 
 /// A `write` step.
-pub struct Write {
-    pub template: String,
-    pub format: LineFormat,
+pub(crate) struct Write {
+    pub(crate) template: String,
+    pub(crate) format: LineFormat,
     /// Folders already cleared of this step's leftovers in this run.
-    pub cleaned: HashSet<PathBuf>,
+    pub(crate) cleaned: HashSet<PathBuf>,
 }
 
 impl Step for Write {
@@ -109,3 +112,84 @@ fn write_file(path: &Path, bytes: &[u8], prefix: &str) -> std::io::Result<()> {
     temp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
+
+/// The `write` kind.
+pub(crate) static KIND: Kind = Kind {
+    name: "write",
+    doc: "a connector that writes each payload to a file and passes it on unchanged",
+    options: &[
+        opt(
+            "path",
+            "string",
+            true,
+            "path template with {flow}, {run}, {step}, {n}, {hash}",
+        ),
+        opt(
+            "format",
+            "\"json\" | \"ndjson\"",
+            false,
+            "file format (default json)",
+        ),
+    ],
+    props: Props {
+        connector: true,
+        reuses_outputs: true,
+    },
+    read,
+};
+
+#[derive(Debug)]
+struct WriteSpec {
+    path: Text,
+    format: LineFormat,
+}
+
+fn read(r: &mut Reader<'_, '_>, cx: &mut Cx<'_>) -> Option<Box<dyn StepSpec>> {
+    let path = r.req_text(cx, "path");
+    if let (Some(p), Some(item)) = (&path, r.get("path")) {
+        check_template(cx, item.span().start, p.raw());
+    }
+    let format = LineFormat::read(r, cx, "format");
+    Some(Box::new(WriteSpec {
+        path: path?,
+        format,
+    }))
+}
+
+impl StepSpec for WriteSpec {
+    fn build(&self, b: &mut Build<'_, '_>) -> Result<Box<dyn Step>, BuildError> {
+        Ok(Box::new(Write {
+            template: b.text(&self.path)?,
+            format: self.format,
+            cleaned: HashSet::new(),
+        }))
+    }
+
+    fn texts(&self, f: &mut dyn FnMut(&str, &Text, Carries)) {
+        f("path", &self.path, Carries::Data);
+    }
+}
+
+/// Checks the `{…}` fields of a `write` path template.
+fn check_template(cx: &mut Cx<'_>, at: usize, template: &str) {
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('}') else {
+            cx.err(at, format!("`path`: unclosed `{{` in `{template}`"));
+            return;
+        };
+        let field = &after[..close];
+        // `${env:NAME}`/`${secret:NAME}` is a placeholder (checked by `Text::parse`), not a template field.
+        let placeholder = rest[..open].ends_with('$')
+            && (field.starts_with("env:") || field.starts_with("secret:"));
+        if !placeholder && !["flow", "run", "step", "n", "hash"].contains(&field) {
+            cx.err(
+                at,
+                format!("`path`: unknown field `{{{field}}}`; use {{flow}}, {{run}}, {{step}}, {{n}} or {{hash}}"),
+            );
+        }
+        rest = &after[close + 1..];
+    }
+}
+

@@ -7,13 +7,13 @@ use std::path::Path;
 use tempfile::NamedTempFile;
 
 /// Prefix of temporary files; anything starting with it is never a finished file.
-pub const TEMP_PREFIX: &str = ".tmp-";
+pub(crate) const TEMP_PREFIX: &str = ".tmp-";
 
 /// A new temporary file in `dir` (removed again unless it is persisted).
 ///
 /// # Errors
 /// The file could not be created.
-pub fn temp_in(dir: &Path) -> Result<NamedTempFile, StoreError> {
+pub(crate) fn temp_in(dir: &Path) -> Result<NamedTempFile, StoreError> {
     use std::os::unix::fs::PermissionsExt as _;
     // Like files a shell creates: 0666 less the umask (a temporary file defaults to 0600).
     tempfile::Builder::new()
@@ -40,7 +40,7 @@ fn without_path(e: std::io::Error) -> std::io::Error {
 ///
 /// # Errors
 /// Any step of the write failed; `path` is then unchanged.
-pub fn write(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+pub(crate) fn write(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut temp = temp_in(dir)?;
     // The file's own handle: its errors name only the store's path, not the temporary one.
@@ -60,7 +60,7 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
 ///
 /// # Errors
 /// The file cannot be resolved or written; it is then unchanged.
-pub fn replace(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+pub(crate) fn replace(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let target = std::fs::canonicalize(path).map_err(|e| StoreError::io(path, e))?;
     let perms = std::fs::metadata(&target)
         .map_err(|e| StoreError::io(path, e))?
@@ -81,7 +81,7 @@ pub fn replace(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
 ///
 /// # Errors
 /// The folder could not be opened or synced.
-pub fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
     File::open(dir)
         .and_then(|f| f.sync_all())
         .map_err(|e| StoreError::io(dir, e))
@@ -91,6 +91,18 @@ pub fn sync_dir(dir: &Path) -> Result<(), StoreError> {
 ///
 /// # Errors
 /// The folder could not be created.
-pub fn create_dir(dir: &Path) -> Result<(), StoreError> {
+pub(crate) fn create_dir(dir: &Path) -> Result<(), StoreError> {
     std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))
+}
+
+/// Writes `value` as pretty JSON with a final newline to `path`, atomically (see
+/// [`write`]): how the store writes its own records (manifests, indexes, keys).
+///
+/// # Errors
+/// As [`write`].
+pub(crate) fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), StoreError> {
+    let mut bytes =
+        serde_json::to_vec_pretty(value).expect("flowrun's own records always serialise");
+    bytes.push(b'\n');
+    write(path, &bytes)
 }

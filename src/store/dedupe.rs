@@ -30,7 +30,7 @@ struct Keys {
 impl Store {
     fn dedupe_path(&self, flow: &str, step: &str) -> PathBuf {
         self.flow_dir(flow)
-            .join("dedupe")
+            .join(super::layout::DEDUPE)
             .join(format!("{step}.json"))
     }
 
@@ -65,7 +65,11 @@ impl Store {
     ///
     /// # Errors
     /// The state file is unreadable (it is never silently reset: that would let duplicates through).
-    pub fn dedupe_keys(&self, flow: &str, step: &str) -> Result<HashSet<String>, StoreError> {
+    pub(crate) fn dedupe_keys(
+        &self,
+        flow: &str,
+        step: &str,
+    ) -> Result<HashSet<String>, StoreError> {
         Ok(self.read_keys(flow, step)?.into_iter().collect())
     }
 
@@ -74,7 +78,7 @@ impl Store {
     ///
     /// # Errors
     /// The state file cannot be read or written.
-    pub fn add_dedupe_keys(
+    pub(crate) fn add_dedupe_keys(
         &self,
         flow: &str,
         step: &str,
@@ -88,13 +92,13 @@ impl Store {
         keys.extend(new.into_iter().filter(|k| !known.contains(k)));
         let path = self.dedupe_path(flow, step);
         atomic::create_dir(path.parent().expect("dedupe files sit in a folder"))?;
-        let mut bytes = serde_json::to_vec_pretty(&Keys {
-            format: FORMAT.to_owned(),
-            keys: Vec::new(),
-            hashes: keys,
-        })
-        .expect("keys always serialise");
-        bytes.push(b'\n');
-        atomic::write(&path, &bytes)
+        atomic::write_json(
+            &path,
+            &Keys {
+                format: FORMAT.to_owned(),
+                keys: Vec::new(),
+                hashes: keys,
+            },
+        )
     }
 }

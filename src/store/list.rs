@@ -10,25 +10,25 @@
 //! stale, and it is rebuilt there and then. `prune` rebuilds it outright.
 
 use super::{Store, StoreError};
-use crate::flow::is_name;
+use crate::names::is_name;
 use crate::time::is_run_id;
 use std::path::{Path, PathBuf};
 
 /// One run folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunRef {
+pub(crate) struct RunRef {
     /// The flow.
-    pub flow: String,
+    pub(crate) flow: String,
     /// The run id.
-    pub id: String,
+    pub(crate) id: String,
     /// The folder.
-    pub dir: PathBuf,
+    pub(crate) dir: PathBuf,
 }
 
 impl Store {
     /// Flows that have a folder under `runs/`, sorted.
     #[must_use]
-    pub fn flows(&self) -> Vec<String> {
+    pub(crate) fn flows(&self) -> Vec<String> {
         let mut out: Vec<String> = read_names(self.path())
             .into_iter()
             .filter(|n| is_name(n) && self.path().join(n).is_dir())
@@ -39,7 +39,7 @@ impl Store {
 
     /// Run ids of `flow`, oldest first.
     #[must_use]
-    pub fn run_ids(&self, flow: &str) -> Vec<String> {
+    pub(crate) fn run_ids(&self, flow: &str) -> Vec<String> {
         let mut ids: Vec<String> = read_names(&self.flow_dir(flow))
             .into_iter()
             .filter(|n| is_run_id(n))
@@ -49,7 +49,7 @@ impl Store {
     }
 
     /// Runs of `flow` (or of all flows), newest first, read lazily.
-    pub fn newest_runs(&self, flow: Option<&str>) -> impl Iterator<Item = RunRef> + '_ {
+    pub(crate) fn newest_runs(&self, flow: Option<&str>) -> impl Iterator<Item = RunRef> + '_ {
         let flows = match flow {
             Some(f) => vec![f.to_owned()],
             None => self.flows(),
@@ -89,7 +89,7 @@ impl Store {
     }
 
     /// Adds a new run to `flow`'s index (the caller holds the flow's lock).
-    pub fn index_run(&self, flow: &str, id: &str) {
+    pub(crate) fn index_run(&self, flow: &str, id: &str) {
         use std::io::Write as _;
         // Best effort: a missing or partial index is rebuilt by the next listing.
         let line = format!("{id}\n");
@@ -121,7 +121,7 @@ impl Store {
 
     /// Rewrites `flow`'s index from its folder; returns its run ids, oldest first.
     #[allow(clippy::must_use_candidate)] // called for the rewrite alone too
-    pub fn rebuild_index(&self, flow: &str) -> Vec<String> {
+    pub(crate) fn rebuild_index(&self, flow: &str) -> Vec<String> {
         let ids = self.run_ids(flow);
         let mut text = String::with_capacity(ids.len() * LINE);
         for id in &ids {
@@ -135,7 +135,7 @@ impl Store {
 
     /// Every run (of `flow`, or of all flows), newest first.
     #[must_use]
-    pub fn runs_newest_first(&self, flow: Option<&str>) -> Vec<RunRef> {
+    pub(crate) fn runs_newest_first(&self, flow: Option<&str>) -> Vec<RunRef> {
         self.newest_runs(flow).collect()
     }
 
@@ -143,7 +143,7 @@ impl Store {
     ///
     /// # Errors
     /// Nothing or several runs match, or a folder is not a run of this store.
-    pub fn resolve(&self, reference: &str) -> Result<RunRef, StoreError> {
+    pub(crate) fn resolve(&self, reference: &str) -> Result<RunRef, StoreError> {
         if reference == "last" {
             return self
                 .newest_runs(None)
@@ -229,7 +229,7 @@ fn complete_index(dir: &Path) -> Option<Vec<u8>> {
     let count = bytes.len() / LINE;
     // A folder's link count is 2 plus its sub-folders: the runs, and `dedupe/`.
     let links = std::fs::metadata(dir).ok()?.nlink();
-    let others = u64::from(dir.join("dedupe").is_dir());
+    let others = u64::from(dir.join(super::layout::DEDUPE).is_dir());
     (links >= 2 && links - 2 == count as u64 + others).then_some(bytes)
 }
 

@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 
 /// Holding this means no other run of the flow is in progress. Released on drop.
 #[derive(Debug)]
-pub struct FlowLock {
+pub(crate) struct FlowLock {
     file: File,
     path: PathBuf,
     /// What the lock file said when it was taken: the id of the previous holder's run.
-    pub previous: Option<String>,
+    pub(crate) previous: Option<String>,
 }
 
 /// How long to keep trying when the lock is briefly taken by a reader checking it.
@@ -26,9 +26,9 @@ const NONBLOCK: i32 = rustix::fs::OFlags::NONBLOCK.bits().cast_signed();
 ///
 /// # Errors
 /// [`StoreError::Busy`] when another process holds it, or an I/O error.
-pub fn acquire(dir: &Path, flow: &str) -> Result<FlowLock, StoreError> {
+pub(crate) fn acquire(dir: &Path, flow: &str) -> Result<FlowLock, StoreError> {
     std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
-    let path = dir.join(".lock");
+    let path = dir.join(super::layout::LOCK);
     let mut file = OpenOptions::new()
         .read(true)
         .write(true)
@@ -81,7 +81,7 @@ impl FlowLock {
     ///
     /// # Errors
     /// The lock file could not be written.
-    pub fn set_holder(&mut self, run_id: &str) -> Result<(), StoreError> {
+    pub(crate) fn set_holder(&mut self, run_id: &str) -> Result<(), StoreError> {
         let path = self.path.clone();
         self.file
             .set_len(0)
@@ -94,11 +94,11 @@ impl FlowLock {
 
 /// Whether a process holds the lock of the flow whose runs live in `dir`.
 #[must_use]
-pub fn is_held(dir: &Path) -> bool {
+pub(crate) fn is_held(dir: &Path) -> bool {
     let Ok(file) = OpenOptions::new()
         .read(true)
         .custom_flags(NONBLOCK)
-        .open(dir.join(".lock"))
+        .open(dir.join(super::layout::LOCK))
     else {
         return false;
     };

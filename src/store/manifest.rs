@@ -219,6 +219,37 @@ pub struct ReplayedPayload {
     pub blake3: String,
 }
 
+impl Manifest {
+    /// The payload records that were the inputs of step `f` (0-based): the outputs of
+    /// the last step before it that ran, else the run's `input/`. An empty list means
+    /// the implicit start payload `null`.
+    #[must_use]
+    pub fn step_inputs(&self, f: usize) -> &[PayloadRecord] {
+        for s in self.steps[..f].iter().rev() {
+            if s.status != StepStatus::Skipped {
+                return &s.payloads;
+            }
+        }
+        &self.input
+    }
+
+    /// How long the run took, for messages (`None` while it runs).
+    #[must_use]
+    pub fn elapsed(&self) -> Option<std::time::Duration> {
+        let start = crate::time::parse(&self.started_at)?;
+        let end = crate::time::parse(self.finished_at.as_deref()?)?;
+        (end - start).to_std().ok()
+    }
+}
+
+impl PayloadRecord {
+    /// Whether the file holds the payload's full content: neither trimmed nor masked.
+    #[must_use]
+    pub fn is_complete(&self) -> bool {
+        !self.trimmed && !self.masked
+    }
+}
+
 impl fmt::Display for RunStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -266,7 +297,7 @@ impl Manifest {
         if self.format != FORMAT {
             return Err(format!("unknown format `{}`", self.format));
         }
-        if !crate::flow::is_name(&self.flow) {
+        if !crate::names::is_name(&self.flow) {
             return Err(format!(
                 "`flow` is `{}`, which is not a flow name",
                 self.flow

@@ -1,19 +1,22 @@
 //! The run store: `runs/<flow>/<run-id>/` folders, manifests, atomic writes, locks, listing.
 
-pub mod atomic;
-pub mod dedupe;
-pub mod list;
-pub mod lock;
-pub mod manifest;
-pub mod payload;
-pub mod prune;
-pub mod recorded;
-pub mod replays;
-pub mod verify;
+pub(crate) mod atomic;
+pub(crate) mod dedupe;
+pub(crate) mod layout;
+pub(crate) mod list;
+pub(crate) mod lock;
+pub(crate) mod manifest;
+pub(crate) mod payload;
+pub(crate) mod prune;
+pub(crate) mod recorded;
+pub(crate) mod replays;
+pub(crate) mod verify;
 
-use crate::flow::display_path;
-pub use lock::FlowLock;
-pub use manifest::{Manifest, PayloadRecord, RunStatus, StepRecord, StepStatus, TriggerKind};
+use crate::names::display_path;
+pub(crate) use lock::FlowLock;
+pub(crate) use manifest::{
+    Manifest, PayloadRecord, RunStatus, StepRecord, StepStatus, TriggerKind,
+};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -113,9 +116,20 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// `path` is not JSON flowrun takes.
+    #[must_use]
+    pub(crate) fn bad_json(path: &Path, e: crate::json::DecodeError) -> StoreError {
+        StoreError::BadJson {
+            path: path.to_path_buf(),
+            line: e.line,
+            column: e.column,
+            message: e.message,
+        }
+    }
+
     /// An I/O error on `path`.
     #[must_use]
-    pub fn io(path: &Path, source: io::Error) -> StoreError {
+    pub(crate) fn io(path: &Path, source: io::Error) -> StoreError {
         StoreError::Io {
             path: path.to_path_buf(),
             source,
@@ -125,7 +139,7 @@ impl StoreError {
     /// This error, met while reading a recorded run before anything started: an I/O
     /// error becomes [`StoreError::Unreadable`] (bad input rather than a failed run).
     #[must_use]
-    pub fn reading(self) -> StoreError {
+    pub(crate) fn reading(self) -> StoreError {
         match self {
             StoreError::Io { path, source } => StoreError::Unreadable { path, source },
             other => other,
@@ -135,40 +149,40 @@ impl StoreError {
 
 /// The run store of one project.
 #[derive(Debug, Clone)]
-pub struct Store {
+pub(crate) struct Store {
     runs: PathBuf,
 }
 
 impl Store {
     /// The store of the project at `root`.
     #[must_use]
-    pub fn new(root: &Path) -> Store {
+    pub(crate) fn new(root: &Path) -> Store {
         Store {
-            runs: root.join("runs"),
+            runs: root.join(layout::RUNS),
         }
     }
 
     /// `runs/`.
     #[must_use]
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.runs
     }
 
     /// `runs/<flow>/`.
     #[must_use]
-    pub fn flow_dir(&self, flow: &str) -> PathBuf {
+    pub(crate) fn flow_dir(&self, flow: &str) -> PathBuf {
         self.runs.join(flow)
     }
 
     /// `runs/<flow>/<run>/`.
     #[must_use]
-    pub fn run_dir(&self, flow: &str, run_id: &str) -> PathBuf {
+    pub(crate) fn run_dir(&self, flow: &str, run_id: &str) -> PathBuf {
         self.runs.join(flow).join(run_id)
     }
 
     /// `runs/<flow>/.tmp-<run>/`: where a run folder is built before it gets its name.
     #[must_use]
-    pub fn staging_dir(&self, flow: &str, run_id: &str) -> PathBuf {
+    pub(crate) fn staging_dir(&self, flow: &str, run_id: &str) -> PathBuf {
         self.flow_dir(flow)
             .join(format!("{}{run_id}", atomic::TEMP_PREFIX))
     }
@@ -177,13 +191,13 @@ impl Store {
     ///
     /// # Errors
     /// The flow is busy, or the lock file cannot be written.
-    pub fn lock(&self, flow: &str) -> Result<FlowLock, StoreError> {
+    pub(crate) fn lock(&self, flow: &str) -> Result<FlowLock, StoreError> {
         lock::acquire(&self.flow_dir(flow), flow)
     }
 
     /// Whether a process is running `flow` now.
     #[must_use]
-    pub fn is_busy(&self, flow: &str) -> bool {
+    pub(crate) fn is_busy(&self, flow: &str) -> bool {
         lock::is_held(&self.flow_dir(flow))
     }
 
@@ -191,7 +205,7 @@ impl Store {
     ///
     /// # Errors
     /// The manifest is missing or malformed.
-    pub fn read_manifest(&self, run_dir: &Path) -> Result<Manifest, StoreError> {
+    pub(crate) fn read_manifest(&self, run_dir: &Path) -> Result<Manifest, StoreError> {
         let mut m = read_manifest_raw(run_dir)?;
         if m.status == RunStatus::Running && !self.is_busy(&m.flow) {
             m.status = RunStatus::Interrupted;
@@ -204,7 +218,7 @@ impl Store {
     ///
     /// # Errors
     /// Its manifest cannot be rewritten.
-    pub fn settle_previous(&self, flow: &str, lock: &FlowLock) -> Result<(), StoreError> {
+    pub(crate) fn settle_previous(&self, flow: &str, lock: &FlowLock) -> Result<(), StoreError> {
         let Some(prev) = lock.previous.as_deref() else {
             return Ok(());
         };
@@ -232,14 +246,9 @@ impl Store {
 /// # Errors
 /// The manifest is missing or malformed.
 pub fn read_manifest_raw(run_dir: &Path) -> Result<Manifest, StoreError> {
-    let path = run_dir.join("manifest.json");
+    let path = layout::manifest(run_dir);
     let bytes = recorded::read(&path, recorded::MAX_MANIFEST_BYTES).map_err(StoreError::reading)?;
-    let value = crate::json::decode(&bytes, 1).map_err(|e| StoreError::BadJson {
-        path: path.clone(),
-        line: e.line,
-        column: e.column,
-        message: e.message,
-    })?;
+    let value = crate::json::decode(&bytes, 1).map_err(|e| StoreError::bad_json(&path, e))?;
     let m: Manifest = serde_json::from_value(value).map_err(|e| StoreError::BadManifest {
         path: path.clone(),
         message: e.to_string(),
@@ -254,9 +263,7 @@ pub fn read_manifest_raw(run_dir: &Path) -> Result<Manifest, StoreError> {
 /// # Errors
 /// The write failed; the previous manifest is then unchanged.
 pub fn write_manifest(run_dir: &Path, m: &Manifest) -> Result<(), StoreError> {
-    let mut bytes = serde_json::to_vec_pretty(m).expect("a manifest always serialises");
-    bytes.push(b'\n');
-    atomic::write(&run_dir.join("manifest.json"), &bytes)
+    atomic::write_json(&layout::manifest(run_dir), m)
 }
 
 fn remove_temp_files(run_dir: &Path) {
@@ -273,11 +280,11 @@ fn remove_temp_files(run_dir: &Path) {
 
 /// A run folder being written, with its manifest in memory.
 #[derive(Debug)]
-pub struct RunDir {
+pub(crate) struct RunDir {
     /// The folder.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// The manifest as it will be written.
-    pub manifest: Manifest,
+    pub(crate) manifest: Manifest,
     last_save: Instant,
 }
 
@@ -287,7 +294,7 @@ impl RunDir {
     ///
     /// # Errors
     /// The folder or its files could not be written.
-    pub fn create(
+    pub(crate) fn create(
         store: &Store,
         manifest: Manifest,
         flow_source: &[u8],
@@ -298,7 +305,7 @@ impl RunDir {
         // folder, which the next holder of the flow lock removes (`settle_previous`).
         let staging = store.staging_dir(&manifest.flow, &manifest.run_id);
         let built = atomic::create_dir(&staging)
-            .and_then(|()| atomic::write(&staging.join("flow.toml"), flow_source))
+            .and_then(|()| atomic::write(&layout::flow_copy(&staging), flow_source))
             .and_then(|()| write_manifest(&staging, &manifest))
             .and_then(|()| std::fs::rename(&staging, &path).map_err(|e| StoreError::io(&path, e)));
         if let Err(e) = built {
@@ -319,7 +326,7 @@ impl RunDir {
     ///
     /// # Errors
     /// The write failed.
-    pub fn save(&mut self) -> Result<(), StoreError> {
+    pub(crate) fn save(&mut self) -> Result<(), StoreError> {
         write_manifest(&self.path, &self.manifest)?;
         self.last_save = Instant::now();
         Ok(())
@@ -327,14 +334,9 @@ impl RunDir {
 
     /// The folder of step `index` (1-based), e.g. `steps/03-to-erp`.
     #[must_use]
-    pub fn step_rel(&self, index: usize, id: &str) -> String {
+    pub(crate) fn step_rel(&self, index: usize, id: &str) -> String {
         step_rel(index, self.manifest.steps.len(), id)
     }
 }
 
-/// `steps/NN-<id>`, NN zero-padded to the width of the step count (at least two digits).
-#[must_use]
-pub fn step_rel(index: usize, count: usize, id: &str) -> String {
-    let width = count.to_string().len().max(2);
-    format!("steps/{index:0width$}-{id}")
-}
+pub(crate) use layout::step_rel;

@@ -29,10 +29,10 @@ pub struct Encoded {
 }
 
 /// A payload written to a temporary file in its final folder, synced, not yet named.
-pub struct Pending {
+pub(crate) struct Pending {
     temp: NamedTempFile,
     /// What was written.
-    pub encoded: Encoded,
+    pub(crate) encoded: Encoded,
 }
 
 impl Pending {
@@ -40,7 +40,7 @@ impl Pending {
     ///
     /// # Errors
     /// The handle could not be duplicated.
-    pub fn handle(&self) -> Result<(File, PathBuf), StoreError> {
+    pub(crate) fn handle(&self) -> Result<(File, PathBuf), StoreError> {
         let path = self.temp.path().to_path_buf();
         let file = self
             .temp
@@ -54,7 +54,7 @@ impl Pending {
     ///
     /// # Errors
     /// The sync failed.
-    pub fn sync(&self) -> Result<(), StoreError> {
+    pub(crate) fn sync(&self) -> Result<(), StoreError> {
         self.temp
             .as_file()
             .sync_data()
@@ -65,7 +65,7 @@ impl Pending {
     ///
     /// # Errors
     /// The rename failed.
-    pub fn commit(self, path: &Path) -> Result<(), StoreError> {
+    pub(crate) fn commit(self, path: &Path) -> Result<(), StoreError> {
         self.temp
             .persist(path)
             .map(drop)
@@ -89,7 +89,11 @@ pub struct Encoding<'a> {
 ///
 /// # Errors
 /// The file could not be written.
-pub fn encode_to_temp(dir: &Path, value: &Value, how: Encoding<'_>) -> Result<Pending, StoreError> {
+pub(crate) fn encode_to_temp(
+    dir: &Path,
+    value: &Value,
+    how: Encoding<'_>,
+) -> Result<Pending, StoreError> {
     let temp = atomic::temp_in(dir)?;
     let file = temp
         .as_file()
@@ -116,7 +120,11 @@ pub fn encode_to_temp(dir: &Path, value: &Value, how: Encoding<'_>) -> Result<Pe
 ///
 /// # Errors
 /// The file could not be copied.
-pub fn copy_to_temp(dir: &Path, from: &Path, encoded: Encoded) -> Result<Pending, StoreError> {
+pub(crate) fn copy_to_temp(
+    dir: &Path,
+    from: &Path,
+    encoded: Encoded,
+) -> Result<Pending, StoreError> {
     let mut temp = atomic::temp_in(dir)?;
     let (src, _) = super::recorded::open(from, super::recorded::MAX_PAYLOAD_BYTES)?;
     super::recorded::copy(
@@ -150,19 +158,14 @@ pub fn read(path: &Path) -> Result<Value, StoreError> {
     if bytes.ends_with(TRIMMED_MARK) {
         return Err(StoreError::Trimmed(path.to_path_buf()));
     }
-    crate::json::decode(&bytes, 1).map_err(|e| StoreError::BadJson {
-        path: path.to_path_buf(),
-        line: e.line,
-        column: e.column,
-        message: e.message,
-    })
+    crate::json::decode(&bytes, 1).map_err(|e| StoreError::bad_json(path, e))
 }
 
 /// Hashes a file as stored: size and blake3.
 ///
 /// # Errors
 /// The file could not be read.
-pub fn hash_file(path: &Path) -> Result<(u64, String), StoreError> {
+pub(crate) fn hash_file(path: &Path) -> Result<(u64, String), StoreError> {
     let mut hasher = blake3::Hasher::new();
     let (file, _) = super::recorded::open(path, super::recorded::MAX_PAYLOAD_BYTES)?;
     let n = super::recorded::copy(path, file, super::recorded::MAX_PAYLOAD_BYTES, &mut hasher)?;
@@ -277,15 +280,9 @@ impl<W: Write> Write for TrimWriter<W> {
     }
 }
 
-/// The path of payload `n` (1-based) in `dir`.
-#[must_use]
-pub fn payload_path(dir: &Path, n: usize) -> PathBuf {
-    dir.join(payload_name(n))
-}
-
 /// `000001.json` for payload 1.
 #[must_use]
-pub fn payload_name(n: usize) -> String {
+pub(crate) fn payload_name(n: usize) -> String {
     format!("{n:06}.json")
 }
 

@@ -15,25 +15,25 @@ use chrono::{DateTime, Utc};
 use std::path::PathBuf;
 
 /// The folder in `runs/` where run folders wait to be removed.
-pub const DELETING: &str = ".deleting";
+pub(crate) const DELETING: &str = ".deleting";
 
 /// Prefix of a run folder waiting to be removed inside its flow's folder.
-pub const DELETING_PREFIX: &str = ".deleting-";
+pub(crate) const DELETING_PREFIX: &str = ".deleting-";
 
 /// Which runs to delete: those outside the newest `keep` of their flow *and* started
 /// before `before` (a criterion that is not given selects every run).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Policy {
+pub(crate) struct Policy {
     /// Keep the newest this many runs of each flow.
-    pub keep: Option<usize>,
+    pub(crate) keep: Option<usize>,
     /// Delete only runs that started before this time.
-    pub before: Option<DateTime<Utc>>,
+    pub(crate) before: Option<DateTime<Utc>>,
 }
 
 impl Policy {
     /// The ids (of `ids`, oldest first) this policy deletes, oldest first.
     #[must_use]
-    pub fn select<'a>(&self, ids: &'a [String]) -> Vec<&'a str> {
+    pub(crate) fn select<'a>(&self, ids: &'a [String]) -> Vec<&'a str> {
         let outside_keep = ids.len().saturating_sub(self.keep.unwrap_or(0));
         ids.iter()
             .take(outside_keep)
@@ -48,27 +48,27 @@ impl Policy {
 
 /// One deleted run.
 #[derive(Debug, Clone)]
-pub struct Deleted {
+pub(crate) struct Deleted {
     /// The run id.
-    pub id: String,
+    pub(crate) id: String,
     /// Its status (`None` when its manifest was unreadable).
-    pub status: Option<RunStatus>,
+    pub(crate) status: Option<RunStatus>,
     /// Its start time as the manifest gives it.
-    pub started_at: Option<String>,
+    pub(crate) started_at: Option<String>,
 }
 
 /// What pruning one flow did.
 #[derive(Debug, Default)]
-pub struct Pruned {
+pub(crate) struct Pruned {
     /// Runs deleted (or, on a dry run, to be deleted), oldest first.
-    pub deleted: Vec<Deleted>,
+    pub(crate) deleted: Vec<Deleted>,
     /// How many runs remain.
-    pub kept: usize,
+    pub(crate) kept: usize,
     /// Folders an earlier, cut-off prune or run creation left behind, removed now.
-    pub leftovers: usize,
+    pub(crate) leftovers: usize,
     /// Problems that did not stop the prune (a folder that could not be removed
     /// completely stays hidden and is retried next time).
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
 }
 
 impl Store {
@@ -78,7 +78,7 @@ impl Store {
     /// # Errors
     /// [`StoreError::Busy`] when a run of the flow is in progress (nothing is deleted),
     /// or the lock or a run folder could not be renamed.
-    pub fn prune_flow(
+    pub(crate) fn prune_flow(
         &self,
         flow: &str,
         policy: &Policy,
@@ -124,7 +124,7 @@ impl Store {
             if let Err(e) = std::fs::remove_dir_all(&hidden) {
                 out.warnings.push(format!(
                     "{}: {e} (the run is gone from the store; the next prune removes what is left)",
-                    crate::flow::display_path(&hidden)
+                    crate::names::display_path(&hidden)
                 ));
             }
         }
@@ -187,7 +187,7 @@ impl Store {
                 Ok(()) => out.leftovers += 1,
                 Err(e) => out
                     .warnings
-                    .push(format!("{}: {e}", crate::flow::display_path(&path))),
+                    .push(format!("{}: {e}", crate::names::display_path(&path))),
             }
         }
     }

@@ -13,18 +13,18 @@ use std::path::Path;
 
 /// A manifest larger than this is refused (a run with a million payloads writes about
 /// 400 MB of manifest).
-pub const MAX_MANIFEST_BYTES: u64 = 1 << 30;
+pub(crate) const MAX_MANIFEST_BYTES: u64 = 1 << 30;
 /// A payload or input file larger than this is refused.
-pub const MAX_PAYLOAD_BYTES: u64 = 8 << 30;
+pub(crate) const MAX_PAYLOAD_BYTES: u64 = 8 << 30;
 /// A flow copy larger than this is refused (the same limit as flow files).
-pub const MAX_FLOW_BYTES: u64 = crate::flow::MAX_FLOW_FILE_BYTES;
+pub(crate) const MAX_FLOW_BYTES: u64 = crate::names::MAX_FLOW_FILE_BYTES;
 
 /// Opens a recorded file for reading: refused unless it is a regular file (checked on
 /// the open handle; the open itself does not block on a FIFO) of at most `max` bytes.
 ///
 /// # Errors
 /// The file is missing or unreadable, not a regular file, or too large.
-pub fn open(path: &Path, max: u64) -> Result<(File, u64), StoreError> {
+pub(crate) fn open(path: &Path, max: u64) -> Result<(File, u64), StoreError> {
     let file = OpenOptions::new()
         .read(true)
         .custom_flags(rustix::fs::OFlags::NONBLOCK.bits().cast_signed())
@@ -50,7 +50,7 @@ pub fn open(path: &Path, max: u64) -> Result<(File, u64), StoreError> {
 
 /// What a file that is not a regular file is, for messages (`a FIFO`).
 #[must_use]
-pub fn describe(kind: std::fs::FileType) -> &'static str {
+pub(crate) fn describe(kind: std::fs::FileType) -> &'static str {
     if kind.is_dir() {
         "a folder"
     } else if kind.is_fifo() {
@@ -71,7 +71,7 @@ pub fn describe(kind: std::fs::FileType) -> &'static str {
 ///
 /// # Errors
 /// As [`open`], or the read failed.
-pub fn read(path: &Path, max: u64) -> Result<Vec<u8>, StoreError> {
+pub(crate) fn read(path: &Path, max: u64) -> Result<Vec<u8>, StoreError> {
     let (file, len) = open(path, max)?;
     let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
     file.take(max.saturating_add(1))
@@ -91,7 +91,7 @@ pub fn read(path: &Path, max: u64) -> Result<Vec<u8>, StoreError> {
 ///
 /// # Errors
 /// As [`read`], or the file is not UTF-8.
-pub fn read_text(path: &Path, max: u64) -> Result<String, StoreError> {
+pub(crate) fn read_text(path: &Path, max: u64) -> Result<String, StoreError> {
     String::from_utf8(read(path, max)?).map_err(|_| {
         StoreError::io(
             path,
@@ -104,7 +104,12 @@ pub fn read_text(path: &Path, max: u64) -> Result<String, StoreError> {
 ///
 /// # Errors
 /// The read or write failed, or the file holds more than `max` bytes.
-pub fn copy(path: &Path, from: File, max: u64, to: &mut impl io::Write) -> Result<u64, StoreError> {
+pub(crate) fn copy(
+    path: &Path,
+    from: File,
+    max: u64,
+    to: &mut impl io::Write,
+) -> Result<u64, StoreError> {
     let n =
         io::copy(&mut from.take(max.saturating_add(1)), to).map_err(|e| StoreError::io(path, e))?;
     if n > max {

@@ -10,19 +10,19 @@ const FORMAT: &str = "flowrun.replays/1";
 
 /// One replay or resume run.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// The replay or resume run.
-    pub run_id: String,
+    pub(crate) run_id: String,
     /// The run it took its payloads from.
-    pub of_run: String,
+    pub(crate) of_run: String,
     /// The replayed payload files (relative to `of_run`'s folder); empty for a resume.
     #[serde(default)]
-    pub files: Vec<String>,
+    pub(crate) files: Vec<String>,
     /// Whether this is a resume of `of_run`.
     #[serde(default)]
-    pub resume: bool,
+    pub(crate) resume: bool,
     /// Its status when last recorded.
-    pub status: RunStatus,
+    pub(crate) status: RunStatus,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -38,7 +38,7 @@ impl Store {
 
     /// The replay index of `flow` (rebuilt from manifests when missing or unreadable).
     #[must_use]
-    pub fn replay_entries(&self, flow: &str) -> Vec<Entry> {
+    pub(crate) fn replay_entries(&self, flow: &str) -> Vec<Entry> {
         let path = self.replay_index_path(flow);
         let parsed = super::recorded::read(&path, super::recorded::MAX_MANIFEST_BYTES)
             .ok()
@@ -59,7 +59,7 @@ impl Store {
     ///
     /// # Errors
     /// The index cannot be written.
-    pub fn record_replay(&self, flow: &str, entry: Entry) -> Result<(), StoreError> {
+    pub(crate) fn record_replay(&self, flow: &str, entry: Entry) -> Result<(), StoreError> {
         let mut entries = self.replay_entries(flow);
         match entries.iter_mut().find(|e| e.run_id == entry.run_id) {
             Some(e) => *e = entry,
@@ -72,7 +72,7 @@ impl Store {
     ///
     /// # Errors
     /// The index cannot be written.
-    pub fn forget_replays(&self, flow: &str, removed: &[String]) -> Result<(), StoreError> {
+    pub(crate) fn forget_replays(&self, flow: &str, removed: &[String]) -> Result<(), StoreError> {
         let mut entries = self.replay_entries(flow);
         let before = entries.len();
         entries.retain(|e| !removed.contains(&e.run_id) && !removed.contains(&e.of_run));
@@ -85,7 +85,7 @@ impl Store {
     /// Successful runs that already replayed `file` of run `of_run`, or resumed `of_run`
     /// (see [`Store::resynced_by`]).
     #[must_use]
-    pub fn replayed_by(&self, flow: &str, of_run: &str, file: &str) -> Vec<Entry> {
+    pub(crate) fn replayed_by(&self, flow: &str, of_run: &str, file: &str) -> Vec<Entry> {
         self.resynced_by(flow, of_run, Some(&[file.to_owned()]))
     }
 
@@ -94,7 +94,12 @@ impl Store {
     /// any at all when `files` is `None`), then those that resumed it
     /// ([`Store::resumed_by`]).
     #[must_use]
-    pub fn resynced_by(&self, flow: &str, of_run: &str, files: Option<&[String]>) -> Vec<Entry> {
+    pub(crate) fn resynced_by(
+        &self,
+        flow: &str,
+        of_run: &str,
+        files: Option<&[String]>,
+    ) -> Vec<Entry> {
         let mut out: Vec<Entry> = self
             .replay_entries(flow)
             .into_iter()
@@ -109,7 +114,7 @@ impl Store {
     /// Successful runs that finished the work of `of_run`: its resumes, and the resumes
     /// of those (a resume that was itself cut off and resumed), transitively.
     #[must_use]
-    pub fn resumed_by(&self, flow: &str, of_run: &str) -> Vec<Entry> {
+    pub(crate) fn resumed_by(&self, flow: &str, of_run: &str) -> Vec<Entry> {
         let entries = self.replay_entries(flow);
         let mut out = Vec::new();
         let mut seen: Vec<&str> = vec![of_run];
@@ -171,9 +176,7 @@ impl Store {
             format: FORMAT.to_owned(),
             entries: entries.to_vec(),
         };
-        let mut bytes = serde_json::to_vec_pretty(&index).expect("the index always serialises");
-        bytes.push(b'\n');
         atomic::create_dir(&self.flow_dir(flow))?;
-        atomic::write(&self.replay_index_path(flow), &bytes)
+        atomic::write_json(&self.replay_index_path(flow), &index)
     }
 }

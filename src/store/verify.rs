@@ -1,13 +1,13 @@
 //! `verify`: re-hash a run's files against its manifest.
 
 use super::list::RunRef;
-use super::{RunStatus, Store, StoreError, atomic::TEMP_PREFIX, payload::hash_file};
+use super::{RunStatus, Store, StoreError, atomic::TEMP_PREFIX, layout, payload::hash_file};
 use std::collections::HashSet;
 use std::fmt;
 
 /// What verification found about one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Finding {
+pub(crate) enum Finding {
     /// The manifest cannot be read.
     BadManifest(String),
     /// A listed file whose size or hash differs.
@@ -29,7 +29,7 @@ pub enum Finding {
 impl Finding {
     /// Whether this finding means the run's trail is damaged.
     #[must_use]
-    pub fn is_problem(&self) -> bool {
+    pub(crate) fn is_problem(&self) -> bool {
         !matches!(self, Finding::Unrecorded(_) | Finding::Leftover(_))
     }
 }
@@ -58,28 +58,25 @@ impl fmt::Display for Finding {
 
 /// The result of verifying one run.
 #[derive(Debug)]
-pub struct Report {
-    /// The run.
-    pub run: RunRef,
+pub(crate) struct Report {
     /// Files checked against the manifest.
-    pub checked: usize,
+    pub(crate) checked: usize,
     /// Everything found.
-    pub findings: Vec<Finding>,
+    pub(crate) findings: Vec<Finding>,
 }
 
 impl Report {
     /// Whether the run has any problem.
     #[must_use]
-    pub fn ok(&self) -> bool {
+    pub(crate) fn ok(&self) -> bool {
         !self.findings.iter().any(Finding::is_problem)
     }
 }
 
 /// Verifies one run.
 #[must_use]
-pub fn verify(store: &Store, run: &RunRef) -> Report {
+pub(crate) fn verify(store: &Store, run: &RunRef) -> Report {
     let mut report = Report {
-        run: run.clone(),
         checked: 0,
         findings: Vec::new(),
     };
@@ -91,12 +88,14 @@ pub fn verify(store: &Store, run: &RunRef) -> Report {
         }
     };
     let mut listed: HashSet<String> = HashSet::new();
-    listed.insert("flow.toml".to_owned());
+    listed.insert(layout::FLOW_COPY.to_owned());
     report.checked += 1;
-    match hash_file(&run.dir.join("flow.toml")) {
+    match hash_file(&layout::flow_copy(&run.dir)) {
         Ok((_, h)) if h == manifest.flow_blake3 => {}
-        Ok(_) => report.findings.push(Finding::Changed("flow.toml".into())),
-        Err(e) => report.findings.push(not_hashed("flow.toml", &e)),
+        Ok(_) => report
+            .findings
+            .push(Finding::Changed(layout::FLOW_COPY.into())),
+        Err(e) => report.findings.push(not_hashed(layout::FLOW_COPY, &e)),
     }
     for r in manifest.records() {
         listed.insert(r.file.clone());
@@ -111,7 +110,7 @@ pub fn verify(store: &Store, run: &RunRef) -> Report {
             Err(e) => report.findings.push(not_hashed(&r.file, &e)),
         }
     }
-    listed.insert("manifest.json".into());
+    listed.insert(layout::MANIFEST.into());
     // A run in progress records its files in the manifest at checkpoints, so the newest
     // ones may not be listed yet; those of an interrupted run never will be. That holds
     // for its input files too: a run killed while storing them never listed them.
@@ -134,7 +133,10 @@ pub fn verify(store: &Store, run: &RunRef) -> Report {
         let name = entry.file_name().to_string_lossy();
         if name.starts_with(TEMP_PREFIX) {
             report.findings.push(Finding::Leftover(rel));
-        } else if unfinished && (rel.starts_with("steps/") || rel.starts_with("input/")) {
+        } else if unfinished
+            && (rel.starts_with(&format!("{}/", layout::STEPS))
+                || rel.starts_with(&format!("{}/", layout::INPUT)))
+        {
             report.findings.push(Finding::Unrecorded(rel));
         } else {
             report.findings.push(Finding::Unlisted(rel));

@@ -14,7 +14,7 @@ use std::process::{Command, Stdio};
 ///
 /// # Errors
 /// `/dev/urandom` cannot be read.
-pub fn new_token() -> std::io::Result<String> {
+pub(crate) fn new_token() -> std::io::Result<String> {
     let mut bytes = [0u8; 16];
     std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
     Ok(bytes.iter().fold(String::new(), |mut s, b| {
@@ -25,7 +25,7 @@ pub fn new_token() -> std::io::Result<String> {
 
 /// Compares in time that does not depend on where the texts differ.
 #[must_use]
-pub fn same(a: &str, b: &str) -> bool {
+pub(crate) fn same(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -39,7 +39,7 @@ fn token_ok(app: &App<'_>, given: Option<&str>) -> bool {
 
 /// The token, when this browser has shown it (the cookie set by [`login`]).
 #[must_use]
-pub fn authorized<'a>(app: &'a App<'_>, req: &Req) -> Option<&'a str> {
+pub(crate) fn authorized<'a>(app: &'a App<'_>, req: &Req) -> Option<&'a str> {
     token_ok(app, req.cookie(COOKIE))
         .then_some(app.token.as_deref())
         .flatten()
@@ -48,7 +48,7 @@ pub fn authorized<'a>(app: &'a App<'_>, req: &Req) -> Option<&'a str> {
 /// `GET …?token=T`: with the right token, remember it in a cookie and go to the same
 /// page without it (out of the address bar and history).
 #[must_use]
-pub fn login(app: &App<'_>, req: &Req, given: &str) -> Resp {
+pub(crate) fn login(app: &App<'_>, req: &Req, given: &str) -> Resp {
     if !token_ok(app, Some(given)) {
         return error_page(
             403,
@@ -87,7 +87,7 @@ fn hidden(name: &str, value: &str) -> String {
 
 /// The action forms of a run page (nothing when actions are off).
 #[must_use]
-pub fn run_forms(app: &App<'_>, req: &Req, m: &Manifest) -> String {
+pub(crate) fn run_forms(app: &App<'_>, req: &Req, m: &Manifest) -> String {
     if app.token.is_none() {
         return String::new();
     }
@@ -126,7 +126,7 @@ pub fn run_forms(app: &App<'_>, req: &Req, m: &Manifest) -> String {
 
 /// `POST /actions/<what>`: checks the token in the form, then runs the command.
 #[must_use]
-pub fn post(app: &App<'_>, req: &Req, what: &str) -> Resp {
+pub(crate) fn post(app: &App<'_>, req: &Req, what: &str) -> Resp {
     if app.token.is_none() {
         return error_page(
             403,

@@ -21,7 +21,7 @@ fn error(status: u16, message: &str) -> Resp {
 
 /// `GET /api/runs?flow=&status=&limit=` (limit 20 by default, like `runs`).
 #[must_use]
-pub fn runs(app: &App<'_>, req: &Req) -> Resp {
+pub(crate) fn runs(app: &App<'_>, req: &Req) -> Resp {
     let flow = req.param("flow");
     let status = req.param("status");
     if let Err(e) = check_filters(flow, status) {
@@ -41,7 +41,7 @@ pub fn runs(app: &App<'_>, req: &Req) -> Resp {
 
 /// `GET /api/runs/<id>`: the run's manifest, as `show --json` prints it.
 #[must_use]
-pub fn run(app: &App<'_>, id: &str) -> Resp {
+pub(crate) fn run(app: &App<'_>, id: &str) -> Resp {
     let Some(r) = find_run(app, id) else {
         return error(404, &format!("no run `{id}` in this store"));
     };

@@ -8,7 +8,7 @@ const JS: &str = include_str!("assets/ui.js");
 
 /// `GET /assets/<name>`.
 #[must_use]
-pub fn get(name: &str) -> Resp {
+pub(crate) fn get(name: &str) -> Resp {
     match name {
         "ui.css" => Resp::bytes(200, "text/css; charset=utf-8", CSS.as_bytes().to_vec()),
         "ui.js" => Resp::bytes(

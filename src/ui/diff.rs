@@ -16,7 +16,7 @@ const MAX_CHANGES: usize = 1000;
 
 /// `GET /diff?a=RUN&b=RUN[&step=ID&n=N]`.
 #[must_use]
-pub fn page(app: &App<'_>, req: &Req) -> Resp {
+pub(crate) fn page(app: &App<'_>, req: &Req) -> Resp {
     page_impl(app, req)
 }
 
@@ -71,7 +71,7 @@ fn page_frame(title: &str, body: &str) -> String {
 }
 
 fn step_payloads<'m>(m: &'m Manifest, step: &str) -> Option<&'m [PayloadRecord]> {
-    if step == "input" {
+    if step == crate::store::layout::INPUT {
         return Some(&m.input);
     }
     m.steps
@@ -92,7 +92,7 @@ fn runs_diff(a: &Manifest, b: &Manifest) -> String {
         esc(&a.run_id),
         esc(&b.run_id)
     );
-    let mut ids: Vec<String> = vec!["input".into()];
+    let mut ids: Vec<String> = vec![crate::store::layout::INPUT.into()];
     ids.extend(a.steps.iter().map(|s| s.id.clone()));
     ids.extend(
         b.steps
@@ -118,7 +118,7 @@ fn runs_diff(a: &Manifest, b: &Manifest) -> String {
             None => "<span class=\"muted\">no such step</span>".into(),
         };
         let (pa_, pb_) = (pa.unwrap_or(&[]), pb.unwrap_or(&[]));
-        if id == "input" && pa_.is_empty() && pb_.is_empty() {
+        if id == crate::store::layout::INPUT && pa_.is_empty() && pb_.is_empty() {
             continue;
         }
         let count = pa_.len().max(pb_.len());
@@ -273,13 +273,13 @@ fn payload_diff(
 
 /// One difference: the path (jq-like) and the values on each side (`None`: absent).
 #[derive(Debug, PartialEq)]
-pub struct Change {
+pub(crate) struct Change {
     /// Where, e.g. `.orders[3].email`.
-    pub path: String,
+    pub(crate) path: String,
     /// The value in a.
-    pub a: Option<Value>,
+    pub(crate) a: Option<Value>,
     /// The value in b.
-    pub b: Option<Value>,
+    pub(crate) b: Option<Value>,
 }
 
 /// Lists the differences of `a` and `b` under `path`: objects key by key, arrays index
@@ -288,7 +288,7 @@ pub struct Change {
     clippy::many_single_char_names,
     reason = "a diff has two sides, a and b"
 )]
-pub fn diff_values(path: &str, a: &Value, b: &Value, out: &mut Vec<Change>) {
+pub(crate) fn diff_values(path: &str, a: &Value, b: &Value, out: &mut Vec<Change>) {
     if out.len() > MAX_CHANGES {
         return;
     }

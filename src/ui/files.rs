@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 /// Why a file of a run is not served.
 #[derive(Debug, thiserror::Error)]
-pub enum FileError {
+pub(crate) enum FileError {
     /// The path would leave the run folder, or passes through a symbolic link.
     #[error("`{0}` is not a file inside the run folder")]
     Outside(String),
@@ -27,7 +27,7 @@ pub enum FileError {
 
 /// The run `id` names, when it is a whole run id of this store.
 #[must_use]
-pub fn find_run(app: &App<'_>, id: &str) -> Option<RunRef> {
+pub(crate) fn find_run(app: &App<'_>, id: &str) -> Option<RunRef> {
     if !crate::time::is_run_id(id) {
         return None;
     }
@@ -39,7 +39,7 @@ pub fn find_run(app: &App<'_>, id: &str) -> Option<RunRef> {
 ///
 /// # Errors
 /// The path leaves the folder or is not a regular file.
-pub fn locate(run_dir: &Path, parts: &[&str]) -> Result<PathBuf, FileError> {
+pub(crate) fn locate(run_dir: &Path, parts: &[&str]) -> Result<PathBuf, FileError> {
     let shown = parts.join("/");
     let plain =
         |p: &&str| !p.is_empty() && *p != "." && *p != ".." && !p.contains(['/', '\\', '\0']);
@@ -89,7 +89,11 @@ fn open(path: &Path, shown: &str) -> Result<(std::fs::File, u64), FileError> {
 ///
 /// # Errors
 /// The file is outside the folder, missing or unreadable.
-pub fn read_bounded(run_dir: &Path, rel: &str, limit: u64) -> Result<(Vec<u8>, bool), FileError> {
+pub(crate) fn read_bounded(
+    run_dir: &Path,
+    rel: &str,
+    limit: u64,
+) -> Result<(Vec<u8>, bool), FileError> {
     let parts: Vec<&str> = rel.split('/').collect();
     let path = locate(run_dir, &parts)?;
     let (file, _) = open(&path, rel)?;
@@ -109,7 +113,7 @@ pub fn read_bounded(run_dir: &Path, rel: &str, limit: u64) -> Result<(Vec<u8>, b
 
 /// `GET /runs/<id>/files/<path>`: the file byte for byte, never as a page.
 #[must_use]
-pub fn download(app: &App<'_>, id: &str, parts: &[&str]) -> Resp {
+pub(crate) fn download(app: &App<'_>, id: &str, parts: &[&str]) -> Resp {
     let Some(run) = find_run(app, id) else {
         return pages::error_page(404, "No such run", &format!("no run `{id}` in this store"));
     };

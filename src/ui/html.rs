@@ -4,14 +4,14 @@ use std::fmt::Write as _;
 
 /// `text` with `& < > " '` escaped, safe inside elements and quoted attributes.
 #[must_use]
-pub fn esc(text: &str) -> String {
+pub(crate) fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + text.len() / 8);
     push_esc(&mut out, text);
     out
 }
 
 /// Appends `text` escaped.
-pub fn push_esc(out: &mut String, text: &str) {
+pub(crate) fn push_esc(out: &mut String, text: &str) {
     for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),
@@ -26,7 +26,7 @@ pub fn push_esc(out: &mut String, text: &str) {
 
 /// `text` percent-encoded for one path segment or query value.
 #[must_use]
-pub fn url_part(text: &str) -> String {
+pub(crate) fn url_part(text: &str) -> String {
     const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
         .remove(b'-')
         .remove(b'_')
@@ -37,7 +37,7 @@ pub fn url_part(text: &str) -> String {
 
 /// A whole page: `title` (text) and `body` (HTML).
 #[must_use]
-pub fn page(title: &str, body: &str) -> String {
+pub(crate) fn page(title: &str, body: &str) -> String {
     format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
@@ -51,14 +51,14 @@ pub fn page(title: &str, body: &str) -> String {
 
 /// A status word in its colour (`success`, `failure`, …: the store's words).
 #[must_use]
-pub fn badge(status: &str) -> String {
+pub(crate) fn badge(status: &str) -> String {
     let s = esc(status);
     format!("<span class=\"status s-{s}\">{s}</span>")
 }
 
 /// An error box: `title` and `message` are text.
 #[must_use]
-pub fn error_box(title: &str, message: &str) -> String {
+pub(crate) fn error_box(title: &str, message: &str) -> String {
     format!(
         "<div class=\"error-box\" role=\"alert\"><strong>{}</strong><pre>{}</pre></div>",
         esc(title),
@@ -70,7 +70,7 @@ pub fn error_box(title: &str, message: &str) -> String {
 /// strings, numbers and literals in spans, every `{`/`[` a fold handle for the script.
 /// Works token by token on the text, so what is shown is exactly the file.
 #[must_use]
-pub fn json_html(text: &str) -> String {
+pub(crate) fn json_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len() * 2);
     let mut depth = 0usize;
     let chars: Vec<char> = text.chars().collect();
@@ -143,7 +143,7 @@ pub fn json_html(text: &str) -> String {
 
 /// A byte count for people.
 #[must_use]
-pub fn size(bytes: u64) -> String {
+pub(crate) fn size(bytes: u64) -> String {
     crate::commands::size(bytes)
 }
 

@@ -4,15 +4,15 @@
 //! server (they work with scripts off) from the store's listing and manifests; one CSS
 //! and one JS file are compiled into the binary. Read-only unless `--actions`.
 
-pub mod actions;
-pub mod api;
-pub mod assets;
-pub mod diff;
-pub mod files;
-pub mod html;
-pub mod pages;
-pub mod server;
-pub mod steps;
+pub(crate) mod actions;
+pub(crate) mod api;
+pub(crate) mod assets;
+pub(crate) mod diff;
+pub(crate) mod files;
+pub(crate) mod html;
+pub(crate) mod pages;
+pub(crate) mod server;
+pub(crate) mod steps;
 
 use crate::commands::{Ctx, note, out};
 use crate::error::{Error, Exit};
@@ -20,13 +20,13 @@ use std::net::{SocketAddr, ToSocketAddrs};
 
 /// What `flowrun ui` was asked for.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub(crate) struct Options {
     /// `--listen`.
-    pub listen: String,
+    pub(crate) listen: String,
     /// `--open`.
-    pub open: bool,
+    pub(crate) open: bool,
     /// `--actions`.
-    pub actions: bool,
+    pub(crate) actions: bool,
 }
 
 /// Worker threads answering requests (a polling page and a long action at once).
@@ -36,7 +36,7 @@ const WORKERS: usize = 4;
 ///
 /// # Errors
 /// The address cannot be parsed or listened on, or no random token can be made.
-pub fn serve(ctx: &Ctx, opts: &Options) -> Result<Exit, Error> {
+pub(crate) fn serve(ctx: &Ctx, opts: &Options) -> Result<Exit, Error> {
     let addr: SocketAddr = opts
         .listen
         .to_socket_addrs()

@@ -10,13 +10,13 @@ use crate::store::{Manifest, RunStatus, StepStatus};
 use std::fmt::Write as _;
 
 /// Runs per page of the run logs.
-pub const PER_PAGE: usize = 50;
+pub(crate) const PER_PAGE: usize = 50;
 
 const STATUSES: [&str; 4] = ["running", "success", "failure", "interrupted"];
 
 /// A page for an error: `title` and `message` are text.
 #[must_use]
-pub fn error_page(status: u16, title: &str, message: &str) -> Resp {
+pub(crate) fn error_page(status: u16, title: &str, message: &str) -> Resp {
     let body = format!(
         "<h1>{}</h1>{}<p><a href=\"/\">Back to the run logs</a></p>",
         esc(title),
@@ -27,13 +27,14 @@ pub fn error_page(status: u16, title: &str, message: &str) -> Resp {
 
 /// How long a run took, for people.
 #[must_use]
-pub fn took(m: &Manifest) -> String {
-    crate::engine::elapsed(m).map_or_else(|| "-".into(), |d| format!("{:.2}s", d.as_secs_f64()))
+pub(crate) fn took(m: &Manifest) -> String {
+    m.elapsed()
+        .map_or_else(|| "-".into(), |d| format!("{:.2}s", d.as_secs_f64()))
 }
 
 /// `/runs/<id>`.
 #[must_use]
-pub fn run_link(id: &str) -> String {
+pub(crate) fn run_link(id: &str) -> String {
     format!(
         "<a href=\"/runs/{0}\"><code>{1}</code></a>",
         url_part(id),
@@ -43,9 +44,9 @@ pub fn run_link(id: &str) -> String {
 
 /// Where a payload file of `m` is listed: its step id (`input` for inputs) and number.
 #[must_use]
-pub fn find_record(m: &Manifest, file: &str) -> Option<(String, usize)> {
+pub(crate) fn find_record(m: &Manifest, file: &str) -> Option<(String, usize)> {
     if let Some(k) = m.input.iter().position(|p| p.file == file) {
-        return Some(("input".into(), k + 1));
+        return Some((crate::store::layout::INPUT.into(), k + 1));
     }
     m.steps.iter().find_map(|s| {
         s.payloads
@@ -57,13 +58,13 @@ pub fn find_record(m: &Manifest, file: &str) -> Option<(String, usize)> {
 
 /// `/runs/<id>/steps/<step>/<n>`.
 #[must_use]
-pub fn payload_href(id: &str, step: &str, n: usize) -> String {
+pub(crate) fn payload_href(id: &str, step: &str, n: usize) -> String {
     format!("/runs/{}/steps/{}/{n}", url_part(id), url_part(step))
 }
 
 /// `/runs/<id>/files/<file>`.
 #[must_use]
-pub fn file_href(id: &str, file: &str) -> String {
+pub(crate) fn file_href(id: &str, file: &str) -> String {
     let parts: Vec<String> = file.split('/').map(url_part).collect();
     format!("/runs/{}/files/{}", url_part(id), parts.join("/"))
 }
@@ -90,7 +91,7 @@ fn runs_href(flow: Option<&str>, status: Option<&str>, page: usize) -> String {
 /// `GET /?status=&flow=&page=`: run logs, newest first, a page at a time. Only the
 /// manifests of the page are read (all of the skipped ones only under a status filter).
 #[must_use]
-pub fn runs_page(app: &App<'_>, req: &Req) -> Resp {
+pub(crate) fn runs_page(app: &App<'_>, req: &Req) -> Resp {
     let flow = req.param("flow");
     let status = req.param("status");
     let mut body = String::from("<h1>Run logs</h1>");
@@ -224,7 +225,7 @@ fn run_row(r: &RunRef, m: &Result<Manifest, crate::store::StoreError>) -> String
 /// `GET /runs/<id>`: the run's steps, its error and failed payload, and the ways on.
 #[must_use]
 #[allow(clippy::too_many_lines, reason = "one page, top to bottom")]
-pub fn run_page(app: &App<'_>, req: &Req, id: &str) -> Resp {
+pub(crate) fn run_page(app: &App<'_>, req: &Req, id: &str) -> Resp {
     let Some(r) = find_run(app, id) else {
         return error_page(404, "No such run", &format!("no run `{id}` in this store"));
     };
@@ -238,8 +239,8 @@ pub fn run_page(app: &App<'_>, req: &Req, id: &str) -> Resp {
                     "This run's manifest cannot be read (damaged, or being written right now)",
                     &e.to_string()
                 ),
-                esc(&file_href(&r.id, "manifest.json")),
-                esc(&file_href(&r.id, "flow.toml")),
+                esc(&file_href(&r.id, crate::store::layout::MANIFEST)),
+                esc(&file_href(&r.id, crate::store::layout::FLOW_COPY)),
             );
             return Resp::html(200, page(&r.id, &body));
         }
@@ -290,8 +291,8 @@ pub fn run_page(app: &App<'_>, req: &Req, id: &str) -> Resp {
         "files",
         format!(
             "<a href=\"{}\">manifest.json</a> · <a href=\"{}\">flow.toml</a>",
-            esc(&file_href(&m.run_id, "manifest.json")),
-            esc(&file_href(&m.run_id, "flow.toml"))
+            esc(&file_href(&m.run_id, crate::store::layout::MANIFEST)),
+            esc(&file_href(&m.run_id, crate::store::layout::FLOW_COPY))
         ),
     );
     b.push_str("</dl>");
@@ -396,7 +397,7 @@ fn steps_table(m: &Manifest) -> String {
 
 /// A form comparing this run (and, with `extra`, one payload) with another run of its flow.
 #[must_use]
-pub fn compare_form(app: &App<'_>, m: &Manifest, extra: &[(&str, String)]) -> String {
+pub(crate) fn compare_form(app: &App<'_>, m: &Manifest, extra: &[(&str, String)]) -> String {
     let others: Vec<RunRef> = app
         .ctx
         .store

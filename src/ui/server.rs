@@ -7,45 +7,45 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// The viewer's state, shared by the worker threads.
-pub struct App<'a> {
+pub(crate) struct App<'a> {
     /// The project.
-    pub ctx: &'a Ctx,
+    pub(crate) ctx: &'a Ctx,
     /// The actions token (`--actions`), or `None` when read-only.
-    pub token: Option<String>,
+    pub(crate) token: Option<String>,
     /// The address listened on.
-    pub bound: SocketAddr,
+    pub(crate) bound: SocketAddr,
     /// This binary, for actions.
-    pub exe: Option<PathBuf>,
+    pub(crate) exe: Option<PathBuf>,
 }
 
 /// The restrictive policy of every page: no inline scripts or styles, nothing from elsewhere.
-pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+pub(crate) const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The cookie that remembers the actions token in the browser that opened its URL.
-pub const COOKIE: &str = "flowrun_ui_token";
+pub(crate) const COOKIE: &str = "flowrun_ui_token";
 
 /// A parsed request.
-pub struct Req {
+pub(crate) struct Req {
     /// `GET`, `POST`, …
-    pub method: String,
+    pub(crate) method: String,
     /// Path segments, percent-decoded (`/` is none).
-    pub segs: Vec<String>,
+    pub(crate) segs: Vec<String>,
     /// A segment could not be decoded, or is `.`/`..`/empty or holds `/`, `\` or NUL.
-    pub bad_path: bool,
+    pub(crate) bad_path: bool,
     /// Query parameters, decoded.
-    pub query: Vec<(String, String)>,
+    pub(crate) query: Vec<(String, String)>,
     /// Headers (lower-case names).
-    pub headers: Vec<(String, String)>,
+    pub(crate) headers: Vec<(String, String)>,
     /// The body (POST only).
-    pub body: Vec<u8>,
+    pub(crate) body: Vec<u8>,
     /// The body was larger than the limit.
-    pub body_too_large: bool,
+    pub(crate) body_too_large: bool,
 }
 
 impl Req {
     /// A query parameter (the first, when repeated); empty values count as absent.
     #[must_use]
-    pub fn param(&self, name: &str) -> Option<&str> {
+    pub(crate) fn param(&self, name: &str) -> Option<&str> {
         self.query
             .iter()
             .find(|(k, v)| k == name && !v.is_empty())
@@ -54,7 +54,7 @@ impl Req {
 
     /// A header's value.
     #[must_use]
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k == name)
@@ -63,7 +63,7 @@ impl Req {
 
     /// The value of cookie `name`.
     #[must_use]
-    pub fn cookie(&self, name: &str) -> Option<&str> {
+    pub(crate) fn cookie(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .filter(|(k, _)| k == "cookie")
@@ -75,7 +75,7 @@ impl Req {
 }
 
 /// What a response carries.
-pub enum Body {
+pub(crate) enum Body {
     /// Bytes in memory.
     Bytes(Vec<u8>),
     /// A file, streamed as stored.
@@ -83,33 +83,33 @@ pub enum Body {
 }
 
 /// A response before it is sent.
-pub struct Resp {
+pub(crate) struct Resp {
     /// Status code.
-    pub status: u16,
+    pub(crate) status: u16,
     /// Content-Type.
-    pub ctype: &'static str,
+    pub(crate) ctype: &'static str,
     /// Body.
-    pub body: Body,
+    pub(crate) body: Body,
     /// More headers.
-    pub headers: Vec<(&'static str, String)>,
+    pub(crate) headers: Vec<(&'static str, String)>,
 }
 
 impl Resp {
     /// An HTML page.
     #[must_use]
-    pub fn html(status: u16, page: String) -> Resp {
+    pub(crate) fn html(status: u16, page: String) -> Resp {
         Resp::bytes(status, "text/html; charset=utf-8", page.into_bytes())
     }
 
     /// JSON text.
     #[must_use]
-    pub fn json(status: u16, text: String) -> Resp {
+    pub(crate) fn json(status: u16, text: String) -> Resp {
         Resp::bytes(status, "application/json", text.into_bytes())
     }
 
     /// Bytes of a type.
     #[must_use]
-    pub fn bytes(status: u16, ctype: &'static str, body: Vec<u8>) -> Resp {
+    pub(crate) fn bytes(status: u16, ctype: &'static str, body: Vec<u8>) -> Resp {
         Resp {
             status,
             ctype,
@@ -120,7 +120,7 @@ impl Resp {
 
     /// `303 See Other` to `location` (a path on this server).
     #[must_use]
-    pub fn redirect(location: String) -> Resp {
+    pub(crate) fn redirect(location: String) -> Resp {
         let mut r = Resp::bytes(303, "text/plain; charset=utf-8", Vec::new());
         r.headers.push(("Location", location));
         r
@@ -128,17 +128,17 @@ impl Resp {
 
     /// Adds a header.
     #[must_use]
-    pub fn with(mut self, name: &'static str, value: String) -> Resp {
+    pub(crate) fn with(mut self, name: &'static str, value: String) -> Resp {
         self.headers.push((name, value));
         self
     }
 }
 
 /// Largest request body read (a pasted payload for "run with data").
-pub const MAX_BODY: usize = 8 * 1024 * 1024;
+pub(crate) const MAX_BODY: usize = 8 * 1024 * 1024;
 
 /// Answers requests until the server stops.
-pub fn work(app: &App<'_>, server: &tiny_http::Server) {
+pub(crate) fn work(app: &App<'_>, server: &tiny_http::Server) {
     loop {
         let Ok(mut request) = server.recv() else {
             return;
@@ -201,7 +201,7 @@ fn parse(request: &mut tiny_http::Request) -> Req {
 
 /// Splits and decodes a URL path; the flag says a segment is refused.
 #[must_use]
-pub fn split_path(path: &str) -> (Vec<String>, bool) {
+pub(crate) fn split_path(path: &str) -> (Vec<String>, bool) {
     let Some(rest) = path.strip_prefix('/') else {
         return (Vec::new(), true);
     };

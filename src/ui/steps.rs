@@ -9,10 +9,10 @@ use crate::store::{Manifest, PayloadRecord};
 use std::fmt::Write as _;
 
 /// Payloads listed per page of a step.
-pub const PER_PAGE: usize = 200;
+pub(crate) const PER_PAGE: usize = 200;
 
 /// Most bytes of a payload shown on its page (the download has them all).
-pub const MAX_SHOWN: u64 = 8 * 1024 * 1024;
+pub(crate) const MAX_SHOWN: u64 = 8 * 1024 * 1024;
 
 /// The run and manifest of `id`, or the page saying why not.
 fn load(app: &App<'_>, id: &str) -> Result<(RunRef, Manifest), Resp> {
@@ -36,8 +36,8 @@ fn load(app: &App<'_>, id: &str) -> Result<(RunRef, Manifest), Resp> {
 
 /// The payloads of `step` (`input` for the run's input), with a word for its status.
 fn payloads<'m>(m: &'m Manifest, step: &str) -> Option<(&'m [PayloadRecord], String, String)> {
-    if step == "input" {
-        return Some((&m.input, "input".into(), String::new()));
+    if step == crate::store::layout::INPUT {
+        return Some((&m.input, crate::store::layout::INPUT.into(), String::new()));
     }
     m.steps
         .iter()
@@ -61,7 +61,7 @@ fn no_step(m: &Manifest, step: &str) -> Resp {
 /// `GET /runs/<id>/steps/<step>[?page=N][&n=N]`: the payloads at the end of the step.
 #[must_use]
 #[allow(clippy::too_many_lines, reason = "one page, top to bottom")]
-pub fn step_page(app: &App<'_>, req: &Req, id: &str, step: &str) -> Resp {
+pub(crate) fn step_page(app: &App<'_>, req: &Req, id: &str, step: &str) -> Resp {
     let (_, m) = match load(app, id) {
         Ok(x) => x,
         Err(resp) => return resp,
@@ -193,7 +193,7 @@ pub fn step_page(app: &App<'_>, req: &Req, id: &str, step: &str) -> Resp {
     clippy::many_single_char_names,
     reason = "r, m, p, n read as run, manifest, payload, number"
 )]
-pub fn payload_page(app: &App<'_>, _req: &Req, id: &str, step: &str, n: &str) -> Resp {
+pub(crate) fn payload_page(app: &App<'_>, _req: &Req, id: &str, step: &str, n: &str) -> Resp {
     let (r, m) = match load(app, id) {
         Ok(x) => x,
         Err(resp) => return resp,

@@ -13,16 +13,16 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 /// How often the inbox folders are looked at.
-pub const POLL: Duration = Duration::from_millis(200);
+pub(crate) const POLL: Duration = Duration::from_millis(200);
 /// How long a file's size and modification time must stay the same before it counts as
 /// completely written.
-pub const SETTLE: Duration = Duration::from_millis(200);
+pub(crate) const SETTLE: Duration = Duration::from_millis(200);
 /// Where claimed files wait while their run goes on.
-pub const PROCESSING: &str = ".processing";
+pub(crate) const PROCESSING: &str = ".processing";
 /// Where files whose run succeeded go.
-pub const DONE: &str = "done";
+pub(crate) const DONE: &str = "done";
 /// Where files whose run failed (or that could not be run) go.
-pub const FAILED: &str = "failed";
+pub(crate) const FAILED: &str = "failed";
 /// How many `name.N.ext` names are tried before a time stamp is used instead.
 const MAX_SUFFIX: u32 = 10_000;
 
@@ -36,9 +36,9 @@ struct Seen {
 
 /// The files matching one flow's `watch` glob, and how long each has been unchanged.
 #[derive(Debug)]
-pub struct Inbox {
+pub(crate) struct Inbox {
     /// The glob as written in the flow (relative to the project root).
-    pub glob: String,
+    pub(crate) glob: String,
     /// The project root.
     root: PathBuf,
     /// The same glob, inside the `.processing/` folders.
@@ -49,18 +49,18 @@ pub struct Inbox {
     /// The run store: never input, whatever the glob says.
     store: PathBuf,
     /// Whether files left in `.processing/` by an earlier runner have been dealt with.
-    pub recovered: bool,
+    pub(crate) recovered: bool,
 }
 
 /// What one look at an inbox found.
 #[derive(Debug, Default)]
-pub struct Polled {
+pub(crate) struct Polled {
     /// Files completely written, oldest first.
-    pub ready: Vec<PathBuf>,
+    pub(crate) ready: Vec<PathBuf>,
     /// Matching entries that are not plain files (a symbolic link, a FIFO, a device),
     /// with what they are: never input. A link is not followed, or any file the runner
     /// can read could be fed into a flow by whoever can write to the inbox.
-    pub refused: Vec<(PathBuf, &'static str)>,
+    pub(crate) refused: Vec<(PathBuf, &'static str)>,
 }
 
 /// Hidden files are how uploaders and editors write before they rename: never input.
@@ -73,7 +73,7 @@ const OPTIONS: crate::matching::Options = crate::matching::Options {
 impl Inbox {
     /// The inbox of glob `glob`, relative to `root`.
     #[must_use]
-    pub fn new(root: &Path, glob: &str) -> Inbox {
+    pub(crate) fn new(root: &Path, glob: &str) -> Inbox {
         let (dir, name) = match glob.rsplit_once('/') {
             Some((dir, name)) => (format!("{dir}/"), name),
             None => (String::new(), glob),
@@ -95,7 +95,7 @@ impl Inbox {
     ///
     /// # Errors
     /// The glob cannot be used (it was checked when the flow was loaded, so this is rare).
-    pub fn poll(&mut self, now: Instant) -> Result<Polled, String> {
+    pub(crate) fn poll(&mut self, now: Instant) -> Result<Polled, String> {
         let found = crate::matching::find(&self.root, &self.glob, OPTIONS)?;
         let mut current = HashMap::new();
         let mut ready = Vec::new();
@@ -157,13 +157,13 @@ impl Inbox {
     }
 
     /// Forgets what was seen of `path` (it was claimed).
-    pub fn forget(&mut self, path: &Path) {
+    pub(crate) fn forget(&mut self, path: &Path) {
         self.seen.remove(path);
     }
 
     /// Files left in this inbox's `.processing/` folders: their runs were cut off.
     #[must_use]
-    pub fn cut_off(&self) -> Vec<PathBuf> {
+    pub(crate) fn cut_off(&self) -> Vec<PathBuf> {
         crate::matching::find(&self.root, &self.processing, OPTIONS)
             .map(|found| found.files)
             .unwrap_or_default()
@@ -183,7 +183,7 @@ fn is_runner_folder(dir: Option<&Path>) -> bool {
 ///
 /// # Errors
 /// The file is gone (another process took it) or cannot be moved.
-pub fn claim(file: &Path) -> io::Result<PathBuf> {
+pub(crate) fn claim(file: &Path) -> io::Result<PathBuf> {
     let dir = file
         .parent()
         .ok_or_else(|| io::Error::other("a dropped file has a folder"))?;
@@ -195,7 +195,7 @@ pub fn claim(file: &Path) -> io::Result<PathBuf> {
 ///
 /// # Errors
 /// The entry cannot be moved.
-pub fn refuse(entry: &Path) -> io::Result<PathBuf> {
+pub(crate) fn refuse(entry: &Path) -> io::Result<PathBuf> {
     let dir = entry
         .parent()
         .ok_or_else(|| io::Error::other("a dropped file has a folder"))?;
@@ -204,7 +204,7 @@ pub fn refuse(entry: &Path) -> io::Result<PathBuf> {
 
 /// Where a file ends up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Its run succeeded: `done/`.
     Done,
     /// Its run failed, or it could not be run: `failed/`.
@@ -216,7 +216,7 @@ pub enum Outcome {
 ///
 /// # Errors
 /// The file cannot be moved.
-pub fn settle(claimed: &Path, outcome: Outcome) -> io::Result<PathBuf> {
+pub(crate) fn settle(claimed: &Path, outcome: Outcome) -> io::Result<PathBuf> {
     let inbox = claimed
         .parent()
         .and_then(Path::parent)
@@ -277,7 +277,7 @@ fn free_name(dir: &Path, name: &Path) -> PathBuf {
 ///
 /// # Errors
 /// A message with `file:line:col` when it is not JSON, or the I/O error.
-pub fn read_payload(file: &Path, shown: &str) -> Result<Value, String> {
+pub(crate) fn read_payload(file: &Path, shown: &str) -> Result<Value, String> {
     use std::io::Read as _;
     use std::os::unix::fs::OpenOptionsExt as _;
     // Not through a link, and without blocking on a FIFO, should one have been put

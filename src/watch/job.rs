@@ -15,7 +15,7 @@ use std::thread::JoinHandle;
 
 /// What started the run.
 #[derive(Debug, Clone)]
-pub enum Work {
+pub(crate) enum Work {
     /// An `every` or `cron` tick.
     Tick,
     /// A dropped file, still at its place in the inbox.
@@ -24,7 +24,7 @@ pub enum Work {
 
 /// How a job ended, as the runner loop needs to know.
 #[derive(Debug, Clone)]
-pub enum End {
+pub(crate) enum End {
     /// A run took place, or the file was dealt with without one.
     Ran,
     /// The flow's lock is held by another process (run `holder`); nothing was touched.
@@ -37,21 +37,21 @@ pub enum End {
 }
 
 /// Everything a job needs, moved into its thread.
-pub struct Job {
+pub(crate) struct Job {
     /// The project root.
-    pub root: PathBuf,
+    pub(crate) root: PathBuf,
     /// The run store.
-    pub store: Store,
+    pub(crate) store: Store,
     /// The version of the flow in force when the job started.
-    pub flow: Arc<Flow>,
+    pub(crate) flow: Arc<Flow>,
     /// What started it.
-    pub work: Work,
+    pub(crate) work: Work,
     /// The log.
-    pub log: Log,
+    pub(crate) log: Log,
     /// Set once SIGINT/SIGTERM came: start nothing new.
-    pub stopping: Arc<AtomicBool>,
+    pub(crate) stopping: Arc<AtomicBool>,
     /// The runner loop.
-    pub tx: Sender<Msg>,
+    pub(crate) tx: Sender<Msg>,
 }
 
 /// Tells the runner loop that the job is over, even if it panicked.
@@ -74,7 +74,7 @@ impl Drop for Report {
 ///
 /// # Errors
 /// The thread could not be started.
-pub fn spawn(job: Job) -> std::io::Result<JoinHandle<()>> {
+pub(crate) fn spawn(job: Job) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name(format!("run {}", job.flow.name))
         .stack_size(crate::cores::STEP_STACK)
@@ -223,7 +223,8 @@ impl Job {
 
     fn finished(&self, fin: &engine::Finished) -> Outcome {
         let m = &fin.manifest;
-        let took = engine::elapsed(m)
+        let took = m
+            .elapsed()
             .map(|d| format!(" in {:.2}s", d.as_secs_f64()))
             .unwrap_or_default();
         let base = |line: Line| {

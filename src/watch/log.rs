@@ -5,16 +5,16 @@ use std::io::Write;
 
 /// Where and how event lines are printed. Cheap to copy into run threads.
 #[derive(Debug, Clone, Copy)]
-pub struct Log {
+pub(crate) struct Log {
     /// JSON lines instead of text.
-    pub json: bool,
+    pub(crate) json: bool,
     /// Only warnings and errors.
-    pub quiet: bool,
+    pub(crate) quiet: bool,
 }
 
 /// How much a line matters; `-q` keeps only [`Level::Warn`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
+pub(crate) enum Level {
     /// Normal progress: loads, runs, moves.
     Info,
     /// Something the user should look at: invalid flows, failed runs, dropped ticks, errors.
@@ -24,7 +24,7 @@ pub enum Level {
 /// One event, built up field by field.
 #[must_use]
 #[derive(Debug)]
-pub struct Line {
+pub(crate) struct Line {
     event: &'static str,
     level: Level,
     flow: Option<String>,
@@ -34,7 +34,7 @@ pub struct Line {
 
 impl Line {
     /// An informational event named `event` (the JSON `event` field) with its human text.
-    pub fn info(event: &'static str, text: impl Into<String>) -> Line {
+    pub(crate) fn info(event: &'static str, text: impl Into<String>) -> Line {
         Line {
             event,
             level: Level::Info,
@@ -45,7 +45,7 @@ impl Line {
     }
 
     /// An event that needs attention.
-    pub fn warn(event: &'static str, text: impl Into<String>) -> Line {
+    pub(crate) fn warn(event: &'static str, text: impl Into<String>) -> Line {
         Line {
             level: Level::Warn,
             ..Line::info(event, text)
@@ -53,13 +53,13 @@ impl Line {
     }
 
     /// The flow the event is about; the human text is prefixed with it.
-    pub fn flow(mut self, flow: &str) -> Line {
+    pub(crate) fn flow(mut self, flow: &str) -> Line {
         self.flow = Some(flow.to_owned());
         self
     }
 
     /// An extra JSON field (not shown in the human text, which says it in words).
-    pub fn field(mut self, key: &str, value: impl Into<Value>) -> Line {
+    pub(crate) fn field(mut self, key: &str, value: impl Into<Value>) -> Line {
         self.fields.insert(key.to_owned(), value.into());
         self
     }
@@ -89,7 +89,7 @@ impl Line {
 
 impl Log {
     /// Prints `line` with the current UTC time, unless `-q` hides it.
-    pub fn emit(self, line: Line) {
+    pub(crate) fn emit(self, line: Line) {
         if self.quiet && line.level == Level::Info {
             return;
         }

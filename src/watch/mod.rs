@@ -9,7 +9,7 @@ mod drops;
 mod flows;
 mod inbox;
 mod job;
-pub mod log;
+pub(crate) mod log;
 mod schedule;
 mod stop;
 
@@ -18,7 +18,7 @@ use crate::store::Store;
 use chrono::Utc;
 use flows::Loaded;
 use job::{End, Job, Work};
-pub use log::{Line, Log};
+pub(crate) use log::{Line, Log};
 use notify::EventKind;
 use notify_debouncer_full::DebounceEventResult;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -39,16 +39,16 @@ const BUSY_BACKOFF: Duration = Duration::from_secs(1);
 
 /// How the runner behaves.
 #[derive(Debug, Clone, Copy)]
-pub struct Options {
+pub(crate) struct Options {
     /// How long to wait for running runs after SIGINT/SIGTERM.
-    pub grace: Duration,
+    pub(crate) grace: Duration,
     /// Where event lines go.
-    pub log: Log,
+    pub(crate) log: Log,
 }
 
 /// Why the runner could not start.
 #[derive(Debug, thiserror::Error)]
-pub enum WatchError {
+pub(crate) enum WatchError {
     /// No `flows/` folder to watch.
     #[error("{}: cannot read the flows folder: {source}", display_path(.path))]
     Flows {
@@ -74,7 +74,7 @@ pub enum WatchError {
 }
 
 /// What the loop thread is told.
-pub enum Msg {
+pub(crate) enum Msg {
     /// Changes in `flows/`.
     Fs(DebounceEventResult),
     /// SIGINT or SIGTERM.
@@ -122,7 +122,7 @@ struct Runner {
 ///
 /// # Errors
 /// It could not start: no flows folder, no file watcher, no signal handlers.
-pub fn run(root: &Path, store: &Store, opts: Options) -> Result<(), WatchError> {
+pub(crate) fn run(root: &Path, store: &Store, opts: Options) -> Result<(), WatchError> {
     let flows_dir = root.join("flows");
     std::fs::read_dir(&flows_dir).map_err(|source| WatchError::Flows {
         path: flows_dir.clone(),
@@ -188,7 +188,7 @@ pub fn run(root: &Path, store: &Store, opts: Options) -> Result<(), WatchError> 
                 "watching {}/ ({} flow{} in force, {} invalid); stop with SIGINT or SIGTERM",
                 display_path(&runner.flows_dir),
                 runner.flows.len(),
-                if runner.flows.len() == 1 { "" } else { "s" },
+                crate::names::plural(runner.flows.len()),
                 runner.invalid.len()
             ),
         )

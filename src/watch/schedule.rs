@@ -10,7 +10,7 @@ const LONGEST: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// The next fire time of one flow's timed trigger.
 #[derive(Debug, Clone)]
-pub enum Schedule {
+pub(crate) enum Schedule {
     /// `every`: on the monotonic clock, so changes of the wall clock do not matter.
     Every {
         /// The interval.
@@ -33,7 +33,7 @@ impl Schedule {
     /// The schedule of `trigger` starting now: `every` fires one interval from now, `cron`
     /// at its next occurrence after now. `None` for triggers that are not timed.
     #[must_use]
-    pub fn start(trigger: &Trigger, now: Instant, wall: DateTime<Utc>) -> Option<Schedule> {
+    pub(crate) fn start(trigger: &Trigger, now: Instant, wall: DateTime<Utc>) -> Option<Schedule> {
         match trigger {
             Trigger::Every(every) => {
                 let every = (*every).min(LONGEST);
@@ -54,7 +54,7 @@ impl Schedule {
     /// Whether this schedule is the one `trigger` would give (same interval or pattern),
     /// so a reload that did not touch the trigger can keep the running cadence.
     #[must_use]
-    pub fn same_trigger(&self, trigger: &Trigger) -> bool {
+    pub(crate) fn same_trigger(&self, trigger: &Trigger) -> bool {
         match (self, trigger) {
             (Schedule::Every { every, .. }, Trigger::Every(e)) => *every == (*e).min(LONGEST),
             (Schedule::Cron { text, .. }, Trigger::Cron(_, t)) => text == t,
@@ -64,7 +64,7 @@ impl Schedule {
 
     /// Whether the next tick is due.
     #[must_use]
-    pub fn due(&self, now: Instant, wall: DateTime<Utc>) -> bool {
+    pub(crate) fn due(&self, now: Instant, wall: DateTime<Utc>) -> bool {
         match self {
             Schedule::Every { next, .. } => now >= *next,
             Schedule::Cron { next, .. } => next.is_some_and(|n| wall >= n),
@@ -73,7 +73,7 @@ impl Schedule {
 
     /// Moves on past a tick that was due. Ticks missed meanwhile (the machine slept, a
     /// long pause) are not made up for: the cadence resumes at the next one in the future.
-    pub fn advance(&mut self, now: Instant, wall: DateTime<Utc>) {
+    pub(crate) fn advance(&mut self, now: Instant, wall: DateTime<Utc>) {
         match self {
             Schedule::Every { every, next } => {
                 let behind = now.saturating_duration_since(*next);
@@ -94,7 +94,7 @@ impl Schedule {
 
     /// How long until the next tick (zero when due; `None` when there is none).
     #[must_use]
-    pub fn wait(&self, now: Instant, wall: DateTime<Utc>) -> Option<Duration> {
+    pub(crate) fn wait(&self, now: Instant, wall: DateTime<Utc>) -> Option<Duration> {
         match self {
             Schedule::Every { next, .. } => Some(next.saturating_duration_since(now)),
             Schedule::Cron { next, .. } => {
@@ -105,7 +105,7 @@ impl Schedule {
 
     /// The next tick as a UTC time, for log lines.
     #[must_use]
-    pub fn next_wall(&self, now: Instant, wall: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    pub(crate) fn next_wall(&self, now: Instant, wall: DateTime<Utc>) -> Option<DateTime<Utc>> {
         match self {
             Schedule::Every { next, .. } => {
                 let ahead = next.saturating_duration_since(now);

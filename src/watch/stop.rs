@@ -4,6 +4,7 @@
 use super::log::Line;
 use super::{MAX_SLEEP, Msg, Runner};
 use crate::flow;
+use crate::names::plural;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
@@ -136,8 +137,4 @@ impl Runner {
 
 pub(super) fn signal_name(signal: i32) -> &'static str {
     crate::child::signal_name(signal)
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }

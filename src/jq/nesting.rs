@@ -12,11 +12,11 @@
 /// How deep a jq filter may nest (brackets and operators, see the module docs).
 /// Measured on a debug build's 2 MiB worker-thread stack, the interpreter survives
 /// chains of about 300 operators; this leaves a margin.
-pub const MAX_JQ_DEPTH: usize = 200;
+pub(crate) const MAX_JQ_DEPTH: usize = 200;
 
 /// What is wrong with a filter [`too_deep`] refuses.
 #[must_use]
-pub fn message() -> String {
+pub(crate) fn message() -> String {
     format!(
         "the filter nests more than {MAX_JQ_DEPTH} levels deep (brackets, `if`s and operators); split it into smaller filters or steps"
     )
@@ -70,7 +70,7 @@ impl Levels {
 
 /// The byte offset in `src` where the filter first nests deeper than `max`, if it does.
 #[must_use]
-pub fn too_deep(src: &str, max: usize) -> Option<usize> {
+pub(crate) fn too_deep(src: &str, max: usize) -> Option<usize> {
     let b = src.as_bytes();
     let mut levels = Levels::default();
     // Levels at which a string interpolation `\(…)` opened: after its `)` the string
