@@ -4,6 +4,7 @@
 mod parallel;
 mod reuse;
 mod step;
+mod stream;
 mod sync;
 
 pub use reuse::{Recorded, Reuse};
@@ -180,7 +181,9 @@ pub fn run(
         secrets: &secrets,
     };
 
-    for (i, step) in built.iter_mut().enumerate() {
+    // Set after a `read` was streamed: its file and the batch size of the `split` after it.
+    let mut streamed: Option<(PathBuf, usize)> = None;
+    for i in 0..built.len() {
         if skipped[i] {
             let rec = &mut run.manifest.steps[i];
             rec.status = StepStatus::Skipped;
@@ -191,7 +194,27 @@ pub fn run(
             return interrupted(run, i, signal, None, &secrets);
         }
         let inputs = payloads.len();
-        let result = cx.run_step(&mut run, i, step.as_mut(), payloads, reuse.as_mut());
+        let result = match streamed.take() {
+            // The `split` after a streamed `read` splits the file as it reads it again.
+            Some((path, size)) => cx.split_streamed(&mut run, i, size, &path, payloads),
+            None => {
+                let plan = stream::plan(&built, &skipped, i, reuse.as_ref(), &payloads, spec.root);
+                let read = match &plan {
+                    Some(plan) => cx.read_streamed(&mut run, i, &plan.path, &payloads),
+                    None => Ok(None),
+                };
+                match read {
+                    Ok(Some(out)) => {
+                        streamed = plan.map(|p| (p.path, p.size));
+                        Ok(out)
+                    }
+                    Ok(None) => {
+                        cx.run_step(&mut run, i, built[i].as_mut(), payloads, reuse.as_mut())
+                    }
+                    Err(failure) => Err(failure),
+                }
+            }
+        };
         let failure = match result {
             Ok(next) => {
                 payloads = next;
@@ -348,7 +371,7 @@ fn store_inputs(
 ) -> Result<Vec<Flowing>, StoreError> {
     if inputs.is_empty() {
         return Ok(vec![Flowing {
-            value: Value::Null,
+            value: Some(Value::Null),
             file: None,
             enc: None,
         }]);
@@ -367,7 +390,7 @@ fn store_inputs(
         let file = format!("input/{name}");
         run.manifest.input.push(record(&file, &enc, None));
         out.push(Flowing {
-            value,
+            value: Some(value),
             file: Some(file),
             enc: Some(enc),
         });
