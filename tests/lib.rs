@@ -13,6 +13,7 @@ mod hints;
 mod http;
 mod http_faults;
 mod lock;
+mod perf;
 mod props;
 mod prune;
 mod replay;
