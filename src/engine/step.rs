@@ -346,6 +346,10 @@ pub(super) struct Committer<'r> {
     /// Bytes of the outputs kept in memory (see [`hold_budget`]).
     held: u64,
     last_flush: Instant,
+    /// How long to wait between flushes: [`FLUSH_EVERY`], or 20× the last manifest
+    /// save when that is longer, so that saving a large run's manifest stays a small
+    /// share of the time instead of growing with the square of the run.
+    flush_every: Duration,
     flushed_any: bool,
 }
 
@@ -389,6 +393,7 @@ impl<'r> Committer<'r> {
             syncer: Syncer::new(),
             held: 0,
             last_flush: Instant::now(),
+            flush_every: FLUSH_EVERY,
             flushed_any: false,
         }
     }
@@ -440,7 +445,7 @@ impl<'r> Committer<'r> {
         source: Option<&str>,
     ) -> Result<(), Failure> {
         self.push(value, pending, source)?;
-        if self.last_flush.elapsed() >= FLUSH_EVERY {
+        if self.last_flush.elapsed() >= self.flush_every {
             self.flush()?;
         }
         Ok(())
@@ -457,7 +462,7 @@ impl<'r> Committer<'r> {
             self.push(Some(value), pending, source)?;
         }
         self.run.manifest.steps[self.i].inputs_done += 1;
-        if self.last_flush.elapsed() >= FLUSH_EVERY {
+        if self.last_flush.elapsed() >= self.flush_every {
             self.flush()?;
         }
         Ok(())
@@ -491,8 +496,11 @@ impl<'r> Committer<'r> {
             }
             atomic::sync_dir(self.dir).map_err(|e| Failure::store(&e, None))?;
         }
-        self.last_flush = Instant::now();
         self.flushed_any = true;
-        self.run.save().map_err(|e| Failure::store(&e, None))
+        let saving = Instant::now();
+        let saved = self.run.save().map_err(|e| Failure::store(&e, None));
+        self.flush_every = FLUSH_EVERY.max(saving.elapsed() * 20);
+        self.last_flush = Instant::now();
+        saved
     }
 }
