@@ -179,10 +179,9 @@ pub fn run(
         deadline,
         max,
         secrets: &secrets,
+        streamed: None,
     };
 
-    // Set after a `read` was streamed: its file and the batch size of the `split` after it.
-    let mut streamed: Option<(PathBuf, usize)> = None;
     for i in 0..built.len() {
         if skipped[i] {
             let rec = &mut run.manifest.steps[i];
@@ -194,27 +193,7 @@ pub fn run(
             return interrupted(run, i, signal, None, &secrets);
         }
         let inputs = payloads.len();
-        let result = match streamed.take() {
-            // The `split` after a streamed `read` splits the file as it reads it again.
-            Some((path, size)) => cx.split_streamed(&mut run, i, size, &path, payloads),
-            None => {
-                let plan = stream::plan(&built, &skipped, i, reuse.as_ref(), &payloads, spec.root);
-                let read = match &plan {
-                    Some(plan) => cx.read_streamed(&mut run, i, &plan.path, &payloads),
-                    None => Ok(None),
-                };
-                match read {
-                    Ok(Some(out)) => {
-                        streamed = plan.map(|p| (p.path, p.size));
-                        Ok(out)
-                    }
-                    Ok(None) => {
-                        cx.run_step(&mut run, i, built[i].as_mut(), payloads, reuse.as_mut())
-                    }
-                    Err(failure) => Err(failure),
-                }
-            }
-        };
+        let result = cx.run_or_stream(&mut run, i, &mut built, &skipped, payloads, reuse.as_mut());
         let failure = match result {
             Ok(next) => {
                 payloads = next;

@@ -85,6 +85,9 @@ pub(super) struct Cx<'a> {
     pub deadline: Option<Instant>,
     pub max: u64,
     pub secrets: &'a Secrets,
+    /// Set after a `read` was streamed: its file and the batch size of the `split`
+    /// after it (see `stream.rs`).
+    pub streamed: Option<(PathBuf, usize)>,
 }
 
 /// Outputs of one input payload, encoded into temporary files, ready to be numbered.

@@ -53,6 +53,31 @@ fn separator(k: usize) -> &'static [u8] {
 }
 
 impl Cx<'_> {
+    /// Runs step `i`: streamed when it is the `split` after a streamed `read`
+    /// (`self.streamed` holds that `read`'s file and the batch size) or a `read` that
+    /// [`plan`] allows, else as usual.
+    pub fn run_or_stream(
+        &mut self,
+        run: &mut RunDir,
+        i: usize,
+        built: &mut [Box<dyn Step>],
+        skipped: &[bool],
+        payloads: Vec<Flowing>,
+        reuse: Option<&mut Reuse>,
+    ) -> Result<Vec<Flowing>, Failure> {
+        if let Some((path, size)) = self.streamed.take() {
+            return self.split_streamed(run, i, size, &path, payloads);
+        }
+        let plan = plan(built, skipped, i, reuse.as_deref(), &payloads, self.root);
+        if let Some(plan) = plan
+            && let Some(out) = self.read_streamed(run, i, &plan.path, &payloads)?
+        {
+            self.streamed = Some((plan.path, plan.size));
+            return Ok(out);
+        }
+        self.run_step(run, i, built[i].as_mut(), payloads, reuse)
+    }
+
     /// Appends element `value` printed one level deep (masked); whether it was masked.
     fn push_element(&self, buf: &mut Vec<u8>, value: &Value) -> bool {
         let masked = self.secrets.mask_value(value);
@@ -128,7 +153,7 @@ impl Cx<'_> {
         commit.commit_part(None, pending, source.as_deref())?;
         commit.input_done();
         commit.flush()?;
-        self.succeed(run, i)?;
+        succeed(run, i)?;
         Ok(Some(out))
     }
 
@@ -163,7 +188,7 @@ impl Cx<'_> {
         let flushed = commit.flush();
         fed?;
         flushed?;
-        self.succeed(run, i)?;
+        succeed(run, i)?;
         Ok(out)
     }
 
@@ -228,12 +253,12 @@ impl Cx<'_> {
         commit.input_done();
         Ok(())
     }
+}
 
-    /// Marks step `i` done and saves the manifest.
-    fn succeed(&self, run: &mut RunDir, i: usize) -> Result<(), Failure> {
-        let rec = &mut run.manifest.steps[i];
-        rec.status = StepStatus::Success;
-        rec.finished_at = Some(crate::time::now());
-        run.save().map_err(|e| Failure::store(&e, None))
-    }
+/// Marks step `i` done and saves the manifest.
+fn succeed(run: &mut RunDir, i: usize) -> Result<(), Failure> {
+    let rec = &mut run.manifest.steps[i];
+    rec.status = StepStatus::Success;
+    rec.finished_at = Some(crate::time::now());
+    run.save().map_err(|e| Failure::store(&e, None))
 }
