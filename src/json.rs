@@ -1014,9 +1014,10 @@ mod tests {
 }
 #[cfg(test)]
 mod stream_tests {
+    //! The streaming array reader against the whole-text parser.
     use super::*;
     #[test]
-    fn array_elements_tmp() {
+    fn array_elements_match_the_whole_parse() {
         let text = b"[\n{\"a\":[1,2,{\"b\":\"x]\\\"\"}]}, 2 ,\"s\"]\n";
         let mut e = ArrayElements::new(&text[..]);
         let mut got = Vec::new();
