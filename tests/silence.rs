@@ -396,10 +396,7 @@ fn skip_and_unskip_keep_crlf_and_a_byte_order_mark() {
         skipped.contains("kind = \"merge\"\r\nskip = true # set by flowrun skip\r\n\r\n"),
         "{skipped:?}"
     );
-    p.cmd(&["run", "f", "--force"])
-        .run()
-        .ok()
-        .stdout_has("skip");
+    p.cmd(&["run", "f", "--force"]).run().ok().stdout_has("skip");
     p.cmd(&["unskip", "f"]).run().ok();
     assert_eq!(p.read("flows/f.toml"), original);
 }

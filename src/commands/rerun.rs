@@ -12,7 +12,12 @@ use crate::store::{RunStatus, TriggerKind};
 ///
 /// # Errors
 /// The run cannot be resumed, the flow is busy, or the store failed.
-pub fn resume(ctx: &Ctx, run: &str, flow: Option<&str>, opts: RerunOptions) -> Result<Exit, Error> {
+pub fn resume(
+    ctx: &Ctx,
+    run: &str,
+    flow: Option<&str>,
+    opts: RerunOptions,
+) -> Result<Exit, Error> {
     let r = ctx.resolve_run(run, flow)?;
     // Take the lock first: a run that is still going must not be resumed. Holding it,
     // a run left `running` by a process that died is recorded as `interrupted` (readers
@@ -64,7 +69,12 @@ pub fn resume(ctx: &Ctx, run: &str, flow: Option<&str>, opts: RerunOptions) -> R
 ///
 /// # Errors
 /// An input was trimmed, the flow is busy, or the store failed.
-pub fn retry(ctx: &Ctx, run: &str, flow: Option<&str>, opts: RerunOptions) -> Result<Exit, Error> {
+pub fn retry(
+    ctx: &Ctx,
+    run: &str,
+    flow: Option<&str>,
+    opts: RerunOptions,
+) -> Result<Exit, Error> {
     let r = ctx.resolve_run(run, flow)?;
     let mut lock = ctx.store.lock(&r.flow)?;
     ctx.store.settle_previous(&r.flow, &lock)?;
