@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # Workload W side by side, in one session: flowrun with its full trail, jq doing only
-# the transforms (no trail), and the I/O floor (copy + hash the same files).
-# Prints medians, ratios and peak RSS. Run by hand: `bench/run.sh` (or `just bench`).
+# the transforms (no trail), and the I/O floor (copy + hash the same files), run
+# alternately (flowrun, jq, floor, flowrun, ...) so that all three see the same machine.
+# Prints medians, ratios to jq and to the I/O floor, peak RSS, and counts that do not
+# depend on machine load (page faults, context switches). Run by hand: `bench/run.sh`
+# (or `just bench`).
 #
 #   N=100000 RUNS=5 bench/run.sh        # the defaults
-#   N=1000000 RUNS=3 bench/run.sh       # the 1M-order scaling check
+#   BIG=3000000 bench/run.sh            # also flowrun alone on 3M orders (~1 GB input)
 set -euo pipefail
 
 N=${N:-100000}
 RUNS=${RUNS:-5}
+BIG=${BIG:-0}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 out=${BENCH_OUT:-$root/bench-out}
@@ -23,21 +27,24 @@ need() {
     exit 2
   fi
 }
-need hyperfine hyperfine
 need jq jq
 need b3sum b3sum
-need /usr/bin/time time
 
 echo "== building flowrun (release)"
 (cd "$root" && cargo build --release --quiet)
 flowrun="$root/target/release/flowrun"
 
-mkdir -p "$work/flows" "$work/data"
-cp "$here/w.toml" "$work/flows/w.toml"
-if [ ! -s "$work/data/orders.json" ]; then
-  echo "== generating $N orders"
-  python3 "$here/gen_orders.py" "$N" "$work/data/orders.json" --clean --seed 1
-fi
+project() { # project N: bench-out/w-N with the flow and (generated once) its input
+  local dir="$out/w-$1"
+  mkdir -p "$dir/flows" "$dir/data"
+  cp "$here/w.toml" "$dir/flows/w.toml"
+  if [ ! -s "$dir/data/orders.json" ]; then
+    echo "== generating $1 orders (once; kept in $dir/data)" >&2
+    python3 "$here/gen_orders.py" "$1" "$dir/data/orders.json.part" --clean --seed 1
+    mv "$dir/data/orders.json.part" "$dir/data/orders.json"
+  fi
+}
+project "$N"
 input_mb=$(du -m "$work/data/orders.json" | cut -f1)
 
 # One run to get the trail whose files the I/O floor copies and hashes.
@@ -45,47 +52,69 @@ rm -rf "$work/runs" "$work/out"
 "$flowrun" --root "$work" run w -q >/dev/null
 rm -rf "$work/trail"
 cp -r "$(ls -d "$work"/runs/w/2*/steps | tail -n 1)" "$work/trail"
-trail="$work/trail"
-trail_mb=$(du -sm "$trail" | cut -f1)
-trail_files=$(find "$trail" -type f | wc -l)
+trail_mb=$(du -sm "$work/trail" | cut -f1)
+trail_files=$(find "$work/trail" -type f | wc -l)
+if [ "$BIG" != 0 ]; then project "$BIG"; fi
+echo "== timing ($RUNS runs each, alternated; input ${input_mb} MB, trail ${trail_mb} MB in ${trail_files} files)"
 
-echo "== timing ($RUNS runs each, input ${input_mb} MB, trail ${trail_mb} MB in ${trail_files} files)"
-hyperfine --style basic --runs "$RUNS" --warmup 1 --export-json "$work/times.json" \
-  --command-name flowrun --prepare "rm -rf '$work/runs' '$work/out'" \
-  "'$flowrun' --root '$work' run w -q" \
-  --command-name jq --prepare "true" \
-  "jq -c --argjson n 1000 -f '$here/w.jq' '$work/data/orders.json' > /dev/null" \
-  --command-name io-floor --prepare "rm -rf '$work/floor'" \
-  "cp -r '$trail' '$work/floor' && find '$work/floor' -type f -exec b3sum {} + > /dev/null"
+python3 - "$flowrun" "$work" "$here" "$RUNS" "$N" "$BIG" "$out" <<'PY'
+import os, shutil, statistics, subprocess, sys, time
+flowrun, work, here, runs, n, big, out = sys.argv[1:8]
+runs, big = int(runs), int(big)
 
-peak() { # peak RSS in MiB of a command, median of 3
-  for _ in 1 2 3; do
-    eval "$2" >/dev/null 2>&1 || true
-    /usr/bin/time -f '%M' bash -c "$1" 2>&1 >/dev/null | tail -n 1
-  done | sort -n | sed -n 2p | awk '{printf "%.0f", $1/1024}'
+def measure(cmd, prepare=None, env=None):
+    """Wall time and the child's own rusage (peak RSS, faults, switches)."""
+    if prepare:
+        prepare()
+    start = time.perf_counter()
+    p = subprocess.Popen(cmd, shell=True, stdout=subprocess.DEVNULL, env=env)
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - start
+    if status != 0:
+        sys.exit(f"bench: `{cmd}` failed")
+    return {"s": wall, "rss": ru.ru_maxrss / 1024, "minflt": ru.ru_minflt,
+            "vcsw": ru.ru_nvcsw, "ivcsw": ru.ru_nivcsw, "user": ru.ru_utime, "sys": ru.ru_stime}
+
+def clean(d):
+    def f():
+        for sub in ("runs", "out", "floor"):
+            shutil.rmtree(os.path.join(d, sub), ignore_errors=True)
+    return f
+
+cmds = {
+    "flowrun": (f"'{flowrun}' --root '{work}' run w -q", clean(work)),
+    "jq": (f"jq -c --argjson n 1000 -f '{here}/w.jq' '{work}/data/orders.json'", None),
+    "io-floor": (f"cp -r '{work}/trail' '{work}/floor' && find '{work}/floor' -type f -exec b3sum {{}} + > /dev/null", clean(work)),
 }
-rss_flowrun=$(peak "'$flowrun' --root '$work' run w -q" "rm -rf '$work/runs' '$work/out'")
-rss_jq=$(peak "jq -c --argjson n 1000 -f '$here/w.jq' '$work/data/orders.json'" "true")
-
-# Memory of the largest payload (the whole parsed input): RSS growth over the load step.
-rm -rf "$work/runs" "$work/out"
-load_kb=$(FLOWRUN_DEBUG_RSS=1 "$flowrun" --root "$work" run w -q 2>&1 >/dev/null | awk '/after step load/ {print $8}')
-
-python3 - "$work/times.json" "$rss_flowrun" "$rss_jq" "$load_kb" "$N" <<'EOF'
-import json, sys
-times = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
-rss_f, rss_jq, load_kb, n = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4] or 0), sys.argv[5]
-med = {k: v["median"] for k, v in times.items()}
+res = {k: [] for k in cmds}
+for name, (cmd, prep) in cmds.items():  # one warm-up each
+    measure(cmd, prep)
+for _ in range(runs):
+    for name, (cmd, prep) in cmds.items():
+        res[name].append(measure(cmd, prep))
+med = {k: {m: statistics.median(r[m] for r in v) for m in v[0]} for k, v in res.items()}
+jq, floor = med["jq"]["s"], med["io-floor"]["s"]
 print()
-print(f"Workload W, {n} orders (medians of {len(times['flowrun']['times'])} runs)")
-print(f"| {'':10} | {'median s':>9} | {'÷ jq':>6} | {'÷ io-floor':>10} | {'peak RSS MiB':>12} |")
-print(f"|{'-'*12}|{'-'*11}|{'-'*8}|{'-'*12}|{'-'*14}|")
-for name, rss in (("flowrun", rss_f), ("jq", rss_jq), ("io-floor", None)):
-    m = med[name]
-    print(f"| {name:10} | {m:9.3f} | {m/med['jq']:6.3f} | {m/med['io-floor']:10.2f} | {rss if rss is not None else '-':>12} |")
+print(f"Workload W, {n} orders (medians of {runs} runs, alternated)")
+print("| | median s | ÷ jq | ÷ I/O floor | peak RSS MiB | ÷ jq RSS | user s | sys s | minor faults | ctx switches vol/invol |")
+print("|---|---|---|---|---|---|---|---|---|---|")
+for k, m in med.items():
+    rss = f"{m['rss']:.0f}" if k != "io-floor" else "–"
+    rss_ratio = f"{m['rss'] / med['jq']['rss']:.2f}" if k != "io-floor" else "–"
+    print(f"| {k} | {m['s']:.3f} | {m['s'] / jq:.3f} | {m['s'] / floor:.2f} | {rss} | {rss_ratio} "
+          f"| {m['user']:.2f} | {m['sys']:.2f} | {m['minflt']:.0f} | {m['vcsw']:.0f}/{m['ivcsw']:.0f} |")
+f = med["flowrun"]
 print()
-print(f"flowrun ÷ jq time: {med['flowrun']/med['jq']:.3f} (target ≤ 0.25)")
-print(f"flowrun ÷ jq peak RSS: {rss_f/rss_jq:.2f} (target ≤ 1.00)")
-if load_kb:
-    print(f"peak RSS ÷ RSS after the load step (largest payload in memory): {rss_f*1024/load_kb:.2f} (target ≤ 2.0)")
-EOF
+print(f"flowrun ÷ jq time: {f['s'] / jq:.3f} (target ≤ 0.25, stretch 0.15)")
+print(f"flowrun ÷ I/O floor time: {f['s'] / floor:.2f} (target ≤ 3)")
+print(f"flowrun ÷ jq peak RSS: {f['rss'] / med['jq']['rss']:.2f} (target ≤ 0.5)")
+
+if big:
+    bigdir = os.path.join(out, f"w-{big}")
+    b = measure(f"'{flowrun}' --root '{bigdir}' run w -q", clean(bigdir))
+    clean(bigdir)()
+    print()
+    print(f"Workload W, {big} orders, flowrun alone (one run): {b['s']:.1f} s, "
+          f"peak RSS {b['rss']:.0f} MiB (target ≤ 512), "
+          f"{b['s'] / f['s']:.1f}× the {n}-order time (target ≤ {big / int(n) * 31 / 30:.0f}×; linear = {big / int(n):.0f}×)")
+PY

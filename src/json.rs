@@ -173,6 +173,206 @@ fn par_array(w: &mut impl Write, items: &[Value], threads: usize) -> io::Result<
     w.write_all(b"\n]")
 }
 
+/// Appends `value` printed as [`write_pretty`] prints it `indent` levels deep (no final
+/// newline): the bytes of an array element in a payload file, for writers that
+/// assemble an array one element at a time.
+pub(crate) fn push_pretty_at(buf: &mut Vec<u8>, value: &Value, indent: usize) {
+    let mut sink = Sink {
+        buf: std::mem::take(buf),
+        w: &mut io::sink(),
+        flush_at: usize::MAX,
+    };
+    sink.value(value, indent)
+        .expect("printing into memory cannot fail");
+    *buf = sink.buf;
+}
+
+/// The elements of a top-level JSON array read from a stream one at a time, each
+/// parsed as [`decode`] would parse it, so that a large array never has to be in
+/// memory at once. Anything this reader does not take on (not an array, a syntax
+/// error, an integer too wide, nesting beyond the parser's limit) ends it with
+/// [`NotStreamed`]: the caller then reads the text whole with [`decode`], which
+/// reports the problem with its line and column.
+pub(crate) struct ArrayElements<R: io::Read> {
+    r: R,
+    buf: Vec<u8>,
+    /// Start of the element being scanned.
+    start: usize,
+    /// Where scanning stopped.
+    scan: usize,
+    depth: usize,
+    in_str: bool,
+    esc: bool,
+    state: ArrayState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ArrayState {
+    Before,
+    First,
+    Inside,
+    Done,
+}
+
+/// Why [`ArrayElements`] stopped before the end of a well-formed array.
+#[derive(Debug)]
+pub(crate) enum NotStreamed {
+    /// Reading failed.
+    Io(#[allow(dead_code, reason = "shown by Debug; the caller falls back and reads the file again")] io::Error),
+    /// The text is not an array this reader takes on (see [`ArrayElements`]).
+    Text,
+}
+
+const READ_CHUNK: usize = 1 << 20;
+
+impl<R: io::Read> ArrayElements<R> {
+    /// Elements of the array that `r` holds.
+    pub(crate) fn new(r: R) -> Self {
+        ArrayElements {
+            r,
+            buf: Vec::with_capacity(READ_CHUNK),
+            start: 0,
+            scan: 0,
+            depth: 0,
+            in_str: false,
+            esc: false,
+            state: ArrayState::Before,
+        }
+    }
+
+    /// Reads more text; false at the end of it.
+    fn fill(&mut self) -> Result<bool, NotStreamed> {
+        if self.start > 0 {
+            self.buf.drain(..self.start);
+            self.scan -= self.start;
+            self.start = 0;
+        }
+        let old = self.buf.len();
+        self.buf.resize(old + READ_CHUNK, 0);
+        let n = loop {
+            match self.r.read(&mut self.buf[old..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.buf.truncate(old);
+                    return Err(NotStreamed::Io(e));
+                }
+            }
+        };
+        self.buf.truncate(old + n);
+        Ok(n > 0)
+    }
+
+    /// The next byte that is not JSON white space, consumed; `None` at the end.
+    fn next_token(&mut self) -> Result<Option<u8>, NotStreamed> {
+        loop {
+            while self.start < self.buf.len() {
+                let b = self.buf[self.start];
+                self.start += 1;
+                if !is_json_space(b) {
+                    self.scan = self.start;
+                    return Ok(Some(b));
+                }
+            }
+            self.scan = self.start;
+            if !self.fill()? {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// The next element, or `None` after the last one.
+    ///
+    /// # Errors
+    /// See [`NotStreamed`].
+    pub(crate) fn next_value(&mut self) -> Result<Option<Value>, NotStreamed> {
+        match self.state {
+            ArrayState::Done => return Ok(None),
+            ArrayState::Before => {
+                if !self.fill()? {
+                    return Err(NotStreamed::Text);
+                }
+                if self.buf.starts_with(b"\xEF\xBB\xBF") {
+                    self.start = 3;
+                }
+                if self.next_token()? != Some(b'[') {
+                    return Err(NotStreamed::Text);
+                }
+                // An empty array: `]` straight after `[`.
+                match self.next_token()? {
+                    Some(b']') => return self.end(),
+                    Some(_) => {
+                        self.start -= 1;
+                        self.scan = self.start;
+                    }
+                    None => return Err(NotStreamed::Text),
+                }
+                self.state = ArrayState::First;
+            }
+            ArrayState::First | ArrayState::Inside => {}
+        }
+        self.state = ArrayState::Inside;
+        // Scan to the `,` or `]` that ends this element.
+        let end = loop {
+            let mut found = None;
+            while self.scan < self.buf.len() {
+                let b = self.buf[self.scan];
+                if self.in_str {
+                    if self.esc {
+                        self.esc = false;
+                    } else if b == b'\\' {
+                        self.esc = true;
+                    } else if b == b'"' {
+                        self.in_str = false;
+                    }
+                } else {
+                    match b {
+                        b'"' => self.in_str = true,
+                        b'[' | b'{' => self.depth += 1,
+                        b']' | b'}' if self.depth > 0 => self.depth -= 1,
+                        b']' => {
+                            found = Some(b);
+                            break;
+                        }
+                        b',' if self.depth == 0 => {
+                            found = Some(b);
+                            break;
+                        }
+                        _ => {}
+                    }
+                }
+                self.scan += 1;
+            }
+            if let Some(b) = found {
+                break b;
+            }
+            if !self.fill()? {
+                return Err(NotStreamed::Text);
+            }
+        };
+        let slice = &self.buf[self.start..self.scan];
+        let value: Value = serde_json::from_slice(slice).map_err(|_| NotStreamed::Text)?;
+        if has_wide_float(&value) {
+            return Err(NotStreamed::Text);
+        }
+        self.scan += 1;
+        self.start = self.scan;
+        if end == b']' {
+            self.end()?;
+        }
+        Ok(Some(value))
+    }
+
+    /// After the closing `]`: only white space may follow.
+    fn end(&mut self) -> Result<Option<Value>, NotStreamed> {
+        self.state = ArrayState::Done;
+        match self.next_token()? {
+            None => Ok(None),
+            Some(_) => Err(NotStreamed::Text),
+        }
+    }
+}
+
 fn push_indent(buf: &mut Vec<u8>, indent: usize) {
     for _ in 0..indent {
         buf.extend_from_slice(b"  ");
@@ -813,5 +1013,27 @@ mod tests {
         let d = first_difference(&json!({"a": [1, 2]}), &json!({"a": [1, 3]})).unwrap();
         assert_eq!(d, (".\"a\"[1]".to_owned(), "2".to_owned(), "3".to_owned()));
         assert_eq!(first_difference(&json!(1), &json!(1.0)), None);
+    }
+}
+#[cfg(test)]
+mod stream_tests {
+    //! The streaming array reader against the whole-text parser.
+    use super::*;
+    #[test]
+    fn array_elements_match_the_whole_parse() {
+        let text = b"[\n{\"a\":[1,2,{\"b\":\"x]\\\"\"}]}, 2 ,\"s\"]\n";
+        let mut e = ArrayElements::new(&text[..]);
+        let mut got = Vec::new();
+        loop {
+            match e.next_value() {
+                Ok(Some(v)) => got.push(v),
+                Ok(None) => break,
+                Err(x) => panic!("{x:?} after {got:?}"),
+            }
+        }
+        assert_eq!(
+            Value::Array(got),
+            serde_json::from_slice::<Value>(text).unwrap()
+        );
     }
 }

@@ -4,6 +4,7 @@
 mod parallel;
 mod reuse;
 mod step;
+mod stream;
 mod sync;
 
 pub(crate) use reuse::{Recorded, Reuse};
@@ -179,9 +180,10 @@ pub(crate) fn run(
         deadline,
         max,
         secrets: &secrets,
+        streamed: None,
     };
 
-    for (i, step) in built.iter_mut().enumerate() {
+    for i in 0..built.len() {
         if skipped[i] {
             let rec = &mut run.manifest.steps[i];
             rec.status = StepStatus::Skipped;
@@ -192,7 +194,7 @@ pub(crate) fn run(
             return interrupted(run, i, signal, None, &secrets);
         }
         let inputs = payloads.len();
-        let result = cx.run_step(&mut run, i, step.as_mut(), payloads, reuse.as_mut());
+        let result = cx.run_or_stream(&mut run, i, &mut built, &skipped, payloads, reuse.as_mut());
         let failure = match result {
             Ok(next) => {
                 payloads = next;
@@ -351,7 +353,7 @@ fn store_inputs(
 ) -> Result<Vec<Flowing>, StoreError> {
     if inputs.is_empty() {
         return Ok(vec![Flowing {
-            value: Value::Null,
+            value: Some(Value::Null),
             file: None,
             enc: None,
         }]);
@@ -370,7 +372,7 @@ fn store_inputs(
         let file = format!("input/{name}");
         run.manifest.input.push(record(&file, &enc, None));
         out.push(Flowing {
-            value,
+            value: Some(value),
             file: Some(file),
             enc: Some(enc),
         });

@@ -134,7 +134,8 @@ fn handle(
     let passed = passes
         .then(|| input.file.clone().zip(input.enc.clone()))
         .flatten();
-    let outputs = step.apply(input.value).map_err(|e| Failure {
+    let value = input.into_value(cx.run_dir)?;
+    let outputs = step.apply(value).map_err(|e| Failure {
         message: e.message,
         input: None,
     })?;

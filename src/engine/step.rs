@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 
 /// A payload on its way from one step to the next.
 pub(super) struct Flowing {
-    pub(crate) value: Value,
+    /// The payload, or `None` when it was let go to bound memory: it is then read back
+    /// from its file, which holds it exactly (see [`Committer`]).
+    pub(crate) value: Option<Value>,
     /// Its file in this run, relative to the run folder (`None` for the implicit start).
     pub(crate) file: Option<String>,
     /// How that file was written.
@@ -25,10 +27,23 @@ pub(super) struct Flowing {
 impl Flowing {
     /// blake3 of the payload's pretty JSON (from its file's record when it has one).
     pub(crate) fn hash(&self) -> String {
-        self.enc.as_ref().map_or_else(
-            || crate::json::payload_hash(&self.value),
-            |e| e.full_blake3.clone(),
-        )
+        match (&self.enc, &self.value) {
+            (Some(e), _) => e.full_blake3.clone(),
+            (None, Some(v)) => crate::json::payload_hash(v),
+            (None, None) => crate::json::payload_hash(&Value::Null),
+        }
+    }
+
+    /// The payload, read back from its file in `run_dir` if it was let go.
+    pub(crate) fn into_value(self, run_dir: &Path) -> Result<Value, Failure> {
+        match (self.value, self.file) {
+            (Some(v), _) => Ok(v),
+            (None, Some(file)) => payload::read(&run_dir.join(&file)).map_err(|e| Failure {
+                message: format!("cannot read back a stored payload: {e}"),
+                input: Some(file),
+            }),
+            (None, None) => Ok(Value::Null),
+        }
     }
 }
 
@@ -70,6 +85,9 @@ pub(super) struct Cx<'a> {
     pub(crate) deadline: Option<Instant>,
     pub(crate) max: u64,
     pub(crate) secrets: &'a Secrets,
+    /// Set after a `read` was streamed: its file and the batch size of the `split`
+    /// after it (see `stream.rs`).
+    pub(crate) streamed: Option<(PathBuf, usize)>,
 }
 
 /// Outputs of one input payload, encoded into temporary files, ready to be numbered.
@@ -293,7 +311,7 @@ impl Cx<'_> {
             .passes_through()
             .then(|| input.file.clone().zip(input.enc.clone()))
             .flatten();
-        let outputs = step.process(input.value, &cx);
+        let outputs = step.process(input.into_value(self.run_dir)?, &cx);
         for mut note in step.take_notes() {
             if let Some(obj) = note.as_object_mut() {
                 obj.insert("input".into(), source.clone().into());
@@ -328,8 +346,29 @@ pub(super) struct Committer<'r> {
     pub(crate) out: &'r mut Vec<Flowing>,
     staged: Vec<(Pending, PathBuf)>,
     syncer: Syncer,
+    /// Bytes of the outputs kept in memory (see [`hold_budget`]).
+    held: u64,
     last_flush: Instant,
+    /// How long to wait between flushes: [`FLUSH_EVERY`], or 20× the last manifest
+    /// save when that is longer, so that saving a large run's manifest stays a small
+    /// share of the time instead of growing with the square of the run.
+    flush_every: Duration,
     flushed_any: bool,
+}
+
+/// Bytes of pretty JSON (as stored) of a step's outputs kept in memory for the next
+/// step: `FLOWRUN_HOLD_MB` (MiB) when set, else 16 MiB. Beyond it, outputs whose files
+/// hold them exactly are read back from those files, so that memory follows this budget
+/// and not the size of the input (a parsed payload takes several times its JSON).
+pub(super) fn hold_budget() -> u64 {
+    static BUDGET: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *BUDGET.get_or_init(|| {
+        std::env::var("FLOWRUN_HOLD_MB")
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or(16)
+            .saturating_mul(1 << 20)
+    })
 }
 
 /// How often a running step makes its outputs durable and records them.
@@ -355,14 +394,16 @@ impl<'r> Committer<'r> {
             out,
             staged: Vec::new(),
             syncer: Syncer::new(),
+            held: 0,
             last_flush: Instant::now(),
+            flush_every: FLUSH_EVERY,
             flushed_any: false,
         }
     }
 
     fn push(
         &mut self,
-        value: Value,
+        value: Option<Value>,
         pending: Pending,
         source: Option<&str>,
     ) -> Result<(), Failure> {
@@ -382,6 +423,14 @@ impl<'r> Committer<'r> {
             &enc,
             source.map(str::to_owned),
         ));
+        // Outputs stay in memory up to the budget; past it, those whose file holds them
+        // exactly are let go and read back by the next step.
+        let exact = !enc.trimmed && !enc.masked;
+        let keep = !exact || self.held == 0 || self.held + enc.full_bytes <= hold_budget();
+        let value = value.filter(|_| keep);
+        if value.is_some() {
+            self.held += enc.full_bytes;
+        }
         self.out.push(Flowing {
             value,
             file: Some(file),
@@ -390,13 +439,33 @@ impl<'r> Committer<'r> {
         Ok(())
     }
 
+    /// Records one output of the input being handled, which goes on producing more
+    /// (a streamed `split`); the input is counted done by [`Committer::input_done`].
+    pub(crate) fn commit_part(
+        &mut self,
+        value: Option<Value>,
+        pending: Pending,
+        source: Option<&str>,
+    ) -> Result<(), Failure> {
+        self.push(value, pending, source)?;
+        if self.last_flush.elapsed() >= self.flush_every {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Counts the input handled by [`Committer::commit_part`] as done.
+    pub(crate) fn input_done(&mut self) {
+        self.run.manifest.steps[self.i].inputs_done += 1;
+    }
+
     /// Records the outputs of one input payload and counts the input as done.
     pub(crate) fn commit(&mut self, encoded: Encoded, source: Option<&str>) -> Result<(), Failure> {
         for (value, pending) in encoded {
-            self.push(value, pending, source)?;
+            self.push(Some(value), pending, source)?;
         }
         self.run.manifest.steps[self.i].inputs_done += 1;
-        if self.last_flush.elapsed() >= FLUSH_EVERY {
+        if self.last_flush.elapsed() >= self.flush_every {
             self.flush()?;
         }
         Ok(())
@@ -414,7 +483,7 @@ impl<'r> Committer<'r> {
     /// Records outputs a step held back until its last input (e.g. `merge`).
     fn commit_held(&mut self, encoded: Encoded) -> Result<(), Failure> {
         for (value, pending) in encoded {
-            self.push(value, pending, None)?;
+            self.push(Some(value), pending, None)?;
         }
         Ok(())
     }
@@ -430,8 +499,11 @@ impl<'r> Committer<'r> {
             }
             atomic::sync_dir(self.dir).map_err(|e| Failure::store(&e, None))?;
         }
-        self.last_flush = Instant::now();
         self.flushed_any = true;
-        self.run.save().map_err(|e| Failure::store(&e, None))
+        let saving = Instant::now();
+        let saved = self.run.save().map_err(|e| Failure::store(&e, None));
+        self.flush_every = FLUSH_EVERY.max(saving.elapsed() * 20);
+        self.last_flush = Instant::now();
+        saved
     }
 }

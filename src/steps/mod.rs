@@ -142,6 +142,18 @@ pub(crate) trait Step: Send {
     fn as_pure(&self) -> Option<&dyn PureStep> {
         None
     }
+
+    /// For a `read` of exactly one JSON file: that file, which the engine may read as
+    /// a stream of array elements instead of calling [`Step::process`].
+    fn json_file(&self, _root: &std::path::Path) -> Option<std::path::PathBuf> {
+        None
+    }
+
+    /// For a `split` of the whole payload: the batch size, so that the engine may
+    /// split a streamed array without holding it.
+    fn batch_size(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// A step that keeps state across runs: what earlier successful runs saw, loaded by the

@@ -25,6 +25,23 @@ impl Step for Read {
             .map(|path| read_file(path, &shown(cx.root, path), self.format))
             .collect()
     }
+
+    fn json_file(&self, root: &Path) -> Option<PathBuf> {
+        self.single_json_file(root)
+    }
+}
+
+impl Read {
+    /// The one file a JSON `read` would read, if it matches exactly one.
+    fn single_json_file(&self, root: &Path) -> Option<PathBuf> {
+        if !matches!(self.format, ReadFormat::Json) {
+            return None;
+        }
+        match self.files(root).ok()?.as_slice() {
+            [one] => Some(one.clone()),
+            _ => None,
+        }
+    }
 }
 
 /// `path` as messages show it: relative to the project root when inside it (a name

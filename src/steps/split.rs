@@ -54,6 +54,10 @@ impl Step for Split {
     fn as_pure(&self) -> Option<&dyn PureStep> {
         Some(self)
     }
+
+    fn batch_size(&self) -> Option<usize> {
+        self.path.is_none().then_some(self.size)
+    }
 }
 
 /// jq's name for the type of `v`.

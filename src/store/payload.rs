@@ -115,6 +115,37 @@ pub(crate) fn encode_to_temp(
     Ok(Pending { temp, encoded })
 }
 
+/// Writes a payload whose pretty JSON `print` produces piece by piece (already masked;
+/// it returns whether anything was) to a temporary file in `dir` (not yet synced),
+/// hashing and trimming it as [`encode_to_temp`] does: the same bytes give the same
+/// file and record.
+///
+/// # Errors
+/// The file could not be written, or `print` failed.
+pub(crate) fn stream_to_temp(
+    dir: &Path,
+    max_bytes: u64,
+    print: impl FnOnce(&mut dyn Write) -> io::Result<bool>,
+) -> Result<Pending, StoreError> {
+    let temp = atomic::temp_in(dir)?;
+    let file = temp
+        .as_file()
+        .try_clone()
+        .map_err(|e| StoreError::io(dir, e))?;
+    let mut trim = TrimWriter::new(io::BufWriter::with_capacity(1 << 16, file), max_bytes);
+    let written = print(&mut trim);
+    let (file, encoded) = written
+        .and_then(|masked| {
+            let (w, mut e) = trim.finish()?;
+            e.masked = masked;
+            Ok((w, e))
+        })
+        .map_err(|e| StoreError::io(temp.path(), e))?;
+    file.into_inner()
+        .map_err(|e| StoreError::io(temp.path(), e.into_error()))?;
+    Ok(Pending { temp, encoded })
+}
+
 /// Copies an already stored payload file (whose encoding is `encoded`) to a temporary
 /// file in `dir` (not yet synced).
 ///

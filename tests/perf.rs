@@ -1,0 +1,186 @@
+//! Bounded memory: a `read` of one JSON array streamed into the `split` after it, and
+//! outputs read back from their files past the memory budget, write the same trail
+//! byte for byte as the whole-payload path.
+
+use crate::support::Project;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+/// A W-like flow (read → split → map → filter → assert → write), every payload stored.
+const W_FLOW: &str = r#"
+[settings]
+max_payload_bytes = MAX
+
+[[steps]]
+id = "load"
+kind = "read"
+path = "data/orders.json"
+
+[[steps]]
+id = "batch"
+kind = "split"
+size = 7
+
+[[steps]]
+id = "to-erp"
+kind = "map"
+jq = 'map({order_id: .id, email: (.customer.email|ascii_downcase), total: ([.lines[] | .qty * .price] | add), lines: [.lines[] | {sku, qty}]})'
+
+[[steps]]
+id = "paid"
+kind = "filter"
+jq = '.total > 0'
+
+[[steps]]
+id = "valid"
+kind = "assert"
+jq = '.email | contains("@")'
+
+[[steps]]
+id = "save"
+kind = "write"
+path = "out/batch-{n}.json"
+"#;
+
+/// Orders with escapes, non-ASCII text, floats, empty containers and odd spacing.
+fn orders(n: usize) -> Value {
+    let items: Vec<Value> = (0..n)
+        .map(|i| {
+            json!({
+                "id": format!("ORD-{i:05}"),
+                "note": if i % 3 == 0 { "quote \" backslash \\ tab \t é ü 😀 ]},[" } else { "" },
+                "customer": {"name": format!("Zoë {i}"), "email": format!("Person{i}@Example.com")},
+                "lines": (0..(i % 4)).map(|k| json!({"sku": format!("S{k}"), "qty": k + 1, "price": 1.25 * (k as f64) + 0.1})).collect::<Vec<_>>(),
+                "tags": [], "meta": {}, "big": u64::MAX - i as u64, "neg": -(i as i64), "f": 1e-7,
+            })
+        })
+        .collect();
+    Value::Array(items)
+}
+
+/// Compact JSON with irregular white space, as exports often are.
+fn as_text(v: &Value) -> String {
+    let items: Vec<String> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| serde_json::to_string(o).unwrap())
+        .collect();
+    format!("\u{feff}[\r\n {} \n]\n\n", items.join(" ,\n\t"))
+}
+
+fn serde_pretty(v: &Value) -> Vec<u8> {
+    let mut out = serde_json::to_vec_pretty(v).unwrap();
+    out.push(b'\n');
+    out
+}
+
+/// Runs the W-like flow with `env` and returns its trail (`steps/`) and the payload
+/// records of its manifest.
+fn trail(p: &Project, env: &[(&str, &str)]) -> (BTreeMap<String, Vec<u8>>, Vec<Value>) {
+    let _ = std::fs::remove_dir_all(p.path("runs"));
+    let _ = std::fs::remove_dir_all(p.path("out"));
+    // Streamed whatever the input's size (by default only large inputs are).
+    let mut cmd = p.cmd(&["run", "w"]).env("FLOWRUN_STREAM_FROM_MB", "0");
+    for (k, v) in env {
+        cmd = cmd.env(k, v);
+    }
+    cmd.run().ok();
+    let id = p.last_run("w");
+    let m = p.manifest("w", &id);
+    let records = m["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| json!([s["payloads"], s["inputs_done"], s["status"]]))
+        .collect();
+    (p.tree(&format!("runs/w/{id}/steps")), records)
+}
+
+#[test]
+fn a_streamed_read_and_split_write_the_same_trail_as_the_whole_payload_path() {
+    let input = orders(100);
+    let p = Project::new();
+    p.flow("w", &W_FLOW.replace("MAX", "0"))
+        .file("data/orders.json", &as_text(&input));
+    let (whole, whole_records) = trail(&p, &[("FLOWRUN_NO_STREAM", "1")]);
+    let (streamed, streamed_records) = trail(&p, &[]);
+    // Nothing kept in memory: every later step reads its inputs back from their files.
+    let (read_back, read_back_records) = trail(&p, &[("FLOWRUN_HOLD_MB", "0")]);
+    assert_eq!(whole.len(), 1 + 5 * 15);
+    assert!(whole == streamed, "streamed trail differs");
+    assert!(whole == read_back, "read-back trail differs");
+    assert_eq!(whole_records, streamed_records);
+    assert_eq!(whole_records, read_back_records);
+    // And the files are serde_json's pretty printing, as before.
+    assert_eq!(streamed["01-load/000001.json"], serde_pretty(&input));
+    let items = input.as_array().unwrap();
+    for (k, chunk) in items.chunks(7).enumerate() {
+        let name = format!("02-batch/{:06}.json", k + 1);
+        assert_eq!(streamed[&name], serde_pretty(&Value::Array(chunk.to_vec())));
+    }
+}
+
+#[test]
+fn a_streamed_read_trims_its_stored_file_as_the_whole_payload_path_does() {
+    let p = Project::new();
+    p.flow("w", &W_FLOW.replace("MAX", "1500"))
+        .file("data/orders.json", &as_text(&orders(60)));
+    let (whole, whole_records) = trail(&p, &[("FLOWRUN_NO_STREAM", "1")]);
+    let (streamed, streamed_records) = trail(&p, &[("FLOWRUN_HOLD_MB", "0")]);
+    assert!(whole == streamed, "streamed trail differs");
+    assert_eq!(whole_records, streamed_records);
+    assert!(whole_records[0].to_string().contains("\"trimmed\":true"));
+}
+
+#[test]
+fn an_empty_array_streams_to_no_batches() {
+    let p = Project::new();
+    p.flow("w", &W_FLOW.replace("MAX", "0"))
+        .file("data/orders.json", " [ ] ");
+    let (whole, whole_records) = trail(&p, &[("FLOWRUN_NO_STREAM", "1")]);
+    let (streamed, streamed_records) = trail(&p, &[]);
+    assert!(whole == streamed);
+    assert_eq!(whole_records, streamed_records);
+    assert_eq!(streamed["01-load/000001.json"], b"[]\n");
+}
+
+#[test]
+fn a_bad_input_is_reported_as_without_streaming() {
+    for text in [
+        "[\n{\"a\": 1},\n{\"a\": 2,}\n]",
+        "[1, 2] x",
+        "[1, 123456789012345678901234567890]",
+        "{\"not\": \"an array\"}",
+        "[1, 2",
+    ] {
+        let p = Project::new();
+        p.flow("w", &W_FLOW.replace("MAX", "0"))
+            .file("data/orders.json", text);
+        let whole = p
+            .cmd(&["run", "w"])
+            .env("FLOWRUN_NO_STREAM", "1")
+            .run()
+            .code(1);
+        let streamed = p
+            .cmd(&["run", "w"])
+            .env("FLOWRUN_STREAM_FROM_MB", "0")
+            .run()
+            .code(1);
+        let strip = |s: &str| {
+            s.lines()
+                .filter(|l| l.contains("data/orders.json") || l.contains("split"))
+                .map(|l| {
+                    l.replace(&p.run_ids("w")[0], "")
+                        .replace(&p.run_ids("w")[1], "")
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(strip(&whole.stderr), strip(&streamed.stderr), "{text}");
+        assert!(
+            !strip(&streamed.stderr).is_empty(),
+            "{text}: {}",
+            streamed.stderr
+        );
+    }
+}
