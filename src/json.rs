@@ -218,7 +218,13 @@ enum ArrayState {
 #[derive(Debug)]
 pub(crate) enum NotStreamed {
     /// Reading failed.
-    Io(#[allow(dead_code, reason = "shown by Debug; the caller falls back and reads the file again")] io::Error),
+    Io(
+        #[allow(
+            dead_code,
+            reason = "shown by Debug; the caller falls back and reads the file again"
+        )]
+        io::Error,
+    ),
     /// The text is not an array this reader takes on (see [`ArrayElements`]).
     Text,
 }

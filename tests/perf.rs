@@ -50,8 +50,8 @@ fn orders(n: usize) -> Value {
                 "id": format!("ORD-{i:05}"),
                 "note": if i % 3 == 0 { "quote \" backslash \\ tab \t é ü 😀 ]},[" } else { "" },
                 "customer": {"name": format!("Zoë {i}"), "email": format!("Person{i}@Example.com")},
-                "lines": (0..(i % 4)).map(|k| json!({"sku": format!("S{k}"), "qty": k + 1, "price": 1.25 * (k as f64) + 0.1})).collect::<Vec<_>>(),
-                "tags": [], "meta": {}, "big": u64::MAX - i as u64, "neg": -(i as i64), "f": 1e-7,
+                "lines": (0..(i % 4)).map(|k| json!({"sku": format!("S{k}"), "qty": k + 1, "price": 1.25 * f64::from(u32::try_from(k).unwrap()) + 0.1})).collect::<Vec<_>>(),
+                "tags": [], "meta": {}, "big": u64::MAX - u64::try_from(i).unwrap(), "neg": -i64::try_from(i).unwrap(), "f": 1e-7,
             })
         })
         .collect();

@@ -125,6 +125,10 @@ pub(crate) enum EngineError {
 /// # Errors
 /// The run could not be prepared or recorded. A step failing is not an error: it is a
 /// finished run with status `failure`.
+#[allow(
+    clippy::too_many_lines,
+    reason = "the run's sequence in one place: settle, build, run or stream each step, finish"
+)]
 pub(crate) fn run(
     store: &Store,
     lock: &mut FlowLock,
