@@ -185,6 +185,11 @@ pub(crate) fn run(
         max,
         secrets: &secrets,
         streamed: None,
+        hold: if std::env::var_os("FLOWRUN_HOLD_MB").is_some() {
+            step::hold_budget()
+        } else {
+            u64::MAX
+        },
     };
 
     for i in 0..built.len() {

@@ -88,6 +88,10 @@ pub(super) struct Cx<'a> {
     /// Set after a `read` was streamed: its file and the batch size of the `split`
     /// after it (see `stream.rs`).
     pub(crate) streamed: Option<(PathBuf, usize)>,
+    /// Bytes of each step's outputs kept in memory: [`hold_budget`] once this run
+    /// streamed a large input, else no limit (reading outputs back costs time that only
+    /// pays off when the input would not fit in memory otherwise).
+    pub(crate) hold: u64,
 }
 
 /// Outputs of one input payload, encoded into temporary files, ready to be numbered.
@@ -220,7 +224,7 @@ impl Cx<'_> {
         run.save().map_err(|e| Failure::store(&e, None))?;
 
         let mut out: Vec<Flowing> = Vec::new();
-        let mut commit = Committer::new(run, i, &dir, &rel, &mut out);
+        let mut commit = Committer::new(run, i, &dir, &rel, &mut out, self.hold);
         // Pair each input with the outputs an earlier run recorded for it, if any.
         let todo: Vec<(usize, Flowing, Option<Vec<Recorded>>)> = match reuse {
             Some(r) if r.covers(i) => inputs
@@ -346,8 +350,9 @@ pub(super) struct Committer<'r> {
     pub(crate) out: &'r mut Vec<Flowing>,
     staged: Vec<(Pending, PathBuf)>,
     syncer: Syncer,
-    /// Bytes of the outputs kept in memory (see [`hold_budget`]).
+    /// Bytes of the outputs kept in memory, and how many may be (see [`hold_budget`]).
     held: u64,
+    hold: u64,
     last_flush: Instant,
     /// How long to wait between flushes: [`FLUSH_EVERY`], or 20× the last manifest
     /// save when that is longer, so that saving a large run's manifest stays a small
@@ -385,8 +390,10 @@ impl<'r> Committer<'r> {
         dir: &'r Path,
         rel: &'r str,
         out: &'r mut Vec<Flowing>,
+        hold: u64,
     ) -> Self {
         Committer {
+            hold,
             run,
             i,
             dir,
@@ -426,7 +433,7 @@ impl<'r> Committer<'r> {
         // Outputs stay in memory up to the budget; past it, those whose file holds them
         // exactly are let go and read back by the next step.
         let exact = !enc.trimmed && !enc.masked;
-        let keep = !exact || self.held == 0 || self.held + enc.full_bytes <= hold_budget();
+        let keep = !exact || self.held == 0 || self.held + enc.full_bytes <= self.hold;
         let value = value.filter(|_| keep);
         if value.is_some() {
             self.held += enc.full_bytes;

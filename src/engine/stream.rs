@@ -88,6 +88,7 @@ impl Cx<'_> {
             && let Some(out) = self.read_streamed(run, i, &plan.path, &payloads)?
         {
             self.streamed = Some((plan.path, plan.size));
+            self.hold = super::step::hold_budget();
             return Ok(out);
         }
         self.run_step(run, i, built[i].as_mut(), payloads, reuse)
@@ -163,7 +164,7 @@ impl Cx<'_> {
             rec.started_at = Some(started);
         }
         let mut out = Vec::with_capacity(1);
-        let mut commit = Committer::new(run, i, &dir, &rel, &mut out);
+        let mut commit = Committer::new(run, i, &dir, &rel, &mut out, self.hold);
         // The payload itself is never in memory: the `split` after it reads the file.
         commit.commit_part(None, pending, source.as_deref())?;
         commit.input_done();
@@ -198,7 +199,7 @@ impl Cx<'_> {
         atomic::create_dir(&dir).map_err(|e| Failure::store(&e, None))?;
         run.save().map_err(|e| Failure::store(&e, None))?;
         let mut out = Vec::new();
-        let mut commit = Committer::new(run, i, &dir, &rel, &mut out);
+        let mut commit = Committer::new(run, i, &dir, &rel, &mut out, self.hold);
         let fed = self.split_batches(&mut commit, size, path, source.as_deref(), expected);
         let flushed = commit.flush();
         fed?;
