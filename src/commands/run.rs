@@ -3,6 +3,7 @@
 use super::{Ctx, out, report};
 use crate::engine::{self, RunSpec};
 use crate::error::{Error, Exit};
+use crate::flow::Flow;
 use crate::store::TriggerKind;
 use serde_json::Value;
 use std::io::Read;
@@ -17,14 +18,8 @@ pub(crate) fn run(
     inputs: &[String],
     force: bool,
 ) -> Result<Exit, Error> {
-    let flow = ctx.load_flow(flow_arg)?;
-    if inputs.is_empty() && !force {
-        refuse_skipped_start(&flow)?;
-    }
-    let inputs = inputs
-        .iter()
-        .map(|f| read_input(f))
-        .collect::<Result<Vec<_>, _>>()?;
+    let (flow, inputs) = prepare(ctx, flow_arg, inputs, force)?;
+    let inputs = inputs.into_iter().map(|(_, v)| v).collect();
     let mut lock = ctx.store.lock(&flow.name)?;
     let _stop = stop_on_signal()?;
     announce_skips(ctx, &flow);
@@ -39,6 +34,25 @@ pub(crate) fn run(
     Ok(report::finished(ctx, &flow, &finished))
 }
 
+/// What `run` and `run --dry-run` both check first: the flow, a skipped start, and
+/// each input file read (with the name it was given).
+fn prepare(
+    ctx: &Ctx,
+    flow_arg: &str,
+    inputs: &[String],
+    force: bool,
+) -> Result<(Flow, Vec<(String, Value)>), Error> {
+    let flow = ctx.load_flow(flow_arg)?;
+    if inputs.is_empty() && !force {
+        refuse_skipped_start(&flow)?;
+    }
+    let inputs = inputs
+        .iter()
+        .map(|f| Ok((f.clone(), read_input(f)?)))
+        .collect::<Result<Vec<_>, Error>>()?;
+    Ok((flow, inputs))
+}
+
 /// `run --dry-run`: what `run` would do, writing nothing.
 ///
 /// # Errors
@@ -49,14 +63,7 @@ pub(crate) fn dry(
     inputs: &[String],
     force: bool,
 ) -> Result<Exit, Error> {
-    let flow = ctx.load_flow(flow_arg)?;
-    if inputs.is_empty() && !force {
-        refuse_skipped_start(&flow)?;
-    }
-    let inputs = inputs
-        .iter()
-        .map(|f| Ok((f.clone(), read_input(f)?)))
-        .collect::<Result<Vec<_>, Error>>()?;
+    let (flow, inputs) = prepare(ctx, flow_arg, inputs, force)?;
     super::dryrun::dry_run(ctx, &flow, &inputs)
 }
 
