@@ -548,17 +548,26 @@ fn parse_deep(bytes: &[u8]) -> Result<Value, DecodeError> {
     Ok(value)
 }
 
+/// For a byte scan of JSON text: whether byte `b` is inside a string (then it has been
+/// taken into account), with `in_str`/`esc` the scan's state.
+fn in_string(b: u8, in_str: &mut bool, esc: &mut bool) -> bool {
+    if !*in_str {
+        return false;
+    }
+    match b {
+        _ if *esc => *esc = false,
+        b'\\' => *esc = true,
+        b'"' => *in_str = false,
+        _ => {}
+    }
+    true
+}
+
 /// The offset of the bracket that opens level [`MAX_DEPTH`] + 1, if there is one.
 fn too_deep(bytes: &[u8]) -> Option<usize> {
     let (mut depth, mut in_str, mut esc) = (0usize, false, false);
     for (i, &b) in bytes.iter().enumerate() {
-        if in_str {
-            match b {
-                _ if esc => esc = false,
-                b'\\' => esc = true,
-                b'"' => in_str = false,
-                _ => {}
-            }
+        if in_string(b, &mut in_str, &mut esc) {
             continue;
         }
         match b {
@@ -714,13 +723,7 @@ fn par_array_parse(bytes: &[u8], threads: usize) -> Option<Value> {
     let (mut depth, mut in_str, mut esc) = (1usize, false, false);
     let mut close = None;
     for (i, &b) in bytes.iter().enumerate().skip(open + 1) {
-        if in_str {
-            match b {
-                _ if esc => esc = false,
-                b'\\' => esc = true,
-                b'"' => in_str = false,
-                _ => {}
-            }
+        if in_string(b, &mut in_str, &mut esc) {
             continue;
         }
         match b {
