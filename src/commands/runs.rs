@@ -111,7 +111,7 @@ pub(crate) fn select(
 /// One run as `runs --json` lists it.
 #[must_use]
 pub(crate) fn run_row(m: &Manifest) -> serde_json::Value {
-    json!({
+    let mut row = json!({
         "run_id": m.run_id,
         "flow": m.flow,
         "status": m.status,
@@ -119,5 +119,9 @@ pub(crate) fn run_row(m: &Manifest) -> serde_json::Value {
         "started_at": m.started_at,
         "finished_at": m.finished_at,
         "failed_step": m.failed_step(),
-    })
+    });
+    if let (Some(p), Some(obj)) = (&m.parent, row.as_object_mut()) {
+        obj.insert("parent".into(), json!(p));
+    }
+    row
 }

@@ -132,6 +132,7 @@ pub(crate) fn plan_resume(
         if !ran(&eff.m, i) {
             continue;
         }
+        add_links(&mut reuse, &eff.m, i);
         // Work an earlier run of the lineage finished that this one had not taken over
         // yet when it stopped (a resume cut off while copying reused outputs): the same
         // step over the same inputs, so its outputs line up position by position.
@@ -299,6 +300,30 @@ fn add_finished(
         reuse.add(i, hash, outputs);
     }
     Ok(done)
+}
+
+/// Records the child runs step `i` of run `m` started (`flow`, `route`), per input in
+/// input order, so that the resumed step takes over those that succeeded.
+fn add_links(reuse: &mut Reuse, m: &Manifest, i: usize) {
+    let rec = &m.steps[i];
+    if rec.children.is_empty() {
+        return;
+    }
+    let inputs = m.step_inputs(i);
+    if inputs.is_empty() {
+        let hash = crate::json::payload_hash(&Value::Null);
+        let links = rec.children.iter().filter(|c| c.source.is_none()).cloned();
+        reuse.add_links(i, &hash, links.collect());
+        return;
+    }
+    for input in inputs {
+        let links = rec
+            .children
+            .iter()
+            .filter(|c| c.source.as_deref() == Some(input.file.as_str()))
+            .cloned();
+        reuse.add_links(i, &input.full_blake3, links.collect());
+    }
 }
 
 /// Whether step `i` reads differently in the two flow texts (ignoring `skip` and
