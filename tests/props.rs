@@ -169,6 +169,7 @@ fn step_record() -> impl Strategy<Value = StepRecord> {
                 inputs_done,
                 reused,
                 requests,
+                children: Vec::new(),
             },
         )
 }
@@ -249,6 +250,7 @@ fn manifest() -> impl Strategy<Value = Manifest> {
                 steps,
                 error,
                 edited: Vec::new(),
+                parent: None,
             },
         )
 }

@@ -329,6 +329,7 @@ impl Cx<'_> {
     }
 
     /// Hands input `j` to a step that is not run in parallel, recording what it notes.
+    #[allow(clippy::too_many_arguments, reason = "the input and what it is handled with")]
     fn process(
         &self,
         step: &mut dyn Step,
@@ -360,7 +361,6 @@ impl Cx<'_> {
             prior,
         );
         let outputs = step.process(value, &cx);
-        drop(sink);
         for mut note in step.take_notes() {
             if let Some(obj) = note.as_object_mut() {
                 obj.insert("input".into(), source.clone().into());
