@@ -329,7 +329,10 @@ impl Cx<'_> {
     }
 
     /// Hands input `j` to a step that is not run in parallel, recording what it notes.
-    #[allow(clippy::too_many_arguments, reason = "the input and what it is handled with")]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the input and what it is handled with"
+    )]
     fn process(
         &self,
         step: &mut dyn Step,
