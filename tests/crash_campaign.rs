@@ -981,8 +981,7 @@ fn killed_route_runs_lose_no_child_run_and_run_none_twice() {
                 .filter(|i| (i % 2 == 0) == (flow == "even"))
                 .count();
             assert_eq!(
-                from_successful,
-                usize::try_from(want).expect("small"),
+                from_successful, want,
                 "chain {chains} (seed {}): side effects of `{flow}`",
                 cfg.seed
             );
