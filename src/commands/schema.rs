@@ -196,6 +196,35 @@ pub(crate) const KINDS: &[(&str, &str, &[Opt])] = &[
             ),
         ],
     ),
+    (
+        "flow",
+        "runs another flow once per input payload (a child run); its final payloads are the outputs",
+        &[("flow", Ty::Str, true, "the flow to run (flows/NAME.toml)")],
+    ),
+    (
+        "route",
+        "sends each payload to the flow of the first (or every) route whose condition holds, as a child run; passes its payloads on",
+        &[
+            (
+                "routes",
+                Ty::Any,
+                true,
+                "the routes, in order: [{ when = jq, flow = NAME }, …]",
+            ),
+            (
+                "otherwise",
+                Ty::Str,
+                false,
+                "the flow for payloads no route takes (default: they pass on unhandled)",
+            ),
+            (
+                "mode",
+                Ty::OneOf(&["first", "all"]),
+                false,
+                "first: the first route that holds (default); all: every route that holds",
+            ),
+        ],
+    ),
 ];
 
 const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
