@@ -286,7 +286,7 @@ fn check_duplicates(
     chosen: &[PayloadRecord],
 ) -> Result<(), ReplayError> {
     match m.status {
-        RunStatus::Failure | RunStatus::Interrupted => {}
+        RunStatus::Failure | RunStatus::Interrupted | RunStatus::Partial => {}
         RunStatus::Success => {
             return Err(refused(format!(
                 "run {} did not fail: its payloads already went through, and replaying them may duplicate data; add --force to replay anyway",

@@ -68,7 +68,7 @@ pub(crate) fn plan_resume(
     let version = opts.version;
     let m = store.read_manifest(&run.dir)?;
     match m.status {
-        RunStatus::Failure | RunStatus::Interrupted => {}
+        RunStatus::Failure | RunStatus::Interrupted | RunStatus::Partial => {}
         RunStatus::Success => {
             return Err(refused(format!(
                 "run {} succeeded; there is nothing to resume (use `{}` to run it again)",
