@@ -192,16 +192,11 @@ pub(crate) fn finished(ctx: &Ctx, flow: &Flow, fin: &Finished) -> Exit {
         return Exit::Failed;
     }
     if m.failed_count() > 0 {
-        failed_payloads(fin, talk && m.status == RunStatus::Partial);
-    }
-    if m.status == RunStatus::Partial {
-        if talk {
-            for h in &hints {
-                out(&h.why);
-                out(format!("  {}", h.command));
-            }
+        let partial = m.status == RunStatus::Partial;
+        failed_payloads(fin, (talk && partial).then_some(hints.as_slice()));
+        if partial {
+            return exit;
         }
-        return exit;
     }
     let Some(err) = &m.error else {
         note(format!(
@@ -234,8 +229,9 @@ pub(crate) fn finished(ctx: &Ctx, flow: &Flow, fin: &Finished) -> Exit {
 }
 
 /// The payloads steps failed on and went on past (`on_error`), one line each on
-/// stderr; after a partial run, `summary` adds the outcome line on stdout.
-fn failed_payloads(fin: &Finished, summary: bool) {
+/// stderr; after a partial run, the outcome, the failed files and the ways on (`hints`)
+/// follow on stdout.
+fn failed_payloads(fin: &Finished, hints: Option<&[crate::hint::Hint]>) {
     let m = &fin.manifest;
     let count = m.failed_count();
     let steps: Vec<&str> = m
@@ -254,7 +250,7 @@ fn failed_payloads(fin: &Finished, summary: bool) {
             ));
         }
     }
-    if summary {
+    if let Some(hints) = hints {
         let took = m
             .elapsed()
             .map(|d| format!(" in {:.2}s", d.as_secs_f64()))
@@ -275,6 +271,10 @@ fn failed_payloads(fin: &Finished, summary: bool) {
             for f in &s.failed {
                 out(format!("  {}", shown(&fin.dir.join(&f.payload.file))));
             }
+        }
+        for h in hints {
+            out(&h.why);
+            out(format!("  {}", h.command));
         }
     }
 }

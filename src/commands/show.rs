@@ -90,26 +90,7 @@ pub(crate) fn show(
             }
         ));
     }
-    let failed: Vec<_> = m
-        .steps
-        .iter()
-        .flat_map(|s| s.failed.iter().map(move |f| (s, f)))
-        .collect();
-    if !failed.is_empty() {
-        out(String::new());
-        out(format!(
-            "failed payloads ({}; the steps went on past them):",
-            failed.len()
-        ));
-        for (s, f) in failed {
-            out(format!(
-                "  step {}: {}: {}",
-                s.id,
-                shown(&r.dir.join(&f.payload.file)),
-                f.error
-            ));
-        }
-    }
+    show_failed(&r.dir, &m);
     if let Some(e) = &m.error {
         out(String::new());
         out(format!(
@@ -122,6 +103,31 @@ pub(crate) fn show(
         }
     }
     Ok(Exit::Success)
+}
+
+/// The payloads steps failed on and went on past (`on_error`), if any.
+fn show_failed(dir: &std::path::Path, m: &Manifest) {
+    let failed: Vec<_> = m
+        .steps
+        .iter()
+        .flat_map(|s| s.failed.iter().map(move |f| (s, f)))
+        .collect();
+    if failed.is_empty() {
+        return;
+    }
+    out(String::new());
+    out(format!(
+        "failed payloads ({}; the steps went on past them):",
+        failed.len()
+    ));
+    for (s, f) in failed {
+        out(format!(
+            "  step {}: {}: {}",
+            s.id,
+            shown(&dir.join(&f.payload.file)),
+            f.error
+        ));
+    }
 }
 
 /// `--step ID`: the payload files of one step (or `input`).

@@ -80,7 +80,9 @@ impl Cx<'_> {
         message: String,
     ) -> Result<(), Failure> {
         let def = &self.flow.steps[commit.i];
-        if !def.on_error.goes_on() {
+        // An error because the run is being stopped or ran out of time (a command
+        // ended by it) is not the payload's: the run ends there as without `on_error`.
+        if !def.on_error.goes_on() || self.timed_out().is_some() {
             return Err(Failure {
                 message,
                 input: kept.file,

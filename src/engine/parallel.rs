@@ -17,7 +17,10 @@ type Slot = Mutex<Option<(Flowing, Option<Vec<Recorded>>)>>;
 
 /// An input's outcome: its outputs (and whether they were reused), or the step's error
 /// on it (see `on_error`).
-type Done = (usize, Result<(Result<Encoded, String>, bool), Failure>);
+type Done = (usize, Handled);
+
+/// Outputs (or the step's error on the input) and whether they were reused.
+type Handled = Result<(Result<Encoded, String>, bool), Failure>;
 
 /// Runs `step` over `todo` (input index, payload) on `threads` threads.
 #[allow(
@@ -96,8 +99,7 @@ pub(crate) fn run(
         }
 
         // Commit in order; results that arrive early wait in `ready`.
-        let mut ready: BTreeMap<usize, Result<(Result<Encoded, String>, bool), Failure>> =
-            BTreeMap::new();
+        let mut ready: BTreeMap<usize, Handled> = BTreeMap::new();
         let mut want = 0;
         let mut outcome = Ok(());
         for (k, result) in rx {

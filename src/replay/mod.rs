@@ -184,7 +184,7 @@ pub(crate) fn plan(
     })?;
     let chosen: Vec<PayloadRecord> =
         match &located.files {
-            None => records.to_vec(),
+            None => records.clone(),
             Some(files) => files
                 .iter()
                 .map(|f| {
@@ -238,7 +238,10 @@ pub(crate) fn plan(
                 flow.steps[upto - 1].id.as_str(),
             )
         } else {
-            (format!("a replay starts after the payloads' step `{step}`"), step)
+            (
+                format!("a replay starts after the payloads' step `{step}`"),
+                step,
+            )
         };
         return Err(refused(format!(
             "these steps would run again: {} ({starts}); skip them in the flow file with\n  {}\nor add --auto-skip to skip them for this run only",

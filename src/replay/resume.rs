@@ -275,7 +275,11 @@ fn add_finished(
     let done = finished.len();
     // An input the step failed on and went on past (`on_error`) was handled but not
     // finished: it runs again.
-    let failed = |file: Option<&str>| rec.failed.iter().any(|f| f.payload.source.as_deref() == file);
+    let failed = |file: Option<&str>| {
+        rec.failed
+            .iter()
+            .any(|f| f.payload.source.as_deref() == file)
+    };
     for (file, hash) in finished.into_iter().skip(skip) {
         if failed(file) {
             continue;
