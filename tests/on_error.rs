@@ -595,3 +595,65 @@ fn dry_runs_and_flow_tests_go_on_past_failed_payloads() {
         .ok()
         .stdout_has("would run");
 }
+
+/// split → map that fails on the element 2 (`on_error = "continue"`).
+const TWO_FAILS: &str = "[[steps]]\nid = \"one\"\nkind = \"split\"\nsize = 1\n\n[[steps]]\nid = \"m\"\nkind = \"map\"\non_error = \"continue\"\njq = '.[0] | if . == 2 then error(\"two\") else . end'\n";
+
+#[test]
+fn replaying_what_went_through_a_partial_run_warns_of_duplicates() {
+    let p = Project::new();
+    p.flow("f", TWO_FAILS).file("in.json", "[1, 2, 3]");
+    p.cmd(&["run", "f", "--input", "in.json"]).run().code(1);
+    let id = p.last_run("f");
+    p.cmd(&[
+        "replay",
+        &format!("runs/f/{id}/steps/01-one"),
+        "--auto-skip",
+    ])
+    .run()
+    .code(1)
+    .stderr_has(&format!("warning: run {id} is partial"))
+    .stderr_has("replay the `failed/` folder");
+    p.cmd(&[
+        "replay",
+        &format!("runs/f/{id}/steps/02-m/failed"),
+        "--auto-skip",
+    ])
+    .run()
+    .code(1)
+    .stderr_lacks("is partial");
+}
+
+#[test]
+fn the_runner_logs_a_partial_run_and_moves_its_file_to_done() {
+    let p = Project::new();
+    p.flow(
+        "drop",
+        &format!("[trigger]\nwatch = \"inbox/*.json\"\n\n{TWO_FAILS}"),
+    )
+    .file("inbox/a.json", "[1, 2, 3]");
+    let w = p.cmd(&["watch"]).spawn();
+    crate::support::wait_for("a.json settled", || {
+        p.exists("inbox/done/a.json") || p.exists("inbox/failed/a.json")
+    });
+    let pid = w.pid().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let out = w.wait();
+    assert!(p.exists("inbox/done/a.json"), "{}", out.stderr);
+    let id = p.last_run("drop");
+    assert_eq!(p.manifest("drop", &id)["status"], "partial");
+    assert!(
+        out.stderr.contains(&format!("run {id} ended partial")),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("steps/02-m/failed/000001.json"),
+        "{}",
+        out.stderr
+    );
+}

@@ -242,8 +242,14 @@ fn failed_payloads(fin: &Finished, hints: Option<&[crate::hint::Hint]>) {
         .collect();
     for s in &m.steps {
         for f in &s.failed {
+            let from = f
+                .payload
+                .source
+                .as_ref()
+                .map(|src| format!(" (from {src})"))
+                .unwrap_or_default();
             note(format!(
-                "error: step `{}` failed on payload {} and went on: {}",
+                "error: step `{}` failed on payload {}{from} and went on: {}",
                 s.id,
                 shown(&fin.dir.join(&f.payload.file)),
                 f.error

@@ -250,9 +250,16 @@ pub(crate) fn plan(
         )));
     }
 
-    let warnings = left_out_warning(&m, &source, step_label.as_deref(), &chosen)
+    let mut warnings: Vec<String> = left_out_warning(&m, &source, step_label.as_deref(), &chosen)
         .into_iter()
         .collect();
+    // A partial run's payloads outside `failed/` mostly went through.
+    if m.status == RunStatus::Partial && !failed && !req.force {
+        warnings.push(format!(
+            "warning: run {} is partial: its other payloads went through, and replaying them may duplicate data; to re-sync only what failed, replay the `failed/` folder of the step that failed them",
+            source.id
+        ));
+    }
     Ok(ReplayPlan {
         replay_of: ReplayOf {
             run_id: source.id.clone(),
