@@ -255,6 +255,11 @@ fn replay_of_the_failed_files_sends_each_once() {
         .code(2)
         .stderr_has("already replayed");
     assert_eq!(s.requests().len(), 12);
+    // --force replays anyway.
+    p.cmd(&["replay", &folder, "--auto-skip", "--force"])
+        .run()
+        .ok();
+    assert_eq!(&accepted(&s)[12..], &[3, 7]);
 }
 
 #[test]
@@ -656,4 +661,59 @@ fn the_runner_logs_a_partial_run_and_moves_its_file_to_done() {
         "{}",
         out.stderr
     );
+}
+
+#[test]
+fn resume_of_a_run_interrupted_in_a_continue_step_redoes_its_failed_payloads_too() {
+    let p = Project::new();
+    p.script(
+        "bin/send",
+        "#!/bin/sh\nin=$(cat)\ncase \"$in\" in\n  *'\"id\":3,'*|*'\"id\": 3,'*) [ -e fixed ] || exit 3;;\n  *'\"id\":5,'*|*'\"id\": 5,'*) [ -e fixed ] || { touch started; sleep 30; };;\nesac\necho \"$in\" >> sent.log\necho '{\"ok\": true}'\n",
+    );
+    p.flow(
+        "orders",
+        "[[steps]]\nid = \"load\"\nkind = \"read\"\npath = \"data/orders.json\"\n\n[[steps]]\nid = \"one\"\nkind = \"split\"\nsize = 1\n\n[[steps]]\nid = \"send\"\nkind = \"command\"\nrun = [\"bin/send\"]\non_error = \"continue\"\n",
+    )
+    .file("data/orders.json", &orders());
+    let running = p.cmd(&["run", "orders"]).spawn();
+    crate::support::wait_for("order 5 in the command", || p.exists("started"));
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &running.pid().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let out = running.wait();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let id = p.last_run("orders");
+    let m = p.manifest("orders", &id);
+    assert_eq!(m["status"], "interrupted", "{m}");
+    let send = &m["steps"][2];
+    assert_eq!(send["failed"].as_array().map(Vec::len), Some(1), "{m}");
+    assert_eq!(send["failed"][0]["source"], "steps/02-one/000003.json");
+    p.file("fixed", "");
+    p.cmd(&["resume", &id]).run().ok();
+    let ids: Vec<i64> = p
+        .read("sent.log")
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).expect("JSON")[0]["id"]
+                .as_i64()
+                .expect("id")
+        })
+        .collect();
+    // 1, 2, 4 before the stop; then 3 (failed) and 5..10 (never finished), once each.
+    assert_eq!(ids, [1, 2, 4, 3, 5, 6, 7, 8, 9, 10]);
+    let m = p.manifest("orders", &p.last_run("orders"));
+    assert_eq!(m["status"], "success");
+    assert_eq!(m["steps"][2]["reused"], 3);
+}
+
+#[test]
+fn the_editor_schema_knows_on_error() {
+    let p = Project::new();
+    let schema = p.cmd(&["schema"]).run().ok().json();
+    let step = &schema["properties"]["steps"]["items"]["allOf"][0]["then"]["properties"];
+    let on_error = &step["on_error"];
+    assert_eq!(on_error["oneOf"][0]["enum"], json!(["fail", "continue"]));
+    assert_eq!(on_error["oneOf"][1]["required"], json!(["flow"]));
 }
