@@ -717,3 +717,47 @@ fn the_editor_schema_knows_on_error() {
     assert_eq!(on_error["oneOf"][0]["enum"], json!(["fail", "continue"]));
     assert_eq!(on_error["oneOf"][1]["required"], json!(["flow"]));
 }
+
+#[test]
+fn resume_after_a_later_step_failed_keeps_its_finished_work_and_redoes_the_set_aside_ones() {
+    // Order 2 is set aside in the map; the ERP step (on_error = fail) then stops the run
+    // at order 3.
+    let fixed = Arc::new(AtomicBool::new(false));
+    let s = erp(&fixed);
+    let p = Project::new();
+    let with = |total: &str, send_extra: &str| {
+        flow(&s.url("/erp"))
+            .replace("on_error = \"continue\"\n", send_extra)
+            .replace(
+                "[[steps]]\nid = \"send\"",
+                &format!(
+                    "[[steps]]\nid = \"price\"\nkind = \"map\"\non_error = \"continue\"\njq = 'map(. + {{total: {total}}})'\n\n[[steps]]\nid = \"send\""
+                ),
+            )
+    };
+    p.flow("orders", &with("(.total // error(\"no total\"))", ""))
+        .file(
+            "data/orders.json",
+            r#"[{"id": 1, "customer": "a", "total": 1},
+                {"id": 2, "customer": "b"},
+                {"id": 3, "customer": null, "total": 3},
+                {"id": 4, "customer": "d", "total": 4}]"#,
+        );
+    p.cmd(&["run", "orders"]).run().code(1);
+    let id = p.last_run("orders");
+    let m = p.manifest("orders", &id);
+    assert_eq!(m["status"], "failure");
+    assert_eq!(
+        m["steps"][2]["failed"][0]["source"],
+        "steps/02-one/000002.json"
+    );
+    assert_eq!(accepted(&s), [1, 3]);
+    // Fix both, changing the ERP step too: what it finished (order 1) stays done.
+    p.flow("orders", &with("(.total // 0)", "retries = 1\n"));
+    fixed.store(true, Ordering::SeqCst);
+    p.cmd(&["resume", &id]).run().ok();
+    assert_eq!(accepted(&s), [1, 3, 2, 3, 4]);
+    let m = p.manifest("orders", &p.last_run("orders"));
+    assert_eq!(m["steps"][3]["reused"], 1);
+    assert_eq!(m["steps"][4]["payloads"].as_array().map(Vec::len), Some(4));
+}

@@ -130,8 +130,9 @@ pub(crate) fn plan_resume(
     // stopped ran too when the run went on past failed payloads (`on_error`), and
     // reusing their work leaves exactly the failed payloads to go on from their step.
     for i in start..eff.m.steps.len().min(flow.steps.len()) {
-        // A changed step must redo its work; the stopped step keeps what it finished (§5).
-        if i != f && step_changed(&eff.source, &flow.source, i) {
+        // A changed step before the stop must redo its work; from the stop on, steps
+        // keep what they finished (§5), changed or not: it went through already.
+        if i < f && step_changed(&eff.source, &flow.source, i) {
             continue;
         }
         let mut covered = add_finished(&mut reuse, &mut checks, &eff.m, &eff.run, i, 0)?;
