@@ -10,7 +10,6 @@ use serde_json::{Value, json};
 
 /// What is kept of an input payload while a step handles it, to record it if the step
 /// errors on it.
-#[derive(Default)]
 pub(super) struct Kept {
     /// Its file in this run (`None` for the start payload `null`).
     file: Option<String>,
@@ -22,6 +21,16 @@ pub(super) struct Kept {
 }
 
 impl Kept {
+    /// Only the input's file: what a step that fails on errors (`on_error = "fail"`)
+    /// names.
+    pub(super) fn file(file: Option<String>) -> Kept {
+        Kept {
+            file,
+            enc: None,
+            value: None,
+        }
+    }
+
     /// What step `def` needs of `input` should it error on it.
     pub(super) fn of(input: &Flowing, def: &StepDef) -> Kept {
         let goes_on = def.on_error.goes_on();

@@ -38,11 +38,13 @@ pub(crate) fn run(
 ) -> Result<(), Failure> {
     let count = todo.len();
     let sources: Vec<Option<String>> = todo.iter().map(|(_, f, _)| f.file.clone()).collect();
+    // What a step that goes on past failed payloads (`on_error`) records of each input.
     let def = &cx.flow.steps[commit.i];
-    let mut kept: Vec<Option<Kept>> = todo
-        .iter()
-        .map(|(_, f, _)| Some(Kept::of(f, def)))
-        .collect();
+    let mut kept: Vec<Option<Kept>> = if def.on_error.goes_on() {
+        todo.iter().map(|(_, f, _)| Some(Kept::of(f, def))).collect()
+    } else {
+        Vec::new()
+    };
     let slots: Vec<Slot> = todo
         .into_iter()
         .map(|(_, f, old)| Mutex::new(Some((f, old))))
@@ -113,7 +115,10 @@ pub(crate) fn run(
                     match encoded {
                         Ok(encoded) => commit.commit(encoded, source),
                         Err(message) => {
-                            let kept = kept[want].take().unwrap_or_default();
+                            let kept = kept
+                                .get_mut(want)
+                                .and_then(Option::take)
+                                .unwrap_or_else(|| Kept::file(sources[want].clone()));
                             cx.payload_failed(commit, kept, message)
                         }
                     }
