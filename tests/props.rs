@@ -170,6 +170,7 @@ fn step_record() -> impl Strategy<Value = StepRecord> {
                 reused,
                 requests,
                 children: Vec::new(),
+                failed: Vec::new(),
             },
         )
 }
@@ -217,6 +218,7 @@ fn manifest() -> impl Strategy<Value = Manifest> {
             RunStatus::Success,
             RunStatus::Failure,
             RunStatus::Interrupted,
+            RunStatus::Partial,
         ]),
         (text(), prop::option::of(text()), any::<u32>()),
         prop::collection::vec(payload_record(), 0..3),

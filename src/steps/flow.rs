@@ -2,7 +2,7 @@
 //! input); the step's outputs are the child run's final payloads, in order.
 
 use super::BuildError;
-use super::kind::{Build, Carries, Kind, Props, StepSpec, opt};
+use super::kind::{Build, Carries, Kind, Props, StepSpec, Ty, opt};
 use super::{Step, StepCx, StepError};
 use crate::engine::child_run::{self, ChildRequest};
 use crate::flow::Text;
@@ -60,7 +60,7 @@ pub(crate) static KIND: Kind = Kind {
     doc: "runs another flow once per input payload (a child run); its final payloads are the outputs",
     options: &[opt(
         "flow",
-        "flow name",
+        Ty::Str,
         true,
         "the flow to run (flows/NAME.toml)",
     )],

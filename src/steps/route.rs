@@ -4,7 +4,7 @@
 
 use super::BuildError;
 use super::flow::{flow_name, link, parent};
-use super::kind::{Build, Carries, Kind, Props, StepSpec, opt};
+use super::kind::{Build, Carries, Kind, Props, StepSpec, Ty, opt};
 use super::{Step, StepCx, StepError};
 use crate::engine::child_run::{self, ChildRequest};
 use crate::flow::reader::{Cx, Reader, table, type_err};
@@ -75,19 +75,19 @@ pub(crate) static KIND: Kind = Kind {
     options: &[
         opt(
             "routes",
-            "array of { when = jq, flow = flow name }",
+            Ty::Any,
             true,
-            "the routes, in order",
+            "the routes, in order: [{ when = jq, flow = NAME }, …]",
         ),
         opt(
             "otherwise",
-            "flow name",
+            Ty::Str,
             false,
             "the flow for payloads no route takes (default: they pass on unhandled)",
         ),
         opt(
             "mode",
-            "\"first\" | \"all\"",
+            Ty::OneOf(&["first", "all"]),
             false,
             "first: the first route that holds (default); all: every route that holds",
         ),
