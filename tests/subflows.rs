@@ -501,3 +501,66 @@ run = ["sh", "-c", "read -r x; if [ -e slow ]; then touch started; sleep 30; fi;
     assert_eq!(p.read("child.log"), "1\n2\n");
     assert_eq!(p.outputs("parent", "sub"), vec![json!(1), json!(2)]);
 }
+
+#[test]
+fn on_error_flow_starts_a_child_run_per_failed_payload() {
+    let p = Project::new();
+    p.flow(
+        "orders",
+        r#"
+[[steps]]
+id = "check"
+kind = "map"
+jq = 'if .bad then error("bad order") else . end'
+on_error = { flow = "errs" }
+"#,
+    )
+    .flow("errs", &logger("errs"))
+    .file("a.json", r#"{"n": 1}"#)
+    .file("b.json", r#"{"n": 2, "bad": true}"#);
+    p.cmd(&["run", "orders", "--input", "a.json", "--input", "b.json"])
+        .run()
+        .code(1);
+    let id = p.last_run("orders");
+    assert_eq!(p.manifest("orders", &id)["status"], "partial");
+    let kids = p.run_ids("errs");
+    assert_eq!(kids.len(), 1);
+    let rec = p.step_record("orders", &id, "check");
+    let failed_file = rec["failed"][0]["file"]
+        .as_str()
+        .expect("a failed file")
+        .to_owned();
+    assert_eq!(rec["failed"][0]["child_run"], json!(kids[0]));
+    let input = p.json(&format!("runs/errs/{}/input/000001.json", kids[0]));
+    assert_eq!(input["flow"], "orders");
+    assert_eq!(input["run_id"], json!(id));
+    assert_eq!(input["step"], "check");
+    assert_eq!(input["payload"], json!({"n": 2, "bad": true}));
+    assert!(
+        input["error"]
+            .as_str()
+            .expect("error")
+            .contains("bad order"),
+        "{input}"
+    );
+    let m = p.manifest("errs", &kids[0]);
+    assert_eq!(m["trigger"], "flow");
+    assert_eq!(
+        m["parent"],
+        json!({"run_id": id, "flow": "orders", "step": "check", "payload": failed_file})
+    );
+
+    // A cycle through on_error is refused by `check`.
+    p.flow(
+        "errs",
+        r#"[[steps]]
+id = "again"
+kind = "flow"
+flow = "orders"
+"#,
+    );
+    p.cmd(&["check"])
+        .run()
+        .code(2)
+        .stderr_has("flows/orders.toml:6:21: flow cycle: orders → errs → orders");
+}

@@ -39,6 +39,8 @@ pub(crate) struct ChildRequest<'a> {
 /// A child run that succeeded.
 #[derive(Debug)]
 pub(crate) struct ChildDone {
+    /// Its run id.
+    pub(crate) run_id: String,
     /// Its final payloads (when asked for), with its flow's secrets masked.
     pub(crate) outputs: Vec<Value>,
 }
@@ -121,7 +123,10 @@ pub(crate) fn start(req: ChildRequest<'_>) -> Result<ChildDone, StepError> {
         .into_iter()
         .map(|v| secrets.mask_value(&v).unwrap_or(v))
         .collect();
-    Ok(ChildDone { outputs })
+    Ok(ChildDone {
+        run_id: id.clone(),
+        outputs,
+    })
 }
 
 /// A successful child run the resumed run started for this payload and route: the
@@ -177,7 +182,10 @@ fn take_over(store: &Store, req: &ChildRequest<'_>) -> Result<Option<ChildDone>,
             if let Some(sink) = req.links {
                 sink.record(link)?;
             }
-            return Ok(Some(ChildDone { outputs }));
+            return Ok(Some(ChildDone {
+                run_id: cand,
+                outputs,
+            }));
         }
     }
     Ok(None)

@@ -6,9 +6,20 @@ use super::{Flow, FlowError, Problem, flow_path};
 use std::collections::HashMap;
 use std::path::Path;
 
-/// The flows `flow` starts child runs of, each with the byte offset of its name.
-fn calls(flow: &Flow) -> Vec<(String, usize)> {
-    flow.steps.iter().flat_map(|s| s.spec.calls()).collect()
+/// The flows `flow` starts child runs of (`flow` and `route` steps, `on_error = { flow
+/// = … }`), each with the line and column of its name.
+fn calls(flow: &Flow) -> Vec<(String, usize, usize)> {
+    let mut out = Vec::new();
+    for s in &flow.steps {
+        for (name, at) in s.spec.calls() {
+            let (line, col) = line_col(&flow.source, at);
+            out.push((name, line, col));
+        }
+        if let super::OnError::Flow { name, line, col } = &s.on_error {
+            out.push((name.clone(), *line, *col));
+        }
+    }
+    out
 }
 
 /// Every unknown flow name and every cycle through `flow`, located in its file.
@@ -19,8 +30,7 @@ pub(crate) fn check(root: &Path, flow: &Flow) -> Result<(), FlowError> {
     let mut problems = Vec::new();
     let mut loaded: HashMap<String, Option<Vec<String>>> = HashMap::new();
     let mut seen_cycle = Vec::new();
-    for (name, at) in calls(flow) {
-        let (line, col) = line_col(&flow.source, at);
+    for (name, line, col) in calls(flow) {
         if !flow_path(root, &name).is_file() {
             problems.push(Problem {
                 line,
@@ -71,7 +81,7 @@ fn leads_back(
             // A flow that does not load is reported by its own check.
             super::load(root, &last)
                 .ok()
-                .map(|f| calls(&f).into_iter().map(|(n, _)| n).collect())
+                .map(|f| calls(&f).into_iter().map(|(n, _, _)| n).collect())
         })
         .clone()
         .unwrap_or_default();
