@@ -41,7 +41,9 @@ pub(crate) fn run(
     // What a step that goes on past failed payloads (`on_error`) records of each input.
     let def = &cx.flow.steps[commit.i];
     let mut kept: Vec<Option<Kept>> = if def.on_error.goes_on() {
-        todo.iter().map(|(_, f, _)| Some(Kept::of(f, def))).collect()
+        todo.iter()
+            .map(|(_, f, _)| Some(Kept::of(f, def)))
+            .collect()
     } else {
         Vec::new()
     };
