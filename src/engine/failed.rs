@@ -31,16 +31,25 @@ impl Kept {
         }
     }
 
+    /// What a step that goes on past failed payloads (`on_error`) keeps of each of
+    /// `inputs`; nothing for one that fails on them.
+    pub(super) fn all<'f>(
+        inputs: impl Iterator<Item = &'f Flowing>,
+        def: &StepDef,
+    ) -> Vec<Option<Kept>> {
+        if !def.on_error.goes_on() {
+            return Vec::new();
+        }
+        inputs.map(|f| Some(Kept::of(f, def))).collect()
+    }
+
     /// What step `def` needs of `input` should it error on it.
     pub(super) fn of(input: &Flowing, def: &StepDef) -> Kept {
-        let goes_on = def.on_error.goes_on();
+        // Nothing is cloned that the step's `on_error` will not need.
         Kept {
             file: input.file.clone(),
-            enc: input.enc.clone().filter(|_| goes_on),
-            value: input
-                .value
-                .clone()
-                .filter(|_| def.on_error.flow().is_some()),
+            enc: def.on_error.goes_on().then(|| input.enc.clone()).flatten(),
+            value: def.on_error.flow().and_then(|_| input.value.clone()),
         }
     }
 }
