@@ -1,8 +1,10 @@
 //! A `read` of one JSON array followed by a `split`, run in the memory of a few batches:
-//! the `read` step's payload file is printed element by element as the input file is
-//! read, and the `split` reads the input file again, printing each batch as soon as it
-//! is complete. Neither holds the whole array; the files are byte for byte those the
-//! whole-payload path writes (the same printer, the same hashes).
+//! one pass over the input file prints the `read` step's payload file and, from the
+//! same bytes, the `split`'s batch files. The elements are parsed and printed a chunk
+//! at a time on the process's worker threads; this thread only finds where elements
+//! end and writes the files in order. Nothing holds the whole array; the files are
+//! byte for byte those the whole-payload path writes (the same printer, the same
+//! hashes).
 
 use super::parallel;
 use super::step::{Committer, Cx, Failure, Flowing};
@@ -26,14 +28,16 @@ pub(super) struct Plan {
     pub size: usize,
 }
 
+/// A `read` → `split` pair is streamed when the file is at least this large (MiB);
+/// `FLOWRUN_STREAM_FROM_MB` changes it. By default every such pair streams: its cost
+/// is reading back the outputs past the memory budget, which only happens when the
+/// input would take much memory otherwise.
+const STREAM_FROM_MB: u64 = 0;
+
 /// Whether steps `i` and `i + 1` can be streamed: a `read` of exactly one JSON file,
 /// handed one payload, followed by a `split` of the whole payload, both run (not
 /// skipped) and neither reusing outputs of an earlier run. `FLOWRUN_NO_STREAM` set
 /// turns streaming off (to compare both paths).
-/// A `read` → `split` pair is streamed when the file is at least this large (MiB);
-/// `FLOWRUN_STREAM_FROM_MB` changes it (0: always).
-const STREAM_FROM_MB: u64 = 64;
-
 pub(super) fn plan(
     built: &[Box<dyn Step>],
     skipped: &[bool],
@@ -53,9 +57,6 @@ pub(super) fn plan(
     }
     let size = built.get(i + 1)?.batch_size()?;
     let path = built[i].json_file(root)?;
-    // Below this size the whole-payload path is faster (it parses and prints on all
-    // cores; streaming reads the file twice on one) and its memory is still small:
-    // measured on W 100k (34 MB), streamed 4.3 s vs 1.9 s whole.
     let from_mb = std::env::var("FLOWRUN_STREAM_FROM_MB")
         .ok()
         .and_then(|v| v.parse::<u64>().ok())
