@@ -86,9 +86,9 @@ pub(super) struct Cx<'a> {
     pub(crate) deadline: Option<Instant>,
     pub(crate) max: u64,
     pub(crate) secrets: &'a Secrets,
-    /// Set after a `read` was streamed: its file and the batch size of the `split`
-    /// after it (see `stream.rs`).
-    pub(crate) streamed: Option<(PathBuf, usize)>,
+    /// Set after a `read` was streamed: the batches of the `split` after it, printed
+    /// from the same bytes (see `stream.rs`).
+    pub(crate) streamed: Option<super::stream::Batches>,
     /// Bytes of each step's outputs kept in memory: [`hold_budget`] once this run
     /// streamed a large input, else no limit (reading outputs back costs time that only
     /// pays off when the input would not fit in memory otherwise).
