@@ -48,6 +48,22 @@ fn ty(t: Ty, what: &str) -> Value {
     v
 }
 
+/// The common step option `on_error`.
+fn on_error_schema() -> Value {
+    json!({
+        "description": "what an error on one payload does: fail the run (default), continue with the next payload (the failed one is recorded under failed/), or also start a run of another flow per failed payload",
+        "oneOf": [
+            {"type": "string", "enum": ["fail", "continue"]},
+            {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["flow"],
+                "properties": {"flow": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$"}},
+            },
+        ],
+    })
+}
+
 /// The schema.
 #[must_use]
 pub(crate) fn schema() -> Value {
@@ -71,6 +87,7 @@ pub(crate) fn schema() -> Value {
             json!({"type": "boolean", "description": "skip this step (a re-sync in progress)"}),
         );
         props.insert("description".into(), json!({"type": "string"}));
+        props.insert("on_error".into(), on_error_schema());
         let mut required = vec!["id", "kind"];
         for o in kind.options {
             props.insert(o.name.into(), ty(o.ty, o.doc));
