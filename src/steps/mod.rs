@@ -243,17 +243,10 @@ impl<'a> Resolver<'a> {
                 if carries == Carries::Url
                     && let Ok(url) = text.resolve(lookup)
                     && let Ok(url) = url::Url::parse(&url)
-                    && let Some(password) = url.password()
+                    && let Some((user, password)) = userinfo(&url)
+                    && secrets.values().contains(&password)
                 {
-                    let decode = |s: &str| {
-                        percent_encoding::percent_decode_str(s)
-                            .decode_utf8_lossy()
-                            .into_owned()
-                    };
-                    let password = decode(password);
-                    if secrets.values().contains(&password) {
-                        secrets.add_basic(&decode(url.username()), &password);
-                    }
+                    secrets.add_basic(&user, &password);
                 }
             });
         }
@@ -333,4 +326,16 @@ impl LineFormat {
         )
         .unwrap_or(LineFormat::Json)
     }
+}
+
+/// The user and password a URL carries (`user:password@`), percent-decoded; `None`
+/// without a password.
+pub(crate) fn userinfo(url: &url::Url) -> Option<(String, String)> {
+    let password = url.password()?;
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    Some((decode(url.username()), decode(password)))
 }
