@@ -50,6 +50,7 @@ pub(crate) mod store;
 #[doc(hidden)]
 pub mod testing;
 pub(crate) mod time;
+pub(crate) mod track;
 pub(crate) mod ui;
 pub(crate) mod watch;
 

@@ -254,6 +254,10 @@ pub(crate) fn schema() -> Value {
             json!({"type": "boolean", "description": "skip this step (a re-sync in progress)"}),
         );
         props.insert("description".into(), json!({"type": "string"}));
+        props.insert(
+            "track".into(),
+            json!({"type": "object", "additionalProperties": {"type": "string"}, "description": "NAME = jq: values recorded for `flowrun find NAME=VALUE`"}),
+        );
         let mut required = vec!["id", "kind"];
         for (name, t, req, what) in *opts {
             props.insert((*name).into(), ty(*t, what));

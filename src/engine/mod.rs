@@ -125,11 +125,25 @@ pub(crate) enum EngineError {
 /// # Errors
 /// The run could not be prepared or recorded. A step failing is not an error: it is a
 /// finished run with status `failure`.
+pub(crate) fn run(
+    store: &Store,
+    lock: &mut FlowLock,
+    spec: RunSpec<'_>,
+    events: &mut dyn FnMut(Event<'_>),
+) -> Result<Finished, EngineError> {
+    let flow = spec.flow;
+    let fin = run_steps(store, lock, spec, events)?;
+    // The run's tracked values join the flow's index while the lock is still held; an
+    // index that cannot be written is brought up to date by the next `find`.
+    let _ = crate::track::sync(store, &flow.name, Some(&fin.manifest.run_id));
+    Ok(fin)
+}
+
 #[allow(
     clippy::too_many_lines,
     reason = "the run's sequence in one place: settle, build, run or stream each step, finish"
 )]
-pub(crate) fn run(
+fn run_steps(
     store: &Store,
     lock: &mut FlowLock,
     spec: RunSpec<'_>,

@@ -77,6 +77,8 @@ pub struct StepDef {
     pub(crate) kind: &'static Kind,
     /// Its options as written.
     pub(crate) spec: Arc<dyn StepSpec>,
+    /// `track = { NAME = "<jq>", … }`: values recorded for `flowrun find`, by name.
+    pub(crate) track: Vec<(String, JqOpt)>,
 }
 
 impl StepDef {

@@ -15,7 +15,7 @@ pub(crate) struct Parsed {
     pub(crate) steps: Vec<StepDef>,
 }
 
-const STEP_KEYS: &[&str] = &["id", "kind", "skip", "description"];
+const STEP_KEYS: &[&str] = &["id", "kind", "skip", "description", "track"];
 
 /// Validates `src`, returning the flow parts or every problem found.
 pub(crate) fn parse(src: &str) -> Result<Parsed, Vec<Problem>> {
@@ -207,6 +207,7 @@ fn step(cx: &mut Cx<'_>, t: &DeTable<'_>, at: usize, n: usize) -> Option<StepDef
     r.label.clone_from(&label);
     let skip = r.bool(cx, "skip").unwrap_or(false);
     let description = r.str(cx, "description").map(|(s, _)| s.to_owned());
+    let track = track(cx, &mut r);
     let (kind, kind_at) = match r.required(cx, "kind") {
         Some(item) => as_str(cx, item, "kind")?,
         None => return None,
@@ -245,7 +246,46 @@ fn step(cx: &mut Cx<'_>, t: &DeTable<'_>, at: usize, n: usize) -> Option<StepDef
         description,
         kind,
         spec: Arc::from(spec),
+        track,
     })
+}
+
+/// `track = { NAME = "<jq>", … }`: each filter compiled now, so `check` reports it.
+/// Placeholders are refused: the filters run again, without the run's environment,
+/// when the index of tracked values is rebuilt from the stored runs.
+fn track(cx: &mut Cx<'_>, r: &mut Reader<'_, '_>) -> Vec<(String, super::JqOpt)> {
+    let Some(item) = r.get("track") else {
+        return Vec::new();
+    };
+    let Some(t) = table(cx, item, "track") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (k, v) in t {
+        let name: &str = k.get_ref();
+        if !crate::track::is_track_name(name) {
+            cx.err(
+                k.span().start,
+                format!("`track`: `{name}` is not a valid name: use letters, digits, `_` and `-` (at most 64)"),
+            );
+            continue;
+        }
+        let before = cx.count();
+        let Some(jq) = super::reader::jq_of(cx, v, "track") else {
+            continue;
+        };
+        if jq.text.has_placeholders() {
+            cx.err(
+                v.span().start,
+                format!("`track.{name}`: ${{env:…}} and ${{secret:…}} are not allowed here (the filter runs again when the index is rebuilt, without the run's environment)"),
+            );
+            continue;
+        }
+        if cx.count() == before {
+            out.push((name.to_owned(), jq));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
