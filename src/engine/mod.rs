@@ -47,6 +47,8 @@ pub(crate) struct RunSpec<'a> {
     pub(crate) env: &'a dyn Fn(&str) -> Option<String>,
     /// For a resume or retry with `--edited`: edited recorded files it uses.
     pub(crate) edited: Vec<EditedFile>,
+    /// Whether `[notify]` is told how the run ended (not in `flowrun test`).
+    pub(crate) notify: bool,
 }
 
 impl<'a> RunSpec<'a> {
@@ -71,6 +73,7 @@ impl<'a> RunSpec<'a> {
             reuse: None,
             env,
             edited: Vec::new(),
+            notify: true,
         }
     }
 }
@@ -131,11 +134,14 @@ pub(crate) fn run(
     spec: RunSpec<'_>,
     events: &mut dyn FnMut(Event<'_>),
 ) -> Result<Finished, EngineError> {
-    let flow = spec.flow;
-    let fin = run_steps(store, lock, spec, events)?;
+    let (flow, root, env, notify) = (spec.flow, spec.root, spec.env, spec.notify);
+    let mut fin = run_steps(store, lock, spec, events)?;
     // The run's tracked values join the flow's index while the lock is still held; an
     // index that cannot be written is brought up to date by the next `find`.
     let _ = crate::track::sync(store, &flow.name, Some(&fin.manifest.run_id));
+    if notify {
+        crate::notify::send(root, flow, env, &mut fin);
+    }
     Ok(fin)
 }
 
@@ -330,6 +336,7 @@ fn new_manifest(
             .collect(),
         error: None,
         edited: spec.edited.clone(),
+        notifications: Vec::new(),
     }
 }
 

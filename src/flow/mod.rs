@@ -41,6 +41,8 @@ pub struct Flow {
     pub(crate) settings: Settings,
     /// `[[steps]]`, in order.
     pub steps: Vec<StepDef>,
+    /// `[notify]`.
+    pub(crate) notify: Option<Arc<crate::notify::Notify>>,
 }
 
 /// What starts a flow besides a person.

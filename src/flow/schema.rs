@@ -13,6 +13,7 @@ pub(crate) struct Parsed {
     pub(crate) trigger: Option<Trigger>,
     pub(crate) settings: Settings,
     pub(crate) steps: Vec<StepDef>,
+    pub(crate) notify: Option<crate::notify::Notify>,
 }
 
 const STEP_KEYS: &[&str] = &["id", "kind", "skip", "description", "track"];
@@ -49,6 +50,9 @@ pub(crate) fn parse(src: &str) -> Result<Parsed, Vec<Problem>> {
             Vec::new()
         }
     };
+    let notify = top
+        .get("notify")
+        .and_then(|n| crate::notify::read(&mut cx, n));
     top.finish(&mut cx);
     if cx.problems.is_empty() {
         Ok(Parsed {
@@ -56,6 +60,7 @@ pub(crate) fn parse(src: &str) -> Result<Parsed, Vec<Problem>> {
             trigger,
             settings,
             steps,
+            notify,
         })
     } else {
         Err(cx.done())

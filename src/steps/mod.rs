@@ -29,6 +29,7 @@ registry! {
     dedupe,
 }
 
+pub(crate) use http::{backoff, webhook};
 pub(crate) use merge::inert;
 
 /// The kind named `name`, if there is one.

@@ -223,6 +223,26 @@ impl Job {
 
     fn finished(&self, fin: &engine::Finished) -> Outcome {
         let m = &fin.manifest;
+        for n in &m.notifications {
+            let line = match &n.error {
+                Some(e) => Line::warn(
+                    "notify_failed",
+                    format!(
+                        "notification of run {} to {} failed after {} attempts: {e}",
+                        m.run_id, n.target, n.attempts
+                    ),
+                ),
+                None => Line::info(
+                    "notified",
+                    format!("run {}: notified {}", m.run_id, n.target),
+                ),
+            };
+            self.log.emit(
+                line.flow(&self.flow.name)
+                    .field("run_id", m.run_id.as_str())
+                    .field("target", n.target.as_str()),
+            );
+        }
         let took = m
             .elapsed()
             .map(|d| format!(" in {:.2}s", d.as_secs_f64()))
