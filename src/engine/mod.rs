@@ -1,6 +1,7 @@
 //! The engine: runs a flow's steps in order over their payloads and records every
 //! payload in the run store. This is where steps and the store meet.
 
+mod failed;
 mod parallel;
 mod reuse;
 mod step;
@@ -259,7 +260,7 @@ fn run_steps(
             return finish(run, RunStatus::Failure);
         }
     }
-    // Only a successful run marks dedupe keys as seen.
+    // Only a successful (or partly successful) run marks dedupe keys as seen.
     for (def, step) in flow.steps.iter().zip(built.iter_mut()) {
         if let Some(state) = step.as_stateful() {
             store.add_dedupe_keys(&flow.name, &def.id, state.take_new_keys())?;
@@ -268,7 +269,13 @@ fn run_steps(
     // The last step's outputs can be large; freeing them is no reason to keep the
     // caller (and the command line) waiting.
     std::thread::spawn(move || drop(payloads));
-    finish(run, RunStatus::Success)
+    // Payloads a step went on past (`on_error`) make the run partly successful.
+    let status = if run.manifest.failed_count() > 0 {
+        RunStatus::Partial
+    } else {
+        RunStatus::Success
+    };
+    finish(run, status)
 }
 
 /// With `FLOWRUN_DEBUG_RSS` set, prints the process's memory after each step (for the
@@ -332,6 +339,7 @@ fn new_manifest(
                 inputs_done: 0,
                 reused: 0,
                 requests: Vec::new(),
+                failed: Vec::new(),
             })
             .collect(),
         error: None,

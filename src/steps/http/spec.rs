@@ -4,71 +4,51 @@
 use super::{Http, agent};
 use crate::flow::reader::{Cx, Reader};
 use crate::flow::{JqOpt, Text};
-use crate::steps::kind::{Build, Carries, Kind, Props, StepSpec, opt};
+use crate::steps::kind::{Build, Carries, Kind, Props, StepSpec, Ty, opt};
 use crate::steps::{BuildError, Step};
 use std::time::Duration;
 
 /// The `http` kind.
 pub(crate) static KIND: Kind = Kind {
     name: "http",
-    doc: "a connector that sends a request per payload and emits the JSON response, one payload per page",
+    doc: "sends a request, emits the JSON response (one payload per page)",
     options: &[
-        opt(
-            "method",
-            "string",
-            false,
-            "GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS (default GET)",
-        ),
-        opt("url", "string", true, "the URL"),
-        opt("headers", "table of strings", false, "request headers"),
-        opt("query", "table of strings", false, "query parameters"),
+        opt("method", Ty::Method, false, "HTTP method (default GET)"),
+        opt("url", Ty::Str, true, "the URL"),
+        opt("headers", Ty::StrTable, false, "request headers"),
+        opt("query", Ty::StrTable, false, "query parameters"),
         opt(
             "body",
-            "\"payload\" | \"none\"",
+            Ty::OneOf(&["payload", "none"]),
             false,
-            "what is sent (default payload for POST, PUT, PATCH, else none)",
+            "send the payload as JSON, or nothing",
         ),
         opt(
             "next",
-            "jq",
+            Ty::Jq,
             false,
-            "the next page's URL from a response (null ends)",
+            "jq giving the next page's URL or null",
         ),
-        opt(
-            "timeout",
-            "duration",
-            false,
-            "limit per request (default 30s)",
-        ),
-        opt(
-            "retries",
-            "integer ≥ 0",
-            false,
-            "retries of a failed request (default 0, at most 100)",
-        ),
+        opt("timeout", Ty::Duration, false, "per request (default 30s)"),
+        opt("retries", Ty::Uint(0), false, "extra attempts (default 0)"),
         opt(
             "idempotency_key",
-            "bool",
+            Ty::Bool,
             false,
-            "send an Idempotency-Key header (default false)",
+            "send an Idempotency-Key header",
         ),
         opt(
             "response",
-            "\"json\" | \"text\"",
+            Ty::OneOf(&["json", "text"]),
             false,
             "how the body is read (default json)",
         ),
-        opt(
-            "max_pages",
-            "integer ≥ 1",
-            false,
-            "most pages followed (default 1000)",
-        ),
+        opt("max_pages", Ty::Uint(1), false, "most pages (default 1000)"),
         opt(
             "max_response_bytes",
-            "integer ≥ 1",
+            Ty::Uint(1),
             false,
-            "largest response body (default 64 MiB)",
+            "largest body (default 64 MiB)",
         ),
     ],
     props: Props {
