@@ -221,8 +221,8 @@ impl Job {
         });
     }
 
-    fn finished(&self, fin: &engine::Finished) -> Outcome {
-        let m = &fin.manifest;
+    /// Logs how the run's notifications went.
+    fn log_notifications(&self, m: &crate::store::Manifest) {
         for n in &m.notifications {
             let line = match &n.error {
                 Some(e) => Line::warn(
@@ -243,6 +243,11 @@ impl Job {
                     .field("target", n.target.as_str()),
             );
         }
+    }
+
+    fn finished(&self, fin: &engine::Finished) -> Outcome {
+        let m = &fin.manifest;
+        self.log_notifications(m);
         let took = m
             .elapsed()
             .map(|d| format!(" in {:.2}s", d.as_secs_f64()))
