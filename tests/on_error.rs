@@ -761,3 +761,36 @@ fn resume_after_a_later_step_failed_keeps_its_finished_work_and_redoes_the_set_a
     assert_eq!(m["steps"][3]["reused"], 1);
     assert_eq!(m["steps"][4]["payloads"].as_array().map(Vec::len), Some(4));
 }
+
+#[test]
+fn a_partial_run_marks_dedupe_keys_and_its_failed_payloads_are_re_synced_by_replay() {
+    let p = Project::new();
+    let flow = |jq: &str| {
+        format!(
+            "[[steps]]\nid = \"load\"\nkind = \"read\"\npath = \"data/in.json\"\n\n[[steps]]\nid = \"new\"\nkind = \"dedupe\"\nkey = '.'\n\n[[steps]]\nid = \"one\"\nkind = \"split\"\nsize = 1\n\n[[steps]]\nid = \"m\"\nkind = \"map\"\non_error = \"continue\"\njq = '{jq}'\n\n[[steps]]\nid = \"save\"\nkind = \"write\"\npath = \"out/{{hash}}.json\"\n"
+        )
+    };
+    p.flow(
+        "f",
+        &flow(r#".[0] | if . == 2 then error("two") else . end"#),
+    )
+    .file("data/in.json", "[1, 2, 3]");
+    p.cmd(&["run", "f"]).run().code(1);
+    let id = p.last_run("f");
+    assert_eq!(files_in(&p, "out"), 2);
+    // The next run sends nothing again: what went through is not duplicated.
+    p.cmd(&["run", "f"]).run().ok();
+    let m = p.manifest("f", &p.last_run("f"));
+    assert_eq!(m["steps"][1]["payloads"].as_array().map(Vec::len), Some(0));
+    assert_eq!(files_in(&p, "out"), 2);
+    // The failed one is re-synced from the partial run.
+    p.flow("f", &flow(".[0]"));
+    p.cmd(&[
+        "replay",
+        &format!("runs/f/{id}/steps/04-m/failed"),
+        "--auto-skip",
+    ])
+    .run()
+    .ok();
+    assert_eq!(files_in(&p, "out"), 3);
+}

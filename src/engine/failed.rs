@@ -31,16 +31,25 @@ impl Kept {
         }
     }
 
+    /// What a step that goes on past failed payloads (`on_error`) keeps of each of
+    /// `inputs`; nothing for one that fails on them.
+    pub(super) fn all<'f>(
+        inputs: impl Iterator<Item = &'f Flowing>,
+        def: &StepDef,
+    ) -> Vec<Option<Kept>> {
+        if !def.on_error.goes_on() {
+            return Vec::new();
+        }
+        inputs.map(|f| Some(Kept::of(f, def))).collect()
+    }
+
     /// What step `def` needs of `input` should it error on it.
     pub(super) fn of(input: &Flowing, def: &StepDef) -> Kept {
-        let goes_on = def.on_error.goes_on();
+        // Nothing is cloned that the step's `on_error` will not need.
         Kept {
             file: input.file.clone(),
-            enc: input.enc.clone().filter(|_| goes_on),
-            value: input
-                .value
-                .clone()
-                .filter(|_| def.on_error.flow().is_some()),
+            enc: def.on_error.goes_on().then(|| input.enc.clone()).flatten(),
+            value: def.on_error.flow().and_then(|_| input.value.clone()),
         }
     }
 }
@@ -60,17 +69,15 @@ pub(crate) struct ErrorChild<'a> {
     pub(crate) input: Value,
 }
 
-/// Starts the child run of `child.flow` for one failed payload and returns its run id.
-///
-/// // wired by the sub-flow work: the child-run mechanism of `flow` steps starts an
-/// ordinary run of `child.flow` with `child.input` as its input (trigger `flow`,
-/// `parent` = this run, step and `child.failed_file`); the id returned is recorded as
-/// the failed payload's `child_run`.
+/// Starts the child run of `child.flow` for one failed payload and returns its run id,
+/// which is recorded as the failed payload's `child_run`. The child is an ordinary run
+/// of `child.flow` with `child.input` as its one input (trigger `flow`, `parent` = this
+/// run, `child.step` and `child.failed_file`).
 ///
 /// # Errors
 /// The child run could not be started or failed, as a message for the step's error.
 pub(crate) fn on_error_child(_cx: &Cx<'_>, child: &ErrorChild<'_>) -> Result<String, String> {
-    // wired by the sub-flow work
+    // wired by the sub-flow work: the child-run mechanism of `flow` steps goes here.
     Err(format!(
         "step `{}`: `on_error = {{ flow = \"{}\" }}`: starting a run of flow `{}` for a failed payload is not supported by this build yet (the payload is recorded in {}); use `on_error = \"continue\"` for now",
         child.step, child.flow, child.flow, child.failed_file

@@ -38,13 +38,7 @@ pub(crate) fn run(
 ) -> Result<(), Failure> {
     let count = todo.len();
     let sources: Vec<Option<String>> = todo.iter().map(|(_, f, _)| f.file.clone()).collect();
-    // What a step that goes on past failed payloads (`on_error`) records of each input.
-    let def = &cx.flow.steps[commit.i];
-    let mut kept: Vec<Option<Kept>> = if def.on_error.goes_on() {
-        todo.iter().map(|(_, f, _)| Some(Kept::of(f, def))).collect()
-    } else {
-        Vec::new()
-    };
+    let mut kept = Kept::all(todo.iter().map(|(_, f, _)| f), &cx.flow.steps[commit.i]);
     let slots: Vec<Slot> = todo
         .into_iter()
         .map(|(_, f, old)| Mutex::new(Some((f, old))))
