@@ -424,7 +424,7 @@ jq = '.a'
         assert_eq!(
             p,
             [
-                "5:1: unknown key `extra` in step `m` (kind map); expected one of: description, id, jq, kind, on_error, skip"
+                "5:1: unknown key `extra` in step `m` (kind map); expected one of: description, id, jq, kind, on_error, skip, track"
             ]
         );
     }

@@ -141,6 +141,7 @@ pub(crate) fn sync(store: &Store, flow: &str, new_run: Option<&str>) -> Result<(
     } else {
         added.keys().cloned().collect()
     };
+    let mut writes: Vec<(PathBuf, String)> = Vec::new();
     for b in buckets {
         let path = d.join(&b);
         let mut lines: Vec<String> = if whole {
@@ -160,8 +161,9 @@ pub(crate) fn sync(store: &Store, flow: &str, new_run: Option<&str>) -> Result<(
         }
         lines.sort();
         lines.dedup();
-        atomic::write(&path, join(&lines).as_bytes())?;
+        writes.push((path, join(&lines)));
     }
+    write_all(writes)?;
     let names: Vec<String> = names.into_iter().collect();
     atomic::write(&d.join("names"), join(&names).as_bytes())?;
     let mut runs: BTreeSet<String> = covered.into_iter().filter(|c| !gone.contains(c)).collect();
@@ -170,6 +172,38 @@ pub(crate) fn sync(store: &Store, flow: &str, new_run: Option<&str>) -> Result<(
     atomic::write(&d.join("runs"), join(&runs).as_bytes())?;
     atomic::write(&d.join("format"), FORMAT.as_bytes())?;
     Ok(())
+}
+
+/// Writes the bucket files, each atomically, on a few threads: their syncs then share
+/// the file system's journal commits (a run touching 140 buckets took 2.2 s one file
+/// after another on the benchmark machine).
+fn write_all(writes: Vec<(PathBuf, String)>) -> Result<(), StoreError> {
+    const THREADS: usize = 8;
+    if writes.len() < 2 {
+        return writes
+            .iter()
+            .try_for_each(|(path, text)| atomic::write(path, text.as_bytes()));
+    }
+    let chunk = writes.len().div_ceil(THREADS);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = writes
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .try_for_each(|(path, text)| atomic::write(path, text.as_bytes()))
+                })
+            })
+            .collect();
+        handles.into_iter().try_for_each(|h| {
+            h.join().unwrap_or_else(|_| {
+                Err(StoreError::io(
+                    Path::new(DIR),
+                    std::io::Error::other("a thread writing the index stopped"),
+                ))
+            })
+        })
+    })
 }
 
 fn join(lines: &[String]) -> String {
