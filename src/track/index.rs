@@ -163,7 +163,7 @@ pub(crate) fn sync(store: &Store, flow: &str, new_run: Option<&str>) -> Result<(
         lines.dedup();
         writes.push((path, join(&lines)));
     }
-    write_all(writes)?;
+    write_all(&writes)?;
     let names: Vec<String> = names.into_iter().collect();
     atomic::write(&d.join("names"), join(&names).as_bytes())?;
     let mut runs: BTreeSet<String> = covered.into_iter().filter(|c| !gone.contains(c)).collect();
@@ -177,7 +177,7 @@ pub(crate) fn sync(store: &Store, flow: &str, new_run: Option<&str>) -> Result<(
 /// Writes the bucket files, each atomically, on a few threads: their syncs then share
 /// the file system's journal commits (a run touching 140 buckets took 2.2 s one file
 /// after another on the benchmark machine).
-fn write_all(writes: Vec<(PathBuf, String)>) -> Result<(), StoreError> {
+fn write_all(writes: &[(PathBuf, String)]) -> Result<(), StoreError> {
     const THREADS: usize = 8;
     if writes.len() < 2 {
         return writes
