@@ -34,6 +34,7 @@ mod silence;
 mod steps;
 mod stop;
 mod store;
+mod subflows;
 mod ui;
 mod ui_browser;
 mod watch;

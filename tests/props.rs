@@ -169,6 +169,7 @@ fn step_record() -> impl Strategy<Value = StepRecord> {
                 inputs_done,
                 reused,
                 requests,
+                children: Vec::new(),
                 failed: Vec::new(),
             },
         )
@@ -252,6 +253,7 @@ fn manifest() -> impl Strategy<Value = Manifest> {
                 error,
                 edited: Vec::new(),
                 notifications: Vec::new(),
+                parent: None,
             },
         )
 }

@@ -1,6 +1,7 @@
 //! The engine: runs a flow's steps in order over their payloads and records every
 //! payload in the run store. This is where steps and the store meet.
 
+pub(crate) mod child_run;
 mod failed;
 mod parallel;
 mod reuse;
@@ -50,6 +51,10 @@ pub(crate) struct RunSpec<'a> {
     pub(crate) edited: Vec<EditedFile>,
     /// Whether `[notify]` is told how the run ended (not in `flowrun test`).
     pub(crate) notify: bool,
+    /// For a child run: the parent run, step and payload it came from.
+    pub(crate) parent: Option<crate::store::manifest::ParentLink>,
+    /// Whether [`Finished::outputs`] should hold the run's final payloads.
+    pub(crate) keep_outputs: bool,
 }
 
 impl<'a> RunSpec<'a> {
@@ -75,6 +80,8 @@ impl<'a> RunSpec<'a> {
             env,
             edited: Vec::new(),
             notify: true,
+            parent: None,
+            keep_outputs: false,
         }
     }
 }
@@ -106,6 +113,8 @@ pub(crate) struct Finished {
     pub(crate) dir: PathBuf,
     /// The final manifest.
     pub(crate) manifest: Manifest,
+    /// The final payloads of a successful run, when [`RunSpec::keep_outputs`] asked.
+    pub(crate) outputs: Vec<Value>,
 }
 
 /// Why a run could not start or could not be recorded.
@@ -266,6 +275,25 @@ fn run_steps(
             store.add_dedupe_keys(&flow.name, &def.id, state.take_new_keys())?;
         }
     }
+    if spec.keep_outputs {
+        let mut outputs = Vec::with_capacity(payloads.len());
+        for p in payloads {
+            match p.into_value(&run_dir) {
+                Ok(v) => outputs.push(v),
+                Err(f) => {
+                    run.manifest.error = Some(RunError {
+                        step: None,
+                        message: f.message,
+                        failed_input: f.input,
+                    });
+                    return finish(run, RunStatus::Failure);
+                }
+            }
+        }
+        let mut done = finish(run, RunStatus::Success)?;
+        done.outputs = outputs;
+        return Ok(done);
+    }
     // The last step's outputs can be large; freeing them is no reason to keep the
     // caller (and the command line) waiting.
     std::thread::spawn(move || drop(payloads));
@@ -339,12 +367,14 @@ fn new_manifest(
                 inputs_done: 0,
                 reused: 0,
                 requests: Vec::new(),
+                children: Vec::new(),
                 failed: Vec::new(),
             })
             .collect(),
         error: None,
         edited: spec.edited.clone(),
         notifications: Vec::new(),
+        parent: spec.parent.clone(),
     }
 }
 
@@ -380,6 +410,7 @@ fn finish(mut run: RunDir, status: RunStatus) -> Result<Finished, EngineError> {
     Ok(Finished {
         dir: run.path,
         manifest: run.manifest,
+        outputs: Vec::new(),
     })
 }
 

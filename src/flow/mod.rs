@@ -1,6 +1,7 @@
 //! Flow files: the model of `flows/<name>.toml` (this file), loading (`load`), the
 //! located TOML reader (`reader`) and the file's schema (`schema`), in-place skip edits.
 
+pub(crate) mod calls;
 pub(crate) mod duration;
 mod load;
 pub(crate) mod on_error;

@@ -152,6 +152,9 @@ fn webhook(
         input_hash: "",
         input_file: None,
         deadline: None,
+        source: None,
+        links: None,
+        prior: &[],
     };
     let result = step.process(body.clone(), &cx);
     let notes = step.take_notes();

@@ -27,6 +27,8 @@ registry! {
     split,
     merge,
     dedupe,
+    flow,
+    route,
 }
 
 pub(crate) use http::{backoff, webhook};
@@ -104,6 +106,23 @@ pub(crate) struct StepCx<'a> {
     pub(crate) input_file: Option<&'a Path>,
     /// When the whole run must end.
     pub(crate) deadline: Option<Instant>,
+    /// The input payload's file in this run, relative to the run folder (`None` for the
+    /// implicit start payload).
+    pub(crate) source: Option<&'a str>,
+    /// Where a step that starts child runs records them (`flow`, `route`).
+    pub(crate) links: Option<&'a dyn LinkSink>,
+    /// Child runs the run being resumed started for this same input (`flow`, `route`).
+    pub(crate) prior: &'a [crate::store::manifest::ChildLink],
+}
+
+/// Records a child run in the parent run's manifest, durably, before the child does any
+/// work and again when it ended: a crash in between leaves the link for a resume to find.
+pub(crate) trait LinkSink: std::fmt::Debug {
+    /// Adds `link`, or replaces the entry with the same child run id.
+    ///
+    /// # Errors
+    /// The manifest could not be saved.
+    fn record(&self, link: crate::store::manifest::ChildLink) -> Result<(), StepError>;
 }
 
 /// A step, ready to handle payloads one at a time.
