@@ -20,6 +20,7 @@ mod http_faults;
 mod jq_steps;
 mod jq_suite;
 mod lock;
+mod notify_track;
 mod on_error;
 mod perf;
 mod props;

@@ -252,6 +252,7 @@ fn manifest() -> impl Strategy<Value = Manifest> {
                 steps,
                 error,
                 edited: Vec::new(),
+                notifications: Vec::new(),
                 parent: None,
             },
         )

@@ -49,6 +49,8 @@ pub(crate) struct RunSpec<'a> {
     pub(crate) env: &'a dyn Fn(&str) -> Option<String>,
     /// For a resume or retry with `--edited`: edited recorded files it uses.
     pub(crate) edited: Vec<EditedFile>,
+    /// Whether `[notify]` is told how the run ended (not in `flowrun test`).
+    pub(crate) notify: bool,
     /// For a child run: the parent run, step and payload it came from.
     pub(crate) parent: Option<crate::store::manifest::ParentLink>,
     /// Whether [`Finished::outputs`] should hold the run's final payloads.
@@ -77,6 +79,7 @@ impl<'a> RunSpec<'a> {
             reuse: None,
             env,
             edited: Vec::new(),
+            notify: true,
             parent: None,
             keep_outputs: false,
         }
@@ -135,11 +138,28 @@ pub(crate) enum EngineError {
 /// # Errors
 /// The run could not be prepared or recorded. A step failing is not an error: it is a
 /// finished run with status `failure`.
+pub(crate) fn run(
+    store: &Store,
+    lock: &mut FlowLock,
+    spec: RunSpec<'_>,
+    events: &mut dyn FnMut(Event<'_>),
+) -> Result<Finished, EngineError> {
+    let (flow, root, env, notify) = (spec.flow, spec.root, spec.env, spec.notify);
+    let mut fin = run_steps(store, lock, spec, events)?;
+    // The run's tracked values join the flow's index while the lock is still held; an
+    // index that cannot be written is brought up to date by the next `find`.
+    let _ = crate::track::sync(store, &flow.name, Some(&fin.manifest.run_id));
+    if notify {
+        crate::notify::send(root, flow, env, &mut fin);
+    }
+    Ok(fin)
+}
+
 #[allow(
     clippy::too_many_lines,
     reason = "the run's sequence in one place: settle, build, run or stream each step, finish"
 )]
-pub(crate) fn run(
+fn run_steps(
     store: &Store,
     lock: &mut FlowLock,
     spec: RunSpec<'_>,
@@ -353,6 +373,7 @@ fn new_manifest(
             .collect(),
         error: None,
         edited: spec.edited.clone(),
+        notifications: Vec::new(),
         parent: spec.parent.clone(),
     }
 }

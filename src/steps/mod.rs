@@ -31,6 +31,7 @@ registry! {
     route,
 }
 
+pub(crate) use http::{backoff, webhook};
 pub(crate) use merge::inert;
 
 /// The kind named `name`, if there is one.

@@ -123,7 +123,9 @@ fn read(r: &mut Reader<'_, '_>, cx: &mut Cx<'_>) -> Option<Box<dyn StepSpec>> {
                     };
                     let mut rr = Reader::new(t, entry.span().start, format!("route {}", n + 1));
                     let when = rr.jq(cx, "when", true);
-                    let flow = rr.required(cx, "flow").and_then(|i| flow_name(cx, i, "flow"));
+                    let flow = rr
+                        .required(cx, "flow")
+                        .and_then(|i| flow_name(cx, i, "flow"));
                     rr.finish(cx);
                     match (when, flow) {
                         (Some(when), Some((flow, at))) => routes.push((when, flow, at)),

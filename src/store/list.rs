@@ -227,9 +227,10 @@ fn complete_index(dir: &Path) -> Option<Vec<u8>> {
         return None;
     }
     let count = bytes.len() / LINE;
-    // A folder's link count is 2 plus its sub-folders: the runs, and `dedupe/`.
+    // A folder's link count is 2 plus its sub-folders: the runs, `dedupe/` and `.track/`.
     let links = std::fs::metadata(dir).ok()?.nlink();
-    let others = u64::from(dir.join(super::layout::DEDUPE).is_dir());
+    let others = u64::from(dir.join(super::layout::DEDUPE).is_dir())
+        + u64::from(dir.join(crate::track::INDEX_DIR).is_dir());
     (links >= 2 && links - 2 == count as u64 + others).then_some(bytes)
 }
 

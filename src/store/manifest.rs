@@ -46,9 +46,26 @@ pub struct Manifest {
     /// they changed after they were recorded (a replay records this in `replay_of`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub edited: Vec<EditedFile>,
+    /// The `[notify]` targets told about the run's end, and how that went.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<Notification>,
     /// For a child run (trigger `flow`): the run, step and payload that started it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<ParentLink>,
+}
+
+/// One notification sent (or tried) when a run ended.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Notification {
+    /// The webhook URL or the command line (secrets masked).
+    pub target: String,
+    /// `sent` or `failed`.
+    pub status: String,
+    /// How many times it was tried.
+    pub attempts: u32,
+    /// Why it failed (secrets masked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// Where a child run came from: the parent run, its step, and the input payload file
@@ -451,6 +468,7 @@ mod tests {
             steps: Vec::new(),
             error: None,
             edited: Vec::new(),
+            notifications: Vec::new(),
             parent: None,
         }
     }

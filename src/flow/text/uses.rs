@@ -27,12 +27,21 @@ impl crate::flow::Flow {
     pub(crate) fn placeholders(&self) -> Vec<Use> {
         use crate::steps::Carries;
         let mut out = Vec::new();
-        for step in &self.steps {
+        // `[notify]`'s webhook counts as a step named `notify` (its secrets are masked
+        // like every other); the names of its command are data.
+        let notify = self.notify.as_ref();
+        let webhook = notify.and_then(|n| n.webhook.as_ref());
+        let specs = self
+            .steps
+            .iter()
+            .map(|s| (s.id.as_str(), &s.spec))
+            .chain(webhook.map(|w| ("notify", w)));
+        for (id, spec) in specs {
             let mut add = |option: &str, t: &Text, credential: &dyn Fn(&Var<'_>) -> bool| {
                 for v in t.vars() {
                     let implied = v.kind == VarKind::Env && credential(&v);
                     out.push(Use {
-                        step: step.id.clone(),
+                        step: id.to_owned(),
                         option: option.to_owned(),
                         name: v.name.to_owned(),
                         kind: v.kind,
@@ -41,7 +50,7 @@ impl crate::flow::Flow {
                     });
                 }
             };
-            step.spec.texts(&mut |option, t, carries| match carries {
+            spec.texts(&mut |option, t, carries| match carries {
                 Carries::Data => add(option, t, &|_| false),
                 Carries::Credentials => add(option, t, &|_| true),
                 Carries::Url => {
@@ -49,6 +58,18 @@ impl crate::flow::Flow {
                     add(option, t, &|v| userinfo.contains(&v.offset));
                 }
             });
+        }
+        for t in notify.map(|n| n.run.as_slice()).unwrap_or_default() {
+            for v in t.vars() {
+                out.push(Use {
+                    step: "notify".to_owned(),
+                    option: "run".to_owned(),
+                    name: v.name.to_owned(),
+                    kind: v.kind,
+                    secret: v.kind == VarKind::Secret,
+                    implied: false,
+                });
+            }
         }
         out
     }
