@@ -113,6 +113,37 @@ fn routed_demo_sets_the_bad_order_aside_routes_the_rest_and_replays_just_that_on
     assert_eq!(p.run_ids("orders-demo-erp-eu").len(), eu.len());
     assert_eq!(p.run_ids("orders-demo-erp-world").len(), world.len());
 
+    // `find` says where the order is: the rejects run and the `each` step, nowhere else.
+    let places = p
+        .cmd(&["--json", "find", "order_id=ORD-00000023"])
+        .run()
+        .ok()
+        .json();
+    let at: Vec<(String, String)> = places
+        .as_array()
+        .expect("find --json is a list")
+        .iter()
+        .map(|w| {
+            (
+                w["flow"].as_str().expect("flow").to_owned(),
+                w["step"].as_str().expect("step").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        at,
+        vec![
+            ("orders-demo-rejects".to_owned(), "save".to_owned()),
+            ("orders-demo-routed".to_owned(), "each".to_owned()),
+        ],
+        "{places:#}"
+    );
+    assert_eq!(places[1]["run_id"], run.as_str());
+    assert_eq!(
+        places[1]["file"],
+        format!("runs/orders-demo-routed/{run}/steps/02-each/000023.json")
+    );
+
     // `runs --status partial` finds it.
     p.cmd(&["runs", "--status", "partial", "-q"])
         .run()
@@ -144,6 +175,23 @@ fn routed_demo_sets_the_bad_order_aside_routes_the_rest_and_replays_just_that_on
     assert_eq!(written(&p, "out/erp-world"), world);
     assert_eq!(p.run_ids("orders-demo-erp-eu").len(), eu.len() + 1);
     assert_eq!(p.run_ids("orders-demo-rejects").len(), 1);
+
+    // Now `find` also shows the replay's `to-erp` and the EU child run that wrote it.
+    let places = p
+        .cmd(&["--json", "find", "order_id=ORD-00000023"])
+        .run()
+        .ok()
+        .json();
+    let eu_run = p.last_run("orders-demo-erp-eu");
+    let runs: Vec<&str> = places
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|w| w["run_id"].as_str().expect("run_id"))
+        .collect();
+    assert!(runs.contains(&replay.as_str()), "{places:#}");
+    assert!(runs.contains(&eu_run.as_str()), "{places:#}");
+    assert_eq!(places.as_array().expect("list").len(), 4, "{places:#}");
 }
 
 /// The one file in `dir`, parsed.
