@@ -89,39 +89,13 @@ fn routed_demo_sets_the_bad_order_aside_routes_the_rest_and_replays_just_that_on
     );
 
     // Each of the 35 other orders in exactly one of the two ERP outputs, by region.
-    let eu = written(&p, "out/erp-eu");
-    let world = written(&p, "out/erp-world");
-    assert!(eu.values().all(|c| EU.contains(&c.as_str())), "{eu:?}");
-    assert!(
-        world.values().all(|c| !EU.contains(&c.as_str())),
-        "{world:?}"
-    );
-    let data: Value = serde_json::from_str(&p.read("data/orders-demo.json")).expect("data");
-    let ids: Vec<&str> = data
-        .as_array()
-        .expect("orders")
-        .iter()
-        .map(|o| o["id"].as_str().expect("id"))
-        .filter(|id| *id != "ORD-00000023")
-        .collect();
-    assert_eq!(ids.len(), 35);
-    for id in &ids {
-        let n = usize::from(eu.contains_key(*id)) + usize::from(world.contains_key(*id));
-        assert_eq!(n, 1, "{id} is in {n} ERP outputs");
-    }
-    assert_eq!(eu.len() + world.len(), 35);
+    let (eu, world) = erp_outputs_once_each(&p);
     assert_eq!(p.run_ids("orders-demo-erp-eu").len(), eu.len());
     assert_eq!(p.run_ids("orders-demo-erp-world").len(), world.len());
 
     // `find` says where the order is: the rejects run and the `each` step, nowhere else.
-    let places = p
-        .cmd(&["--json", "find", "order_id=ORD-00000023"])
-        .run()
-        .ok()
-        .json();
+    let places = find_order(&p);
     let at: Vec<(String, String)> = places
-        .as_array()
-        .expect("find --json is a list")
         .iter()
         .map(|w| {
             (
@@ -136,7 +110,7 @@ fn routed_demo_sets_the_bad_order_aside_routes_the_rest_and_replays_just_that_on
             ("orders-demo-rejects".to_owned(), "save".to_owned()),
             ("orders-demo-routed".to_owned(), "each".to_owned()),
         ],
-        "{places:#}"
+        "{places:?}"
     );
     assert_eq!(places[1]["run_id"], run.as_str());
     assert_eq!(
@@ -177,21 +151,15 @@ fn routed_demo_sets_the_bad_order_aside_routes_the_rest_and_replays_just_that_on
     assert_eq!(p.run_ids("orders-demo-rejects").len(), 1);
 
     // Now `find` also shows the replay's `to-erp` and the EU child run that wrote it.
-    let places = p
-        .cmd(&["--json", "find", "order_id=ORD-00000023"])
-        .run()
-        .ok()
-        .json();
+    let places = find_order(&p);
     let eu_run = p.last_run("orders-demo-erp-eu");
     let runs: Vec<&str> = places
-        .as_array()
-        .expect("list")
         .iter()
         .map(|w| w["run_id"].as_str().expect("run_id"))
         .collect();
-    assert!(runs.contains(&replay.as_str()), "{places:#}");
-    assert!(runs.contains(&eu_run.as_str()), "{places:#}");
-    assert_eq!(places.as_array().expect("list").len(), 4, "{places:#}");
+    assert!(runs.contains(&replay.as_str()), "{places:?}");
+    assert!(runs.contains(&eu_run.as_str()), "{places:?}");
+    assert_eq!(places.len(), 4, "{places:?}");
 }
 
 /// The one file in `dir`, parsed.
@@ -200,4 +168,43 @@ fn written_one(p: &Project, dir: &str) -> Value {
     assert_eq!(files.len(), 1, "{dir}: {:?}", files.keys());
     let bytes = files.values().next().expect("one file");
     serde_json::from_slice(bytes).expect("JSON")
+}
+
+/// The two ERP outputs (`order_id → country`), checked: every order of the data but
+/// ORD-00000023 in exactly one of them, EU countries in `erp-eu`, the others in `erp-world`.
+fn erp_outputs_once_each(p: &Project) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    let eu = written(p, "out/erp-eu");
+    let world = written(p, "out/erp-world");
+    assert!(eu.values().all(|c| EU.contains(&c.as_str())), "{eu:?}");
+    assert!(
+        world.values().all(|c| !EU.contains(&c.as_str())),
+        "{world:?}"
+    );
+    let data: Value = serde_json::from_str(&p.read("data/orders-demo.json")).expect("data");
+    let ids: Vec<&str> = data
+        .as_array()
+        .expect("orders")
+        .iter()
+        .map(|o| o["id"].as_str().expect("id"))
+        .filter(|id| *id != "ORD-00000023")
+        .collect();
+    assert_eq!(ids.len(), 35);
+    for id in &ids {
+        let n = usize::from(eu.contains_key(*id)) + usize::from(world.contains_key(*id));
+        assert_eq!(n, 1, "{id} is in {n} ERP outputs");
+    }
+    assert_eq!(eu.len() + world.len(), 35);
+    (eu, world)
+}
+
+/// `flowrun --json find order_id=ORD-00000023`: the places, newest run first.
+fn find_order(p: &Project) -> Vec<Value> {
+    let out = p
+        .cmd(&["--json", "find", "order_id=ORD-00000023"])
+        .run()
+        .ok();
+    out.json()
+        .as_array()
+        .expect("find --json is a list")
+        .clone()
 }
