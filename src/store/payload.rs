@@ -69,7 +69,8 @@ impl Pending {
         self.temp
             .persist(path)
             .map(drop)
-            .map_err(|e| StoreError::io(path, e.error))
+            .map_err(|e| StoreError::io(path, e.error))?;
+        super::backend::get().stored(path)
     }
 }
 
