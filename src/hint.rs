@@ -108,6 +108,9 @@ pub(crate) fn ways_on_run(flow: Option<&Flow>, m: &Manifest, dir: &Path) -> Vec<
     if m.status == RunStatus::Success {
         return Vec::new();
     }
+    if m.status == RunStatus::Partial {
+        return partial_ways_on(m, dir);
+    }
     let mut hints = vec![Hint {
         why: if m.status == RunStatus::Failure {
             "fix the flow, then continue this run where it stopped (nothing it finished is done again):"
@@ -140,6 +143,39 @@ pub(crate) fn ways_on_run(flow: Option<&Flow>, m: &Manifest, dir: &Path) -> Vec<
                 command: flowrun(["replay", path(&folder).as_str(), "--auto-skip"]),
             });
         }
+    }
+    hints
+}
+
+/// The ways on from a partial run (payloads failed in steps with `on_error`): `resume`
+/// runs exactly the failed payloads again, each from the step it failed in, through the
+/// rest of the flow; a `replay` of a step's `failed/` folder does the same for that
+/// step's failed payloads (offered when their full content was stored).
+fn partial_ways_on(m: &Manifest, dir: &Path) -> Vec<Hint> {
+    let mut hints = vec![Hint {
+        why: "fix the cause, then continue this run: only the failed payloads run again, from the step they failed in (nothing that went through is done again):".into(),
+        command: flowrun(["resume", m.run_id.as_str()]),
+    }];
+    for s in m.steps.iter().filter(|s| !s.failed.is_empty()) {
+        if !s.failed.iter().all(|f| f.payload.is_complete()) {
+            continue;
+        }
+        let Some(folder) = Path::new(&s.failed[0].payload.file).parent() else {
+            continue;
+        };
+        hints.push(Hint {
+            why: format!(
+                "or re-sync just the {} failed payload{} of step `{}` (the run starts at that step):",
+                s.failed.len(),
+                crate::names::plural(s.failed.len()),
+                s.id
+            ),
+            command: flowrun([
+                "replay",
+                path(&dir.join(folder)).as_str(),
+                "--auto-skip",
+            ]),
+        });
     }
     hints
 }

@@ -19,6 +19,7 @@ mod http_faults;
 mod jq_steps;
 mod jq_suite;
 mod lock;
+mod on_error;
 mod perf;
 mod props;
 mod prune;

@@ -169,6 +169,7 @@ fn step_record() -> impl Strategy<Value = StepRecord> {
                 inputs_done,
                 reused,
                 requests,
+                failed: Vec::new(),
             },
         )
 }
@@ -216,6 +217,7 @@ fn manifest() -> impl Strategy<Value = Manifest> {
             RunStatus::Success,
             RunStatus::Failure,
             RunStatus::Interrupted,
+            RunStatus::Partial,
         ]),
         (text(), prop::option::of(text()), any::<u32>()),
         prop::collection::vec(payload_record(), 0..3),

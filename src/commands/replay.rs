@@ -51,8 +51,8 @@ pub(crate) fn replay(ctx: &Ctx, payloads: &[PathBuf], o: &Options) -> Result<Exi
                 .first()
             {
                 return Err(Error::Usage(format!(
-                    "{}: already replayed by successful run {}; add --force to replay anyway",
-                    p.file, e.run_id
+                    "{}: already replayed by run {} ({}); add --force to replay anyway",
+                    p.file, e.run_id, e.status
                 )));
             }
         }
@@ -119,9 +119,15 @@ pub(crate) fn replay(ctx: &Ctx, payloads: &[PathBuf], o: &Options) -> Result<Exi
 
 /// One line saying what the replay does.
 fn summary(plan: &ReplayPlan, version: replay::FlowVersion) -> String {
+    // The inputs a step failed on (`failed/`) are replayed into that step.
+    let failed = plan.replay_of.payloads.first().is_some_and(|p| {
+        p.file
+            .contains(&format!("/{}/", crate::store::layout::FAILED))
+    });
     format!(
-        "replay {} payload{} of step `{}` from run {} into flow {} ({} version)",
+        "replay {} {}payload{} of step `{}` from run {} into flow {} ({} version)",
         plan.inputs.len(),
+        if failed { "failed " } else { "" },
         report::plural(plan.inputs.len()),
         plan.replay_of.step,
         plan.source.id,

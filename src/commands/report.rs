@@ -48,7 +48,7 @@ pub(crate) fn printer<'a>(ctx: &'a Ctx, flow: &'a Flow) -> impl FnMut(Event<'_>)
                     plural(inputs)
                 ),
                 _ => format!(
-                    "{}      {inputs} → {outputs} payload{}  {}{}{}",
+                    "{}      {inputs} → {outputs} payload{}  {}{}{}{}",
                     super::style::ok("ok"),
                     plural(outputs),
                     size(bytes),
@@ -65,6 +65,14 @@ pub(crate) fn printer<'a>(ctx: &'a Ctx, flow: &'a Flow) -> impl FnMut(Event<'_>)
                         )
                     } else {
                         String::new()
+                    },
+                    if record.failed.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            "  ({})",
+                            super::style::bad(&format!("{} failed", record.failed.len()))
+                        )
                     }
                 ),
             };
@@ -114,6 +122,10 @@ pub(crate) struct Outcome<'a> {
     pub(crate) payloads_stored: usize,
     /// The commands to continue from here, best first (empty after a success).
     pub(crate) hints: Vec<String>,
+    /// Input payloads steps failed on and went on past (`on_error`), as stored under
+    /// `failed/` (absolute).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) failed_payloads: Vec<String>,
 }
 
 /// Prints how the run ended and returns the exit code for it.
@@ -141,13 +153,21 @@ pub(crate) fn finished(ctx: &Ctx, flow: &Flow, fin: &Finished) -> Exit {
             folder: abs(&fin.dir),
             started_at: &m.started_at,
             finished_at: m.finished_at.as_deref(),
-            failed_step: err.and_then(|e| e.step.as_deref()),
+            failed_step: err
+                .and_then(|e| e.step.as_deref())
+                .or_else(|| m.first_failed_step().map(|s| s.id.as_str())),
             failed_payload: err
                 .and_then(|e| e.failed_input.as_deref())
                 .map(|f| abs(&fin.dir.join(f))),
             error: err.map(|e| e.message.as_str()),
             payloads_stored: m.records().count(),
             hints: hints.iter().map(|h| h.command.clone()).collect(),
+            failed_payloads: m
+                .steps
+                .iter()
+                .flat_map(|s| s.failed.iter())
+                .map(|f| abs(&fin.dir.join(&f.payload.file)))
+                .collect(),
         });
     }
     let took = m
@@ -170,6 +190,13 @@ pub(crate) fn finished(ctx: &Ctx, flow: &Flow, fin: &Finished) -> Exit {
     if m.status == RunStatus::Interrupted {
         interrupted(fin);
         return Exit::Failed;
+    }
+    if m.failed_count() > 0 {
+        let partial = m.status == RunStatus::Partial;
+        failed_payloads(fin, (talk && partial).then_some(hints.as_slice()));
+        if partial {
+            return exit;
+        }
     }
     let Some(err) = &m.error else {
         note(format!(
@@ -199,6 +226,63 @@ pub(crate) fn finished(ctx: &Ctx, flow: &Flow, fin: &Finished) -> Exit {
         }
     }
     exit
+}
+
+/// The payloads steps failed on and went on past (`on_error`), one line each on
+/// stderr; after a partial run, the outcome, the failed files and the ways on (`hints`)
+/// follow on stdout.
+fn failed_payloads(fin: &Finished, hints: Option<&[crate::hint::Hint]>) {
+    let m = &fin.manifest;
+    let count = m.failed_count();
+    let steps: Vec<&str> = m
+        .steps
+        .iter()
+        .filter(|s| !s.failed.is_empty())
+        .map(|s| s.id.as_str())
+        .collect();
+    for s in &m.steps {
+        for f in &s.failed {
+            let from = f
+                .payload
+                .source
+                .as_ref()
+                .map(|src| format!(" (from {src})"))
+                .unwrap_or_default();
+            note(format!(
+                "error: step `{}` failed on payload {}{from} and went on: {}",
+                s.id,
+                shown(&fin.dir.join(&f.payload.file)),
+                f.error
+            ));
+        }
+    }
+    if let Some(hints) = hints {
+        let took = m
+            .elapsed()
+            .map(|d| format!(" in {:.2}s", d.as_secs_f64()))
+            .unwrap_or_default();
+        out(format!(
+            "{}: run {}{took}: {count} payload{} failed in step{} {} (the others went through); failed payloads:",
+            super::style::bad("partial"),
+            m.run_id,
+            plural(count),
+            plural(steps.len()),
+            steps
+                .iter()
+                .map(|s| format!("`{s}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        for s in &m.steps {
+            for f in &s.failed {
+                out(format!("  {}", shown(&fin.dir.join(&f.payload.file))));
+            }
+        }
+        for h in hints {
+            out(&h.why);
+            out(format!("  {}", h.command));
+        }
+    }
 }
 
 /// A run a stop request ended: what stopped it, where, and how to go on.

@@ -50,12 +50,20 @@ pub(crate) fn resume(
                 r.id
             ));
         }
+        if plan.redo_failed > 0 {
+            out(format!(
+                "resume run {}: {} payload{} that failed (first in step `{stopped}`) run again, each from the step it failed in; everything that went through is reused",
+                r.id,
+                plan.redo_failed,
+                report::plural(plan.redo_failed),
+            ));
+        }
         if plan.start < plan.stopped {
             out(format!(
                 "resume run {}: it stopped in step `{stopped}`; step `{}` changed since, so the run continues from there (work already finished on unchanged payloads is reused)",
                 r.id, plan.flow.steps[plan.start].id
             ));
-        } else {
+        } else if plan.redo_failed == 0 {
             out(format!(
                 "resume run {} at step `{stopped}` (outputs it already finished are reused)",
                 r.id

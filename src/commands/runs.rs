@@ -5,7 +5,7 @@ use crate::error::{Error, Exit};
 use crate::store::{Manifest, RunStatus};
 use serde_json::json;
 
-const STATUSES: &[&str] = &["running", "success", "failure", "interrupted"];
+const STATUSES: &[&str] = &["running", "success", "failure", "interrupted", "partial"];
 
 /// Lists runs.
 ///
@@ -48,6 +48,7 @@ pub(crate) fn runs(
             .map_or_else(|| "-".into(), |d| format!("{:.2}s", d.as_secs_f64()));
         let failed = match m.status {
             RunStatus::Failure => m.failed_step().unwrap_or("-"),
+            RunStatus::Partial => m.first_failed_step().map_or("-", |s| s.id.as_str()),
             _ => "",
         };
         out(format!(
@@ -118,6 +119,7 @@ pub(crate) fn run_row(m: &Manifest) -> serde_json::Value {
         "trigger": m.trigger,
         "started_at": m.started_at,
         "finished_at": m.finished_at,
-        "failed_step": m.failed_step(),
+        "failed_step": m.failed_step().or_else(|| m.first_failed_step().map(|s| s.id.as_str())),
+        "failed_payloads": m.failed_count(),
     })
 }

@@ -90,6 +90,7 @@ pub(crate) fn show(
             }
         ));
     }
+    show_failed(&r.dir, &m);
     if let Some(e) = &m.error {
         out(String::new());
         out(format!(
@@ -102,6 +103,31 @@ pub(crate) fn show(
         }
     }
     Ok(Exit::Success)
+}
+
+/// The payloads steps failed on and went on past (`on_error`), if any.
+fn show_failed(dir: &std::path::Path, m: &Manifest) {
+    let failed: Vec<_> = m
+        .steps
+        .iter()
+        .flat_map(|s| s.failed.iter().map(move |f| (s, f)))
+        .collect();
+    if failed.is_empty() {
+        return;
+    }
+    out(String::new());
+    out(format!(
+        "failed payloads ({}; the steps went on past them):",
+        failed.len()
+    ));
+    for (s, f) in failed {
+        out(format!(
+            "  step {}: {}: {}",
+            s.id,
+            shown(&dir.join(&f.payload.file)),
+            f.error
+        ));
+    }
 }
 
 /// `--step ID`: the payload files of one step (or `input`).
@@ -126,7 +152,7 @@ fn show_step(ctx: &Ctx, dir: &std::path::Path, m: &Manifest, id: &str) -> Result
         return Ok(Exit::Success);
     }
     let payloads = rec.map_or(&m.input, |s| &s.payloads);
-    if payloads.is_empty() {
+    if payloads.is_empty() && rec.is_none_or(|s| s.failed.is_empty()) {
         out(format!(
             "step `{id}` of run {} stored no payloads",
             m.run_id
@@ -134,6 +160,13 @@ fn show_step(ctx: &Ctx, dir: &std::path::Path, m: &Manifest, id: &str) -> Result
     }
     for p in payloads {
         out(payload_line(dir, p));
+    }
+    for f in rec.map(|s| s.failed.as_slice()).unwrap_or_default() {
+        out(format!(
+            "{}  failed: {}",
+            payload_line(dir, &f.payload),
+            f.error
+        ));
     }
     Ok(Exit::Success)
 }

@@ -48,7 +48,7 @@ pub(crate) fn status(word: &str) -> String {
     let padded = format!("{word:<11}");
     match word {
         "success" => ok(&padded),
-        "failure" => bad(&padded),
+        "failure" | "partial" => bad(&padded),
         _ => warn(&padded),
     }
 }

@@ -1,6 +1,7 @@
 //! The engine: runs a flow's steps in order over their payloads and records every
 //! payload in the run store. This is where steps and the store meet.
 
+mod failed;
 mod parallel;
 mod reuse;
 mod step;
@@ -239,7 +240,7 @@ pub(crate) fn run(
             return finish(run, RunStatus::Failure);
         }
     }
-    // Only a successful run marks dedupe keys as seen.
+    // Only a successful (or partly successful) run marks dedupe keys as seen.
     for (def, step) in flow.steps.iter().zip(built.iter_mut()) {
         if let Some(state) = step.as_stateful() {
             store.add_dedupe_keys(&flow.name, &def.id, state.take_new_keys())?;
@@ -248,7 +249,13 @@ pub(crate) fn run(
     // The last step's outputs can be large; freeing them is no reason to keep the
     // caller (and the command line) waiting.
     std::thread::spawn(move || drop(payloads));
-    finish(run, RunStatus::Success)
+    // Payloads a step went on past (`on_error`) make the run partly successful.
+    let status = if run.manifest.failed_count() > 0 {
+        RunStatus::Partial
+    } else {
+        RunStatus::Success
+    };
+    finish(run, status)
 }
 
 /// With `FLOWRUN_DEBUG_RSS` set, prints the process's memory after each step (for the
@@ -312,6 +319,7 @@ fn new_manifest(
                 inputs_done: 0,
                 reused: 0,
                 requests: Vec::new(),
+                failed: Vec::new(),
             })
             .collect(),
         error: None,

@@ -2,6 +2,7 @@
 //! their outputs are numbered and recorded strictly in input order.
 
 use super::Recorded;
+use super::failed::Kept;
 use super::step::{Committer, Cx, Encoded, Failure, Flowing};
 use crate::steps::PureStep;
 use std::collections::BTreeMap;
@@ -14,7 +15,12 @@ pub(crate) use crate::cores::threads;
 /// An input waiting for a worker, with the outputs an earlier run recorded for it.
 type Slot = Mutex<Option<(Flowing, Option<Vec<Recorded>>)>>;
 
-type Done = (usize, Result<(Encoded, bool), Failure>);
+/// An input's outcome: its outputs (and whether they were reused), or the step's error
+/// on it (see `on_error`).
+type Done = (usize, Handled);
+
+/// Outputs (or the step's error on the input) and whether they were reused.
+type Handled = Result<(Result<Encoded, String>, bool), Failure>;
 
 /// Runs `step` over `todo` (input index, payload) on `threads` threads.
 #[allow(
@@ -32,6 +38,7 @@ pub(crate) fn run(
 ) -> Result<(), Failure> {
     let count = todo.len();
     let sources: Vec<Option<String>> = todo.iter().map(|(_, f, _)| f.file.clone()).collect();
+    let mut kept = Kept::all(todo.iter().map(|(_, f, _)| f), &cx.flow.steps[commit.i]);
     let slots: Vec<Slot> = todo
         .into_iter()
         .map(|(_, f, old)| Mutex::new(Some((f, old))))
@@ -63,7 +70,7 @@ pub(crate) fn run(
                     let result = match old {
                         Some(old) => cx
                             .reencode(dir, &old, input.file.as_ref())
-                            .map(|e| (e, true)),
+                            .map(|e| (Ok(e), true)),
                         None => handle(step, passes, input, cx, dir).map(|e| (e, false)),
                     };
                     if tx.send((k, result)).is_err() {
@@ -88,7 +95,7 @@ pub(crate) fn run(
         }
 
         // Commit in order; results that arrive early wait in `ready`.
-        let mut ready: BTreeMap<usize, Result<(Encoded, bool), Failure>> = BTreeMap::new();
+        let mut ready: BTreeMap<usize, Handled> = BTreeMap::new();
         let mut want = 0;
         let mut outcome = Ok(());
         for (k, result) in rx {
@@ -99,7 +106,16 @@ pub(crate) fn run(
                     if reused {
                         commit.run.manifest.steps[commit.i].reused += 1;
                     }
-                    commit.commit(encoded, source)
+                    match encoded {
+                        Ok(encoded) => commit.commit(encoded, source),
+                        Err(message) => {
+                            let kept = kept
+                                .get_mut(want)
+                                .and_then(Option::take)
+                                .unwrap_or_else(|| Kept::file(sources[want].clone()));
+                            cx.payload_failed(commit, kept, message)
+                        }
+                    }
                 });
                 if let Err(mut f) = step_result {
                     if f.input.is_none() {
@@ -127,7 +143,7 @@ fn handle(
     input: Flowing,
     cx: &Cx<'_>,
     dir: &Path,
-) -> Result<Encoded, Failure> {
+) -> Result<Result<Encoded, String>, Failure> {
     if let Some(f) = cx.timed_out() {
         return Err(f);
     }
@@ -135,10 +151,10 @@ fn handle(
         .then(|| input.file.clone().zip(input.enc.clone()))
         .flatten();
     let value = input.into_value(cx.run_dir)?;
-    let outputs = step.apply(value).map_err(|e| Failure {
-        message: e.message,
-        input: None,
-    })?;
+    let outputs = match step.apply(value) {
+        Ok(outputs) => outputs,
+        Err(e) => return Ok(Err(e.message)),
+    };
     // One thread per payload here: the pool is already busy with other payloads.
     cx.encode(
         dir,
@@ -146,5 +162,6 @@ fn handle(
         passed.as_ref().map(|(f, e)| (f.as_str(), e)),
         1,
     )
+    .map(Ok)
     .map_err(|e| Failure::store(&e, None))
 }

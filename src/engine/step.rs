@@ -279,7 +279,16 @@ impl Cx<'_> {
                     commit.run.manifest.steps[commit.i].reused += 1;
                     self.reencode(dir, &old, source.as_ref())?
                 }
-                None => self.process(step, id, j, input, commit, threads)?,
+                None => {
+                    let kept = super::failed::Kept::of(&input, &self.flow.steps[commit.i]);
+                    match self.process(step, id, j, input, commit, threads)? {
+                        Ok(encoded) => encoded,
+                        Err(message) => {
+                            self.payload_failed(commit, kept, message)?;
+                            continue;
+                        }
+                    }
+                }
             };
             commit.commit(encoded, source.as_deref())?;
         }
@@ -298,6 +307,7 @@ impl Cx<'_> {
     }
 
     /// Hands input `j` to a step that is not run in parallel, recording what it notes.
+    /// `Ok(Err(message))`: the step errored on this payload (see `on_error`).
     fn process(
         &self,
         step: &mut dyn Step,
@@ -306,7 +316,7 @@ impl Cx<'_> {
         input: Flowing,
         commit: &mut Committer<'_>,
         threads: usize,
-    ) -> Result<Encoded, Failure> {
+    ) -> Result<Result<Encoded, String>, Failure> {
         let source = input.file.clone();
         let hash = input.hash();
         let exact = self.exact_file(&input);
@@ -323,16 +333,17 @@ impl Cx<'_> {
             let note = self.secrets.mask_value(&note).unwrap_or(note);
             commit.run.manifest.steps[commit.i].requests.push(note);
         }
-        let outputs = outputs.map_err(|e| Failure {
-            message: e.message,
-            input: source.clone(),
-        })?;
+        let outputs = match outputs {
+            Ok(outputs) => outputs,
+            Err(e) => return Ok(Err(e.message)),
+        };
         self.encode(
             commit.dir,
             outputs,
             passed.as_ref().map(|(f, e)| (f.as_str(), e)),
             threads,
         )
+        .map(Ok)
         .map_err(|e| Failure::store(&e, source))
     }
 }
@@ -354,6 +365,8 @@ pub(super) struct Committer<'r> {
     held: u64,
     hold: u64,
     last_flush: Instant,
+    /// Whether `failed/` got a file since the last flush (its folder is synced then).
+    failed_staged: bool,
     /// How long to wait between flushes: [`FLUSH_EVERY`], or 20× the last manifest
     /// save when that is longer, so that saving a large run's manifest stays a small
     /// share of the time instead of growing with the square of the run.
@@ -405,6 +418,7 @@ impl<'r> Committer<'r> {
             last_flush: Instant::now(),
             flush_every: FLUSH_EVERY,
             flushed_any: false,
+            failed_staged: false,
         }
     }
 
@@ -478,6 +492,41 @@ impl<'r> Committer<'r> {
         Ok(())
     }
 
+    /// Records input payload `source` as failed (its copy `pending`, written in the
+    /// step's `failed/` folder) with `error`, and counts the input as done: the step
+    /// goes on past it (`on_error`).
+    pub(crate) fn commit_failed(
+        &mut self,
+        pending: Pending,
+        source: Option<&str>,
+        error: String,
+    ) -> Result<(), Failure> {
+        let rec = &self.run.manifest.steps[self.i];
+        let name = payload::payload_name(rec.failed.len() + 1);
+        let enc = pending.encoded.clone();
+        let (file, path) = pending
+            .handle()
+            .map_err(|e| Failure::store(&e, source.map(str::to_owned)))?;
+        self.syncer
+            .submit(file, path)
+            .map_err(|e| Failure::store(&e, source.map(str::to_owned)))?;
+        let failed_dir = self.dir.join(crate::store::layout::FAILED);
+        self.staged.push((pending, failed_dir.join(&name)));
+        self.failed_staged = true;
+        let file = format!("{}/{}/{name}", self.rel, crate::store::layout::FAILED);
+        let rec = &mut self.run.manifest.steps[self.i];
+        rec.failed.push(crate::store::FailedRecord {
+            payload: record(&file, &enc, source.map(str::to_owned)),
+            error,
+            child_run: None,
+        });
+        rec.inputs_done += 1;
+        if self.last_flush.elapsed() >= self.flush_every {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
     /// Called before a one-at-a-time step starts on its next input.
     fn before_input(&mut self) -> Result<(), Failure> {
         let due = !self.flushed_any || self.last_flush.elapsed() >= FLUSH_BEFORE_INPUT;
@@ -503,6 +552,10 @@ impl<'r> Committer<'r> {
                 pending
                     .commit(&path)
                     .map_err(|e| Failure::store(&e, None))?;
+            }
+            if std::mem::take(&mut self.failed_staged) {
+                let failed = self.dir.join(crate::store::layout::FAILED);
+                atomic::sync_dir(&failed).map_err(|e| Failure::store(&e, None))?;
             }
             atomic::sync_dir(self.dir).map_err(|e| Failure::store(&e, None))?;
         }

@@ -83,7 +83,11 @@ impl Cx<'_> {
         if let Some((path, size)) = self.streamed.take() {
             return self.split_streamed(run, i, size, &path, payloads);
         }
-        let plan = plan(built, skipped, i, reuse.as_deref(), &payloads, self.root);
+        // A payload failure in a streamed step would end the step: a step that goes on
+        // past failures (`on_error`) runs whole.
+        let goes_on = |k: usize| self.flow.steps.get(k).is_some_and(|s| s.on_error.goes_on());
+        let plan = plan(built, skipped, i, reuse.as_deref(), &payloads, self.root)
+            .filter(|_| !goes_on(i) && !goes_on(i + 1));
         if let Some(plan) = plan
             && let Some(out) = self.read_streamed(run, i, &plan.path, &payloads)?
         {

@@ -51,7 +51,18 @@ pub fn load_file(path: &Path) -> Result<Flow, FlowError> {
             });
         }
     };
-    load_str(&name, path, source)
+    let flow = load_str(&name, path, source)?;
+    // A flow named by `on_error` must exist beside this one (a copy stored in a run
+    // folder is loaded with `load_str` and not held to this).
+    let missing = super::on_error::missing_flows(&flow);
+    if missing.is_empty() {
+        Ok(flow)
+    } else {
+        Err(FlowError {
+            file,
+            problems: missing,
+        })
+    }
 }
 
 /// Validates flow text as if it were the file at `path`.
@@ -108,8 +119,17 @@ pub(crate) fn load(root: &Path, name: &str) -> Result<Flow, FlowError> {
 /// # Errors
 /// The flows folder cannot be read.
 pub(crate) fn list(root: &Path) -> std::io::Result<Vec<String>> {
+    list_dir(&root.join("flows"))
+}
+
+/// Names of the flows in folder `dir`, sorted; none when it cannot be read.
+pub(crate) fn list_in(dir: &Path) -> Vec<String> {
+    list_dir(dir).unwrap_or_default()
+}
+
+fn list_dir(dir: &Path) -> std::io::Result<Vec<String>> {
     let mut names = Vec::new();
-    for entry in std::fs::read_dir(root.join("flows"))? {
+    for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
         if path.extension().is_some_and(|e| e == "toml")
             && let Some(stem) = path.file_stem().and_then(|s| s.to_str())

@@ -3,6 +3,7 @@
 
 pub(crate) mod duration;
 mod load;
+pub(crate) mod on_error;
 pub(crate) mod reader;
 mod schema;
 pub(crate) mod skip;
@@ -14,6 +15,7 @@ pub use crate::names::{MAX_FLOW_FILE_BYTES, is_name};
 use crate::steps::{Kind, StepSpec};
 pub(crate) use load::{flow_path, list, load};
 pub use load::{load_file, load_str};
+pub(crate) use on_error::OnError;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -77,6 +79,8 @@ pub struct StepDef {
     pub(crate) kind: &'static Kind,
     /// Its options as written.
     pub(crate) spec: Arc<dyn StepSpec>,
+    /// `on_error`: what an error on one payload does.
+    pub(crate) on_error: OnError,
 }
 
 impl StepDef {

@@ -15,7 +15,7 @@ pub(crate) struct Parsed {
     pub(crate) steps: Vec<StepDef>,
 }
 
-const STEP_KEYS: &[&str] = &["id", "kind", "skip", "description"];
+const STEP_KEYS: &[&str] = &["id", "kind", "skip", "description", "on_error"];
 
 /// Validates `src`, returning the flow parts or every problem found.
 pub(crate) fn parse(src: &str) -> Result<Parsed, Vec<Problem>> {
@@ -207,6 +207,10 @@ fn step(cx: &mut Cx<'_>, t: &DeTable<'_>, at: usize, n: usize) -> Option<StepDef
     r.label.clone_from(&label);
     let skip = r.bool(cx, "skip").unwrap_or(false);
     let description = r.str(cx, "description").map(|(s, _)| s.to_owned());
+    let on_error = r
+        .get("on_error")
+        .and_then(|item| super::on_error::read(cx, item))
+        .unwrap_or_default();
     let (kind, kind_at) = match r.required(cx, "kind") {
         Some(item) => as_str(cx, item, "kind")?,
         None => return None,
@@ -245,6 +249,7 @@ fn step(cx: &mut Cx<'_>, t: &DeTable<'_>, at: usize, n: usize) -> Option<StepDef
         description,
         kind,
         spec: Arc::from(spec),
+        on_error,
     })
 }
 
@@ -374,7 +379,7 @@ jq = '.a'
         assert_eq!(
             p,
             [
-                "5:1: unknown key `extra` in step `m` (kind map); expected one of: description, id, jq, kind, skip"
+                "5:1: unknown key `extra` in step `m` (kind map); expected one of: description, id, jq, kind, on_error, skip"
             ]
         );
     }

@@ -175,6 +175,7 @@ pub(crate) fn plan(
     let located = locate(store, req.payloads)?;
     let source = located.run;
     let m = store.read_manifest(&source.dir)?;
+    let failed = located.step.is_failed();
     let (step_label, records) = located.step.records(&m).ok_or_else(|| {
         refused(format!(
             "{}: the run's manifest has no such step folder",
@@ -183,7 +184,7 @@ pub(crate) fn plan(
     })?;
     let chosen: Vec<PayloadRecord> =
         match &located.files {
-            None => records.to_vec(),
+            None => records.clone(),
             Some(files) => files
                 .iter()
                 .map(|f| {
@@ -198,8 +199,9 @@ pub(crate) fn plan(
         };
     if chosen.is_empty() {
         return Err(refused(format!(
-            "{}: the step recorded no payloads; nothing to replay",
-            display_path(&source.dir.join(located.step.folder()))
+            "{}: the step recorded no {}payloads; nothing to replay",
+            display_path(&source.dir.join(located.step.folder())),
+            if failed { "failed " } else { "" }
         )));
     }
 
@@ -210,6 +212,8 @@ pub(crate) fn plan(
 
     // Guard: the step still exists, and the steps up to it are skipped.
     let flow = load_flow(root, &source, req.flow_version)?;
+    // A step's outputs go on after it; the inputs it failed on (`failed/`) go into it
+    // again.
     let upto = match &step_label {
         None => 0,
         Some(id) => {
@@ -218,7 +222,7 @@ pub(crate) fn plan(
                     "step `{id}` is no longer in {}; the payloads cannot be replayed into it (their step's position is unknown)",
                     flow.file()
                 ))
-            })? + 1
+            })? + usize::from(!failed)
         }
     };
     let unskipped: Vec<usize> = (0..upto).filter(|&i| !flow.steps[i].skip).collect();
@@ -228,16 +232,34 @@ pub(crate) fn plan(
             .map(|&i| flow.steps[i].id.as_str())
             .collect();
         let step = step_label.as_deref().unwrap_or_default();
+        let (starts, through) = if failed {
+            (
+                format!("a replay of failed payloads starts at their step `{step}`"),
+                flow.steps[upto - 1].id.as_str(),
+            )
+        } else {
+            (
+                format!("a replay starts after the payloads' step `{step}`"),
+                step,
+            )
+        };
         return Err(refused(format!(
-            "these steps would run again: {} (a replay starts after the payloads' step `{step}`); skip them in the flow file with\n  {}\nor add --auto-skip to skip them for this run only",
+            "these steps would run again: {} ({starts}); skip them in the flow file with\n  {}\nor add --auto-skip to skip them for this run only",
             names.join(", "),
-            crate::hint::flowrun(["skip", flow.name.as_str(), "--through", step]),
+            crate::hint::flowrun(["skip", flow.name.as_str(), "--through", through]),
         )));
     }
 
-    let warnings = left_out_warning(&m, &source, step_label.as_deref(), &chosen)
+    let mut warnings: Vec<String> = left_out_warning(&m, &source, step_label.as_deref(), &chosen)
         .into_iter()
         .collect();
+    // A partial run's payloads outside `failed/` mostly went through.
+    if m.status == RunStatus::Partial && !failed && !req.force {
+        warnings.push(format!(
+            "warning: run {} is partial: its other payloads went through, and replaying them may duplicate data; to re-sync only what failed, replay the `failed/` folder of the step that failed them",
+            source.id
+        ));
+    }
     Ok(ReplayPlan {
         replay_of: ReplayOf {
             run_id: source.id.clone(),
@@ -286,7 +308,7 @@ fn check_duplicates(
     chosen: &[PayloadRecord],
 ) -> Result<(), ReplayError> {
     match m.status {
-        RunStatus::Failure | RunStatus::Interrupted => {}
+        RunStatus::Failure | RunStatus::Interrupted | RunStatus::Partial => {}
         RunStatus::Success => {
             return Err(refused(format!(
                 "run {} did not fail: its payloads already went through, and replaying them may duplicate data; add --force to replay anyway",
@@ -303,8 +325,21 @@ fn check_duplicates(
     for r in chosen {
         if let Some(e) = store.replayed_by(&source.flow, &source.id, &r.file).first() {
             let how = if e.resume { "resumed" } else { "replayed" };
+            let partly = if e.status == RunStatus::Partial {
+                format!(
+                    " (it ended partial: re-sync what failed there from its failed/ payloads, `{}`)",
+                    crate::hint::flowrun(["show", e.run_id.as_str()])
+                )
+            } else {
+                String::new()
+            };
+            let what = if e.status == RunStatus::Partial {
+                "partly successful"
+            } else {
+                "successful"
+            };
             return Err(refused(format!(
-                "{}: already {how} by successful run {}; replaying it again may duplicate data; add --force to replay anyway",
+                "{}: already {how} by {what} run {}{partly}; replaying it again may duplicate data; add --force to replay anyway",
                 display_path(&source.dir.join(&r.file)),
                 e.run_id
             )));
@@ -326,10 +361,12 @@ pub(crate) fn check_not_resynced(
 ) -> Result<(), ReplayError> {
     // Oldest first: the run whose work it all is names the guard.
     for member in lineage.iter().rev() {
+        // The lineage's own runs continue each other: a partly successful one among
+        // them is being continued, not a re-sync that already happened.
         let Some(e) = store
             .resynced_by(&run.flow, &member.id, None)
-            .first()
-            .cloned()
+            .into_iter()
+            .find(|e| !lineage.iter().any(|l| l.id == e.run_id))
         else {
             continue;
         };
@@ -421,10 +458,12 @@ fn left_out_warning(
     ))
 }
 
-/// A step folder of a run: `input` or `steps/NN-<id>`.
+/// A step folder of a run: `input`, `steps/NN-<id>` or `steps/NN-<id>/failed`.
 enum StepFolder {
     Input,
     Step(String),
+    /// The input payloads step `NN-<id>` failed on and went on past (`on_error`).
+    Failed(String),
 }
 
 impl StepFolder {
@@ -432,20 +471,29 @@ impl StepFolder {
         match self {
             StepFolder::Input => layout::INPUT.to_owned(),
             StepFolder::Step(dir) => layout::step_dir_rel(dir),
+            StepFolder::Failed(dir) => format!("{}/{}", layout::step_dir_rel(dir), layout::FAILED),
         }
     }
 
+    fn is_failed(&self) -> bool {
+        matches!(self, StepFolder::Failed(_))
+    }
+
     /// The step id (`None` for input) and its records.
-    fn records<'m>(&self, m: &'m Manifest) -> Option<(Option<String>, &'m [PayloadRecord])> {
+    fn records(&self, m: &Manifest) -> Option<(Option<String>, Vec<PayloadRecord>)> {
+        let step = |dir: &str| {
+            let count = m.steps.len();
+            m.steps
+                .iter()
+                .find(|s| layout::step_rel(s.index, count, &s.id) == layout::step_dir_rel(dir))
+        };
         match self {
-            StepFolder::Input => Some((None, &m.input)),
-            StepFolder::Step(dir) => {
-                let count = m.steps.len();
-                m.steps
-                    .iter()
-                    .find(|s| layout::step_rel(s.index, count, &s.id) == layout::step_dir_rel(dir))
-                    .map(|s| (Some(s.id.clone()), s.payloads.as_slice()))
-            }
+            StepFolder::Input => Some((None, m.input.clone())),
+            StepFolder::Step(dir) => step(dir).map(|s| (Some(s.id.clone()), s.payloads.clone())),
+            StepFolder::Failed(dir) => step(dir).map(|s| {
+                let failed = s.failed.iter().map(|f| f.payload.clone()).collect();
+                (Some(s.id.clone()), failed)
+            }),
         }
     }
 }
@@ -488,11 +536,24 @@ fn locate(store: &Store, paths: &[PathBuf]) -> Result<Located, ReplayError> {
             [flow, id, layout::STEPS, dir] => {
                 (*flow, *id, StepFolder::Step((*dir).to_owned()), None)
             }
+            [flow, id, layout::STEPS, dir, layout::FAILED] => {
+                (*flow, *id, StepFolder::Failed((*dir).to_owned()), None)
+            }
             [flow, id, layout::STEPS, dir, file] => (
                 *flow,
                 *id,
                 StepFolder::Step((*dir).to_owned()),
                 Some(format!("{}/{file}", layout::step_dir_rel(dir))),
+            ),
+            [flow, id, layout::STEPS, dir, layout::FAILED, file] => (
+                *flow,
+                *id,
+                StepFolder::Failed((*dir).to_owned()),
+                Some(format!(
+                    "{}/{}/{file}",
+                    layout::step_dir_rel(dir),
+                    layout::FAILED
+                )),
             ),
             _ => return Err(not_payload()),
         };

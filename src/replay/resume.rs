@@ -35,6 +35,9 @@ pub(crate) struct RerunPlan {
     pub(crate) lineage: Vec<String>,
     /// Recorded files it uses although they were edited (`--edited`).
     pub(crate) edited: Vec<EditedFile>,
+    /// How many payloads steps failed on and went on past (`on_error`) run again
+    /// (resume only).
+    pub(crate) redo_failed: usize,
 }
 
 /// What `resume` and `retry` were asked besides the run.
@@ -68,7 +71,7 @@ pub(crate) fn plan_resume(
     let version = opts.version;
     let m = store.read_manifest(&run.dir)?;
     match m.status {
-        RunStatus::Failure | RunStatus::Interrupted => {}
+        RunStatus::Failure | RunStatus::Interrupted | RunStatus::Partial => {}
         RunStatus::Success => {
             return Err(refused(format!(
                 "run {} succeeded; there is nothing to resume (use `{}` to run it again)",
@@ -123,8 +126,12 @@ pub(crate) fn plan_resume(
         allow_edits: opts.edited,
         edited: &mut edited,
     };
-    for i in start..=f {
-        // A changed step must redo its work; the stopped step keeps what it finished (§5).
+    // Every step that ran hands on what it finished: the steps after the one that
+    // stopped ran too when the run went on past failed payloads (`on_error`), and
+    // reusing their work leaves exactly the failed payloads to go on from their step.
+    for i in start..eff.m.steps.len().min(flow.steps.len()) {
+        // A changed step before the stop must redo its work; from the stop on, steps
+        // keep what they finished (§5), changed or not: it went through already.
         if i < f && step_changed(&eff.source, &flow.source, i) {
             continue;
         }
@@ -162,6 +169,7 @@ pub(crate) fn plan_resume(
         continues: (e > 0).then(|| eff.run.id.clone()),
         lineage: lineage.iter().map(|x| x.run.id.clone()).collect(),
         edited,
+        redo_failed: eff.m.failed_count(),
     })
 }
 
@@ -266,7 +274,17 @@ fn add_finished(
             .collect()
     };
     let done = finished.len();
+    // An input the step failed on and went on past (`on_error`) was handled but not
+    // finished: it runs again.
+    let failed = |file: Option<&str>| {
+        rec.failed
+            .iter()
+            .any(|f| f.payload.source.as_deref() == file)
+    };
     for (file, hash) in finished.into_iter().skip(skip) {
+        if failed(file) {
+            continue;
+        }
         let outputs: Vec<Recorded> = rec
             .payloads
             .iter()
@@ -345,14 +363,19 @@ pub(crate) fn plan_retry(
         continues: None,
         lineage: Vec::new(),
         edited,
+        redo_failed: 0,
     })
 }
 
-/// The step a failed or interrupted run stopped in (0-based).
+/// The step a failed, interrupted or partial run stopped in (0-based): the first that
+/// failed, was cut off, or went on past failed payloads (`on_error`) — those payloads
+/// stopped there.
 fn stop_point(m: &Manifest) -> Option<usize> {
     m.steps
         .iter()
-        .position(|s| matches!(s.status, StepStatus::Failure | StepStatus::Running))
+        .position(|s| {
+            matches!(s.status, StepStatus::Failure | StepStatus::Running) || !s.failed.is_empty()
+        })
         .or_else(|| m.steps.iter().position(|s| s.status == StepStatus::Pending))
 }
 

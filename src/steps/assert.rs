@@ -1,11 +1,11 @@
 //! `assert`: checks each payload (per element for arrays unless `each = false`) and passes
 //! it on unchanged.
 
-use super::{PureStep, Step, StepCx, StepError};
-use super::kind::{Build, Carries, Kind, Props, StepSpec, opt};
 use super::BuildError;
-use crate::flow::reader::{Cx, Reader};
+use super::kind::{Build, Carries, Kind, Props, StepSpec, Ty, opt};
+use super::{PureStep, Step, StepCx, StepError};
 use crate::flow::reader::to_json;
+use crate::flow::reader::{Cx, Reader};
 use crate::flow::{JqOpt, Text};
 use crate::jq::Jq;
 use crate::json::{brief, first_difference, same};
@@ -114,28 +114,23 @@ pub(crate) fn load_expected(path: &Path, shown: &str) -> Result<Value, String> {
 /// The `assert` kind.
 pub(crate) static KIND: Kind = Kind {
     name: "assert",
-    doc: "checks each payload and passes it on unchanged",
+    doc: "checks the payload (per element for arrays), passes it on",
     options: &[
-        opt(
-            "jq",
-            "jq",
-            false,
-            "condition per element of an array payload (or for the whole payload)",
-        ),
+        opt("jq", Ty::Jq, false, "condition"),
         opt(
             "each",
-            "bool",
+            Ty::Bool,
             false,
-            "check `jq` per element (default true) or once on the whole payload",
+            "check jq per element (default true)",
         ),
-        opt("equals", "any", false, "the expected whole payload"),
+        opt("equals", Ty::Any, false, "the expected whole payload"),
         opt(
             "equals_file",
-            "string",
+            Ty::Str,
             false,
-            "a JSON file holding the expected whole payload",
+            "a file holding the expected payload",
         ),
-        opt("message", "string", false, "message on failure"),
+        opt("message", Ty::Str, false, "message on failure"),
     ],
     props: Props {
         connector: false,
@@ -153,7 +148,10 @@ struct AssertSpec {
     message: Option<String>,
 }
 
-#[allow(clippy::unnecessary_wraps, reason = "the signature every kind's reader has")]
+#[allow(
+    clippy::unnecessary_wraps,
+    reason = "the signature every kind's reader has"
+)]
 fn read(r: &mut Reader<'_, '_>, cx: &mut Cx<'_>) -> Option<Box<dyn StepSpec>> {
     let jq = r.jq(cx, "jq", false);
     let equals = r.get("equals").and_then(|v| to_json(cx, v, 0));

@@ -1,14 +1,14 @@
 //! `command`: runs a program (no shell) with the payload as JSON on stdin; stdout is the output.
 //! The program's process group is owned by [`crate::child`].
 
-use super::{LineFormat, Step, StepCx, StepError};
-use super::kind::{Build, Carries, Kind, Props, StepSpec, opt};
 use super::BuildError;
-use crate::flow::reader::{Cx, Reader};
-use crate::flow::Text;
-use crate::flow::reader::{Item, text_of, type_err};
+use super::kind::{Build, Carries, Kind, Props, StepSpec, Ty, opt};
+use super::{LineFormat, Step, StepCx, StepError};
 use crate::child::{self, Waited};
+use crate::flow::Text;
 use crate::flow::duration::show;
+use crate::flow::reader::{Cx, Reader};
+use crate::flow::reader::{Item, text_of, type_err};
 use serde_json::Value;
 use std::collections::VecDeque;
 use std::io::{Read, Write};
@@ -305,14 +305,14 @@ mod tests {
 /// The `command` kind.
 pub(crate) static KIND: Kind = Kind {
     name: "command",
-    doc: "runs a program (no shell) with the payload as JSON on stdin; stdout is the output",
+    doc: "runs a program (no shell) with the payload as JSON on stdin",
     options: &[
-        opt("run", "array of strings", true, "the program and its arguments"),
-        opt("timeout", "duration", false, "limit per payload (default none)"),
-        opt("env", "table of strings", false, "extra environment variables"),
+        opt("run", Ty::StrArray, true, "program and arguments"),
+        opt("timeout", Ty::Duration, false, "per payload"),
+        opt("env", Ty::StrTable, false, "extra environment"),
         opt(
             "output",
-            "\"json\" | \"ndjson\"",
+            Ty::OneOf(&["json", "ndjson"]),
             false,
             "how stdout is read (default json)",
         ),
@@ -392,4 +392,3 @@ fn string_array(cx: &mut Cx<'_>, item: &Item<'_>, key: &str) -> Option<Vec<Text>
     }
     array.iter().map(|v| text_of(cx, v, key)).collect()
 }
-

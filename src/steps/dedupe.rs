@@ -1,9 +1,9 @@
 //! `dedupe`: drops array elements (or whole payloads) whose key an earlier successful
 //! run already saw. The engine loads and saves the seen keys; this step only decides.
 
-use super::{Stateful, Step, StepCx, StepError};
-use super::kind::{Build, Carries, Kind, Props, StepSpec, opt};
 use super::BuildError;
+use super::kind::{Build, Carries, Kind, Props, StepSpec, Ty, opt};
+use super::{Stateful, Step, StepCx, StepError};
 use crate::flow::reader::{Cx, Reader};
 use crate::flow::{JqOpt, Text};
 use crate::jq::Jq;
@@ -81,14 +81,14 @@ impl Stateful for Dedupe {
 /// The `dedupe` kind.
 pub(crate) static KIND: Kind = Kind {
     name: "dedupe",
-    doc: "drops array elements (or whole payloads) whose key an earlier successful run saw",
+    doc: "drops elements whose key an earlier successful run saw",
     options: &[
-        opt("key", "jq", true, "the key of an element"),
+        opt("key", Ty::Jq, true, "jq giving an element's key"),
         opt(
             "mode",
-            "\"filter\" | \"track\" | \"filter-and-track\"",
+            Ty::OneOf(&["filter", "track", "filter-and-track"]),
             false,
-            "drop seen keys, record new ones, or both (default filter-and-track)",
+            "what to do with keys (default filter-and-track)",
         ),
     ],
     props: Props {

@@ -1,8 +1,8 @@
 //! `filter`: keeps the array elements (or whole payloads) for which a jq condition holds.
 
-use super::{PureStep, Step, StepCx, StepError};
-use super::kind::{Build, Carries, Kind, Props, StepSpec, opt};
 use super::BuildError;
+use super::kind::{Build, Carries, Kind, Props, StepSpec, Ty, opt};
+use super::{PureStep, Step, StepCx, StepError};
 use crate::flow::reader::{Cx, Reader};
 use crate::flow::{JqOpt, Text};
 use crate::jq::Jq;
@@ -57,14 +57,14 @@ impl Step for Filter {
 /// The `filter` kind.
 pub(crate) static KIND: Kind = Kind {
     name: "filter",
-    doc: "keeps the array elements (or whole payloads) for which a jq condition holds",
+    doc: "keeps array elements (or whole payloads) for which the condition holds",
     options: &[
-        opt("jq", "jq", true, "the condition"),
+        opt("jq", Ty::Jq, true, "the condition"),
         opt(
             "keep_empty",
-            "bool",
+            Ty::Bool,
             false,
-            "keep arrays the filter emptied (default false: dropped)",
+            "keep arrays the filter emptied",
         ),
     ],
     props: Props {

@@ -33,7 +33,7 @@ impl fmt::Debug for Kind {
 }
 
 /// Every kind with its options, as JSON: `[{"kind", "doc", "options": [{"name", "type",
-/// "required", "doc"}]}]`, in registry order (what `flowrun schema` prints).
+/// "required", "doc"}]}]`, in registry order (what `flowrun schema` is built from).
 #[must_use]
 pub fn describe() -> serde_json::Value {
     super::KINDS
@@ -45,7 +45,7 @@ pub fn describe() -> serde_json::Value {
                 .map(|o| {
                     serde_json::json!({
                         "name": o.name,
-                        "type": o.ty,
+                        "type": o.ty.to_string(),
                         "required": o.required,
                         "doc": o.doc,
                     })
@@ -61,18 +61,68 @@ pub fn describe() -> serde_json::Value {
 pub(crate) struct OptionDoc {
     /// The key.
     pub(crate) name: &'static str,
-    /// What it holds, e.g. `string`, `jq`, `duration`, `"json" | "ndjson"`.
-    pub(crate) ty: &'static str,
+    /// What it holds.
+    pub(crate) ty: Ty,
     /// Whether a step of this kind must have it.
     pub(crate) required: bool,
-    /// One line about it, with its default.
+    /// One line about it, with its default (the description `flowrun schema` gives).
     pub(crate) doc: &'static str,
+}
+
+/// The type of an option.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Ty {
+    /// Any string (placeholders allowed).
+    Str,
+    /// A jq filter (a string).
+    Jq,
+    /// `true` / `false`.
+    Bool,
+    /// A whole number of at least this.
+    Uint(u64),
+    /// A duration string: `30s`, `15m`, `1h30m`.
+    Duration,
+    /// One of these words.
+    OneOf(&'static [&'static str]),
+    /// An HTTP method, any case.
+    Method,
+    /// A table of strings.
+    StrTable,
+    /// A non-empty array of strings.
+    StrArray,
+    /// Any TOML value.
+    Any,
+}
+
+impl fmt::Display for Ty {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Ty::Str => f.write_str("string"),
+            Ty::Jq => f.write_str("jq"),
+            Ty::Bool => f.write_str("bool"),
+            Ty::Uint(min) => write!(f, "integer ≥ {min}"),
+            Ty::Duration => f.write_str("duration"),
+            Ty::OneOf(words) => {
+                for (i, w) in words.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(" | ")?;
+                    }
+                    write!(f, "\"{w}\"")?;
+                }
+                Ok(())
+            }
+            Ty::Method => f.write_str("HTTP method"),
+            Ty::StrTable => f.write_str("table of strings"),
+            Ty::StrArray => f.write_str("array of strings"),
+            Ty::Any => f.write_str("any"),
+        }
+    }
 }
 
 /// Shorthand for the option tables of the kinds.
 pub(crate) const fn opt(
     name: &'static str,
-    ty: &'static str,
+    ty: Ty,
     required: bool,
     doc: &'static str,
 ) -> OptionDoc {

@@ -1,8 +1,8 @@
 //! `map`: a jq filter that turns each payload into exactly one new payload.
 
-use super::{PureStep, Step, StepCx, StepError};
-use super::kind::{Build, Carries, Kind, Props, StepSpec, opt};
 use super::BuildError;
+use super::kind::{Build, Carries, Kind, Props, StepSpec, Ty, opt};
+use super::{PureStep, Step, StepCx, StepError};
 use crate::flow::reader::{Cx, Reader};
 use crate::flow::{JqOpt, Text};
 use crate::jq::Jq;
@@ -36,8 +36,8 @@ impl Step for Map {
 /// The `map` kind.
 pub(crate) static KIND: Kind = Kind {
     name: "map",
-    doc: "a jq filter that turns each payload into exactly one new payload",
-    options: &[opt("jq", "jq", true, "the filter")],
+    doc: "jq filter yielding exactly one value",
+    options: &[opt("jq", Ty::Jq, true, "the filter")],
     props: Props {
         connector: false,
         reuses_outputs: true,
@@ -58,7 +58,9 @@ fn read(r: &mut Reader<'_, '_>, cx: &mut Cx<'_>) -> Option<Box<dyn StepSpec>> {
 
 impl StepSpec for MapSpec {
     fn build(&self, b: &mut Build<'_, '_>) -> Result<Box<dyn Step>, BuildError> {
-        Ok(Box::new(Map { jq: b.jq(&self.jq)? }))
+        Ok(Box::new(Map {
+            jq: b.jq(&self.jq)?,
+        }))
     }
 
     fn texts(&self, f: &mut dyn FnMut(&str, &Text, Carries)) {

@@ -1,10 +1,10 @@
 //! `merge`: joins all input payloads into one array (split → merge gives the array back).
 
-use super::{Step, StepCx, StepError};
-use super::kind::{Build, Carries, Kind, Props, StepSpec};
 use super::BuildError;
-use crate::flow::reader::{Cx, Reader};
+use super::kind::{Build, Carries, Kind, Props, StepSpec};
+use super::{Step, StepCx, StepError};
 use crate::flow::Text;
+use crate::flow::reader::{Cx, Reader};
 use serde_json::Value;
 
 /// A `merge` step.
@@ -30,7 +30,7 @@ impl Step for Merge {
 /// The `merge` kind.
 pub(crate) static KIND: Kind = Kind {
     name: "merge",
-    doc: "joins all input payloads into one array (split → merge gives the array back)",
+    doc: "joins all its inputs into one array",
     options: &[],
     props: Props {
         connector: false,
@@ -42,7 +42,10 @@ pub(crate) static KIND: Kind = Kind {
 #[derive(Debug)]
 struct MergeSpec;
 
-#[allow(clippy::unnecessary_wraps, reason = "the signature every kind's reader has")]
+#[allow(
+    clippy::unnecessary_wraps,
+    reason = "the signature every kind's reader has"
+)]
 fn read(_r: &mut Reader<'_, '_>, _cx: &mut Cx<'_>) -> Option<Box<dyn StepSpec>> {
     Some(Box::new(MergeSpec))
 }

@@ -4,7 +4,7 @@
 mod kind;
 
 pub use kind::describe;
-pub(crate) use kind::{Build, Carries, Kind, StepSpec};
+pub(crate) use kind::{Build, Carries, Kind, StepSpec, Ty};
 
 /// The registry: one line per step kind. Each names a file of this folder that defines
 /// `static KIND: Kind` (name, options, properties, how its options are read and built).

@@ -1,10 +1,10 @@
 //! `read`: a connector that emits one payload per file matching a glob, sorted by path.
 
-use super::{Step, StepCx, StepError};
-use super::kind::{self, Build, Carries, Props, StepSpec, opt};
 use super::BuildError;
-use crate::flow::reader::{Cx, Reader};
+use super::kind::{self, Build, Carries, Props, StepSpec, Ty, opt};
+use super::{Step, StepCx, StepError};
 use crate::flow::Text;
+use crate::flow::reader::{Cx, Reader};
 use crate::matching::Kind;
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
@@ -174,20 +174,20 @@ fn read_csv(bytes: &[u8], shown: &str) -> Result<Value, StepError> {
 /// The `read` kind.
 pub(crate) static KIND: kind::Kind = kind::Kind {
     name: "read",
-    doc: "a connector that emits one payload per file matching a glob, sorted by path",
+    doc: "emits one payload per file matching a glob, sorted by path",
     options: &[
-        opt("path", "string", true, "glob, relative to the project root"),
+        opt("path", Ty::Str, true, "glob relative to the project root"),
         opt(
             "format",
-            "\"json\" | \"ndjson\" | \"csv\"",
+            Ty::OneOf(&["json", "ndjson", "csv"]),
             false,
             "file format (default json)",
         ),
         opt(
             "allow_empty",
-            "bool",
+            Ty::Bool,
             false,
-            "matching no file gives no payload instead of an error (default false)",
+            "matching no file gives zero payloads instead of an error",
         ),
     ],
     props: Props {

@@ -1,8 +1,8 @@
 //! `split`: cuts the array at `path` into batches of `size` elements.
 
-use super::{PureStep, Step, StepCx, StepError};
-use super::kind::{Build, Carries, Kind, Props, StepSpec, opt};
 use super::BuildError;
+use super::kind::{Build, Carries, Kind, Props, StepSpec, Ty, opt};
+use super::{PureStep, Step, StepCx, StepError};
 use crate::flow::reader::{Cx, Reader};
 use crate::flow::{JqOpt, Text};
 use crate::jq::Jq;
@@ -75,10 +75,10 @@ pub(crate) fn kind_name(v: &Value) -> &'static str {
 /// The `split` kind.
 pub(crate) static KIND: Kind = Kind {
     name: "split",
-    doc: "cuts the array at `path` into batches of `size` elements",
+    doc: "cuts the array at path into batches of size",
     options: &[
-        opt("path", "jq", false, "where the array is (default `.`)"),
-        opt("size", "integer ≥ 1", true, "elements per batch"),
+        opt("path", Ty::Jq, false, "where the array is (default .)"),
+        opt("size", Ty::Uint(1), true, "batch size"),
     ],
     props: Props {
         connector: false,

@@ -5,11 +5,11 @@
 //! this step's: the step removes such leftovers of its own (any run's) from a folder
 //! before it first writes there. The flow's lock means no other process is writing them.
 
-use super::{LineFormat, Step, StepCx, StepError};
-use super::kind::{Build, Carries, Kind, Props, StepSpec, opt};
 use super::BuildError;
-use crate::flow::reader::{Cx, Reader};
+use super::kind::{Build, Carries, Kind, Props, StepSpec, Ty, opt};
+use super::{LineFormat, Step, StepCx, StepError};
 use crate::flow::Text;
+use crate::flow::reader::{Cx, Reader};
 use serde_json::Value;
 use std::collections::HashSet;
 use std::io::Write as _;
@@ -116,17 +116,17 @@ fn write_file(path: &Path, bytes: &[u8], prefix: &str) -> std::io::Result<()> {
 /// The `write` kind.
 pub(crate) static KIND: Kind = Kind {
     name: "write",
-    doc: "a connector that writes each payload to a file and passes it on unchanged",
+    doc: "writes the payload to a file, passes it on",
     options: &[
         opt(
             "path",
-            "string",
+            Ty::Str,
             true,
-            "path template with {flow}, {run}, {step}, {n}, {hash}",
+            "path template with {flow} {run} {step} {n} {hash}",
         ),
         opt(
             "format",
-            "\"json\" | \"ndjson\"",
+            Ty::OneOf(&["json", "ndjson"]),
             false,
             "file format (default json)",
         ),
@@ -192,4 +192,3 @@ fn check_template(cx: &mut Cx<'_>, at: usize, template: &str) {
         rest = &after[close + 1..];
     }
 }
-

@@ -14,6 +14,8 @@ pub(crate) const FLOW_COPY: &str = "flow.toml";
 pub(crate) const INPUT: &str = "input";
 /// The folder of the steps' outputs.
 pub(crate) const STEPS: &str = "steps";
+/// A step's folder of the input payloads it failed on and went on past (`on_error`).
+pub(crate) const FAILED: &str = "failed";
 /// A flow's lock file.
 pub(crate) const LOCK: &str = ".lock";
 /// A flow's saved dedupe keys.

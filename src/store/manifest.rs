@@ -89,6 +89,18 @@ pub enum RunStatus {
     Failure,
     /// The process died while the run was in progress.
     Interrupted,
+    /// Every step ran to its end, but some payloads failed in a step with
+    /// `on_error = "continue"` (they are listed in the step's `failed`).
+    Partial,
+}
+
+impl RunStatus {
+    /// Whether the run's data went through: a success, or a partial success (whose
+    /// failed payloads are recorded under `failed/` to re-sync on their own).
+    #[must_use]
+    pub fn went_through(self) -> bool {
+        matches!(self, RunStatus::Success | RunStatus::Partial)
+    }
 }
 
 /// The state of one step in a run.
@@ -157,6 +169,24 @@ pub struct StepRecord {
     /// Extra per-payload facts (e.g. HTTP requests), when the kind records any.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub requests: Vec<serde_json::Value>,
+    /// Input payloads the step failed on and went on past (`on_error`), each stored
+    /// as `steps/NN-id/failed/NNNNNN.json`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed: Vec<FailedRecord>,
+}
+
+/// One input payload a step failed on and went on past (`on_error = "continue"`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FailedRecord {
+    /// The stored copy (`steps/NN-id/failed/NNNNNN.json`) with its hashes, and the
+    /// payload file it was a copy of (`source`; null for the start payload `null`).
+    #[serde(flatten)]
+    pub payload: PayloadRecord,
+    /// What went wrong with it.
+    pub error: String,
+    /// The run started for it by `on_error = { flow = … }`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub child_run: Option<String>,
 }
 
 /// Why a run failed.
@@ -257,6 +287,7 @@ impl fmt::Display for RunStatus {
             RunStatus::Success => "success",
             RunStatus::Failure => "failure",
             RunStatus::Interrupted => "interrupted",
+            RunStatus::Partial => "partial",
         })
     }
 }
@@ -318,11 +349,26 @@ impl Manifest {
         self.error.as_ref().and_then(|e| e.step.as_deref())
     }
 
-    /// Every payload record, inputs first, with its step index (0 = input).
+    /// Every payload record, inputs first, with its step index (0 = input); a step's
+    /// `failed/` files follow its outputs.
     pub fn records(&self) -> impl Iterator<Item = &PayloadRecord> {
-        self.input
-            .iter()
-            .chain(self.steps.iter().flat_map(|s| s.payloads.iter()))
+        self.input.iter().chain(
+            self.steps
+                .iter()
+                .flat_map(|s| s.payloads.iter().chain(s.failed.iter().map(|f| &f.payload))),
+        )
+    }
+
+    /// How many input payloads failed and were gone on past, in all steps.
+    #[must_use]
+    pub fn failed_count(&self) -> usize {
+        self.steps.iter().map(|s| s.failed.len()).sum()
+    }
+
+    /// The first step with failed payloads.
+    #[must_use]
+    pub fn first_failed_step(&self) -> Option<&StepRecord> {
+        self.steps.iter().find(|s| !s.failed.is_empty())
     }
 }
 

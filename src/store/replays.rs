@@ -85,7 +85,8 @@ impl Store {
         Ok(())
     }
 
-    /// Successful runs that already replayed `file` of run `of_run`, or resumed `of_run`
+    /// Successful (or partly successful) runs that already replayed `file` of run
+    /// `of_run`, or resumed `of_run`
     /// (see [`Store::resynced_by`]).
     #[must_use]
     pub(crate) fn replayed_by(&self, flow: &str, of_run: &str, file: &str) -> Vec<Entry> {
@@ -108,7 +109,7 @@ impl Store {
             .into_iter()
             .filter(|e| !e.resume && e.of_run == of_run)
             .filter(|e| files.is_none_or(|want| e.files.iter().any(|f| want.contains(f))))
-            .filter(|e| self.entry_status(flow, e) == RunStatus::Success)
+            .filter(|e| self.entry_status(flow, e).went_through())
             .collect();
         out.extend(self.resumed_by(flow, of_run));
         out
@@ -129,7 +130,7 @@ impl Store {
                 }
                 seen.push(&e.run_id);
                 todo.push(&e.run_id);
-                if self.entry_status(flow, e) == RunStatus::Success {
+                if self.entry_status(flow, e).went_through() {
                     out.push(e.clone());
                 }
             }

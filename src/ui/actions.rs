@@ -95,7 +95,10 @@ pub(crate) fn run_forms(app: &App<'_>, req: &Req, m: &Manifest) -> String {
         return "<section class=\"actions\"><h2>Actions</h2><p>Actions are on: open the address with <code>?token=…</code> printed when the viewer started to use them here.</p></section>".into();
     };
     let mut f = String::from("<section class=\"actions\"><h2>Actions</h2>");
-    if matches!(m.status, RunStatus::Failure | RunStatus::Interrupted) {
+    if matches!(
+        m.status,
+        RunStatus::Failure | RunStatus::Interrupted | RunStatus::Partial
+    ) {
         let _ = write!(
             f,
             "<form method=\"post\" action=\"/actions/resume\">{}{}<button type=\"submit\" id=\"resume\">Resume this run</button> <code>flowrun resume {}</code></form>",

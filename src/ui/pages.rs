@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 /// Runs per page of the run logs.
 pub(crate) const PER_PAGE: usize = 50;
 
-const STATUSES: [&str; 4] = ["running", "success", "failure", "interrupted"];
+const STATUSES: [&str; 5] = ["running", "success", "failure", "interrupted", "partial"];
 
 /// A page for an error: `title` and `message` are text.
 #[must_use]
@@ -196,6 +196,8 @@ fn run_row(r: &RunRef, m: &Result<Manifest, crate::store::StoreError>) -> String
         Ok(m) => {
             let failed = if m.status == RunStatus::Failure {
                 esc(m.failed_step().unwrap_or("-"))
+            } else if m.status == RunStatus::Partial {
+                esc(m.first_failed_step().map_or("-", |s| s.id.as_str()))
             } else {
                 String::new()
             };

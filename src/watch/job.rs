@@ -239,6 +239,40 @@ impl Job {
             )));
             return Outcome::Done;
         }
+        // The run went to its end with some payloads failed (`on_error`): the dropped
+        // file went through but for those, which are re-synced from the run's
+        // `failed/` folders, not by dropping the file again.
+        if m.status == RunStatus::Partial {
+            let failed: Vec<String> = m
+                .steps
+                .iter()
+                .flat_map(|s| s.failed.iter())
+                .map(|f| display_path(&fin.dir.join(&f.payload.file)))
+                .collect();
+            let hints: Vec<String> = crate::hint::ways_on(&self.flow, fin)
+                .into_iter()
+                .map(|h| h.command)
+                .collect();
+            let next = hints
+                .first()
+                .map(|h| format!("; continue it with `{h}`"))
+                .unwrap_or_default();
+            self.log.emit(base(
+                Line::warn(
+                    "run_partial",
+                    format!(
+                        "run {} ended partial{took}: {} payload{} failed ({}){next}",
+                        m.run_id,
+                        failed.len(),
+                        crate::names::plural(failed.len()),
+                        failed.join(", ")
+                    ),
+                )
+                .field("failed_payloads", failed)
+                .field("hints", hints),
+            ));
+            return Outcome::Done;
+        }
         let (step, message, input) = m.error.as_ref().map_or((None, "", None), |e| {
             (
                 e.step.as_deref(),

@@ -3,7 +3,8 @@
 
 use super::super::interp::float_value;
 use super::super::truthy;
-use super::{Fun, Fun1, each};
+use super::eval::each;
+use super::{Fun, Fun1};
 use jaq_core::ops::{Cmp, Math};
 use serde_json::{Number, Value};
 use std::borrow::Cow;
