@@ -4,7 +4,7 @@
 # alternately (flowrun, jq, floor, flowrun, ...) so that all three see the same machine.
 # Prints medians, ratios to jq and to the I/O floor, peak RSS, and counts that do not
 # depend on machine load (page faults, context switches). Run by hand: `bench/run.sh`
-# (or `just bench`).
+# (or `just bench`). `flowrun-whole` is the same run with FLOWRUN_NO_STREAM=1.
 #
 #   N=100000 RUNS=5 bench/run.sh        # the defaults
 #   BIG=3000000 bench/run.sh            # also flowrun alone on 3M orders (~1 GB input)
@@ -83,6 +83,8 @@ def clean(d):
 
 cmds = {
     "flowrun": (f"'{flowrun}' --root '{work}' run w -q", clean(work)),
+    # The same run with the input held whole in memory (no streaming, no budget).
+    "flowrun-whole": (f"FLOWRUN_NO_STREAM=1 '{flowrun}' --root '{work}' run w -q", clean(work)),
     "jq": (f"jq -c --argjson n 1000 -f '{here}/w.jq' '{work}/data/orders.json'", None),
     "io-floor": (f"cp -r '{work}/trail' '{work}/floor' && find '{work}/floor' -type f -exec b3sum {{}} + > /dev/null", clean(work)),
 }
@@ -108,6 +110,7 @@ print()
 print(f"flowrun ÷ jq time: {f['s'] / jq:.3f} (target ≤ 0.25, stretch 0.15)")
 print(f"flowrun ÷ I/O floor time: {f['s'] / floor:.2f} (target ≤ 3)")
 print(f"flowrun ÷ jq peak RSS: {f['rss'] / med['jq']['rss']:.2f} (target ≤ 0.5)")
+print(f"flowrun ÷ flowrun-whole time: {f['s'] / med['flowrun-whole']['s']:.2f}")
 
 if big:
     bigdir = os.path.join(out, f"w-{big}")

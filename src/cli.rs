@@ -19,7 +19,7 @@ pub(crate) struct Global {
     /// Project folder holding flows/ and runs/ [env: `FLOWRUN_ROOT`; default: .]
     #[arg(long, global = true, value_name = "DIR")]
     pub(crate) root: Option<PathBuf>,
-    /// Print JSON (run, replay, resume, retry, runs, show, verify, check, prune, watch)
+    /// Print JSON (run, replay, resume, retry, runs, show, verify, check, prune, watch, find)
     #[arg(long, global = true)]
     pub(crate) json: bool,
     /// Print less: only errors and what a script needs
@@ -250,4 +250,13 @@ pub(crate) enum Command {
     Man,
     /// Print the JSON schema of flow files (for editors: `#:schema ./flowrun.schema.json`)
     Schema,
+    /// Find the runs, steps and payloads that carried a tracked value (`track` on a step)
+    Find {
+        /// NAME=VALUE, e.g. order_id=ORD-00000023
+        #[arg(value_name = "NAME=VALUE")]
+        what: String,
+        /// Only runs of this flow
+        #[arg(long)]
+        flow: Option<String>,
+    },
 }

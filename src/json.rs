@@ -204,6 +204,8 @@ pub(crate) struct ArrayElements<R: io::Read> {
     in_str: bool,
     esc: bool,
     state: ArrayState,
+    /// The last element returned ended the array: what follows is checked next call.
+    ended: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -243,6 +245,7 @@ impl<R: io::Read> ArrayElements<R> {
             in_str: false,
             esc: false,
             state: ArrayState::Before,
+            ended: false,
         }
     }
 
@@ -291,7 +294,25 @@ impl<R: io::Read> ArrayElements<R> {
     ///
     /// # Errors
     /// See [`NotStreamed`].
+    #[cfg(test)]
     pub(crate) fn next_value(&mut self) -> Result<Option<Value>, NotStreamed> {
+        match self.next_raw()? {
+            Some(raw) => parse_element(raw).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The text of the next element (as in the input, surrounding white space
+    /// included), or `None` after the last one; it is checked only as far as finding
+    /// where it ends — [`parse_element`] parses it.
+    ///
+    /// # Errors
+    /// See [`NotStreamed`].
+    pub(crate) fn next_raw(&mut self) -> Result<Option<&[u8]>, NotStreamed> {
+        if self.ended {
+            self.ended = false;
+            return self.end();
+        }
         match self.state {
             ArrayState::Done => return Ok(None),
             ArrayState::Before => {
@@ -356,27 +377,37 @@ impl<R: io::Read> ArrayElements<R> {
                 return Err(NotStreamed::Text);
             }
         };
-        let slice = &self.buf[self.start..self.scan];
-        let value: Value = serde_json::from_slice(slice).map_err(|_| NotStreamed::Text)?;
-        if has_wide_float(&value) {
-            return Err(NotStreamed::Text);
-        }
+        let (from, to) = (self.start, self.scan);
         self.scan += 1;
         self.start = self.scan;
-        if end == b']' {
-            self.end()?;
-        }
-        Ok(Some(value))
+        // The `]` that ends the array: what follows it is checked on the next call
+        // (the text returned here stays in the buffer until then).
+        self.ended = end == b']';
+        Ok(Some(&self.buf[from..to]))
     }
 
     /// After the closing `]`: only white space may follow.
-    fn end(&mut self) -> Result<Option<Value>, NotStreamed> {
+    fn end(&mut self) -> Result<Option<&[u8]>, NotStreamed> {
         self.state = ArrayState::Done;
         match self.next_token()? {
             None => Ok(None),
             Some(_) => Err(NotStreamed::Text),
         }
     }
+}
+
+/// One element's text from [`ArrayElements::next_raw`] parsed as [`decode`] would
+/// parse it inside the array; anything `decode` would refuse or report is
+/// [`NotStreamed::Text`].
+///
+/// # Errors
+/// See above.
+pub(crate) fn parse_element(raw: &[u8]) -> Result<Value, NotStreamed> {
+    let value: Value = serde_json::from_slice(raw).map_err(|_| NotStreamed::Text)?;
+    if has_wide_float(&value) {
+        return Err(NotStreamed::Text);
+    }
+    Ok(value)
 }
 
 fn push_indent(buf: &mut Vec<u8>, indent: usize) {

@@ -42,6 +42,7 @@ pub(crate) mod jq;
 pub(crate) mod json;
 pub(crate) mod matching;
 pub(crate) mod names;
+pub(crate) mod notify;
 pub(crate) mod panic;
 pub(crate) mod replay;
 pub(crate) mod secrets;
@@ -50,6 +51,7 @@ pub(crate) mod store;
 #[doc(hidden)]
 pub mod testing;
 pub(crate) mod time;
+pub(crate) mod track;
 pub(crate) mod ui;
 pub(crate) mod watch;
 

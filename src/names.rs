@@ -33,3 +33,15 @@ pub(crate) fn display_path(path: &Path) -> String {
 pub(crate) fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
+
+/// `text` percent-encoded for one URL path segment or query component: everything but
+/// ASCII letters, digits and `-_.~` as `%XX`.
+#[must_use]
+pub(crate) fn url_part(text: &str) -> String {
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(text, SET).to_string()
+}

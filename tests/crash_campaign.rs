@@ -763,3 +763,237 @@ fn killed_runs_keep_a_whole_trail_and_resume_exactly_once() {
 fn killed_resumes_resume_exactly_once_too() {
     campaign(true);
 }
+
+// ---------------------------------------------------------------------------------
+// Routed payloads (issue 15): a run with a `route` step killed at random moments, then
+// resumed (resumes killed too) until it succeeds. Every routed payload must end in
+// exactly one successful child run of the right flow, linked from the final run, and no
+// child run may be lost or run twice. `FLOWRUN_CRASH_ROUTE_PAYLOADS` (default 8) sets
+// the number of payloads; `FLOWRUN_CRASH_KILLS` and `FLOWRUN_CRASH_SEED` apply too.
+
+/// read → split (size 1) → map → route by parity into `even` / `odd`.
+const ROUTED: &str = r#"[[steps]]
+id = "load"
+kind = "read"
+path = "data/in.json"
+
+[[steps]]
+id = "one"
+kind = "split"
+size = 1
+
+[[steps]]
+id = "item"
+kind = "map"
+jq = '.[0]'
+
+[[steps]]
+id = "to"
+kind = "route"
+routes = [{ when = '.id % 2 == 0', flow = "even" }]
+otherwise = "odd"
+"#;
+
+/// A child flow whose command leaves a side effect (a line in `<name>.log`).
+fn routed_child(name: &str) -> String {
+    format!(
+        r#"[[steps]]
+id = "send"
+kind = "command"
+run = ["sh", "-c", "read -r x; echo \"$FLOWRUN_RUN $x\" >> {name}.log; echo \"$x\""]
+"#
+    )
+}
+
+/// The successful runs of `flow` under `root`, with the `id` of their input payload.
+fn successful_children(root: &Path, flow: &str) -> Vec<(String, u64)> {
+    let mut out = Vec::new();
+    for id in crate::support::run_ids_in(&root.join("runs").join(flow)) {
+        let dir = root.join("runs").join(flow).join(&id);
+        let Ok(text) = std::fs::read(dir.join("manifest.json")) else {
+            continue;
+        };
+        let m: Value = serde_json::from_slice(&text).expect("child manifest parses");
+        if m["status"] != "success" {
+            continue;
+        }
+        let input: Value = serde_json::from_slice(
+            &std::fs::read(dir.join("input/000001.json")).expect("child input"),
+        )
+        .expect("child input parses");
+        out.push((id, input["id"].as_u64().expect("an id")));
+    }
+    out
+}
+
+/// Runs `argv` until a run of it ends without being killed, killing it (and the
+/// resumes after it) at random moments first. Returns the kills made.
+fn routed_chain(launcher: &Project, site: &Site, rng: &mut Rng, reference: Duration) -> usize {
+    let mut kills = 0;
+    let mut argv: Vec<String> = vec!["run".into(), "r".into()];
+    for _ in 0..20 {
+        let may_kill = kills == 0 || (kills < 3 && rng.below(2) == 0);
+        let args: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let at = rng.between(Duration::from_millis(5), reference);
+        if may_kill && run_and_kill(launcher, site, &args, at) {
+            kills += 1;
+        } else if !may_kill {
+            let out = launcher.cmd(&args).cwd(site.root()).run();
+            assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+            // Killed after its last step was recorded but before the run was: every
+            // step is done, nothing is left to resume.
+            if out
+                .stderr
+                .contains("has no failed or unfinished step to resume")
+            {
+                return kills;
+            }
+            assert_eq!(out.code, 0, "flowrun {args:?}:\n{}", out.stderr);
+        }
+        let ids = crate::support::run_ids_in(&site.root().join("runs/r"));
+        let Some(last) = ids.last() else {
+            // Killed before the run folder existed: start again.
+            continue;
+        };
+        let m: Value = serde_json::from_slice(
+            &std::fs::read(site.run_dir_of("r", last).join("manifest.json")).expect("manifest"),
+        )
+        .expect("manifest parses");
+        if m["status"] == "success" {
+            return kills;
+        }
+        argv = vec!["resume".into(), last.clone()];
+    }
+    panic!("the routed run did not finish after 20 runs and resumes");
+}
+
+impl Site {
+    fn run_dir_of(&self, flow: &str, id: &str) -> PathBuf {
+        self.root().join("runs").join(flow).join(id)
+    }
+}
+
+#[test]
+#[allow(clippy::too_many_lines, reason = "one campaign: set up, kill, check")]
+fn killed_route_runs_lose_no_child_run_and_run_none_twice() {
+    let cfg = Config::from_env();
+    let payloads = env_number("FLOWRUN_CRASH_ROUTE_PAYLOADS").unwrap_or(8);
+    eprintln!(
+        "route crash campaign: seed {} (set FLOWRUN_CRASH_SEED to repeat), {} kills, {payloads} payloads",
+        cfg.seed, cfg.kills
+    );
+    let launcher = Project::new();
+    let mut rng = Rng::new(cfg.seed ^ 0x0072_6f75_7465);
+    let make = || {
+        let site = Site::new(&cfg);
+        std::fs::write(site.root().join("flows/r.toml"), ROUTED).expect("flow");
+        std::fs::write(site.root().join("flows/even.toml"), routed_child("even")).expect("flow");
+        std::fs::write(site.root().join("flows/odd.toml"), routed_child("odd")).expect("flow");
+        let items: Vec<Value> = (1..=payloads)
+            .map(|i| serde_json::json!({"id": i}))
+            .collect();
+        std::fs::write(
+            site.root().join("data/in.json"),
+            serde_json::to_vec(&items).expect("data"),
+        )
+        .expect("data");
+        site
+    };
+    // How long an uninterrupted run takes: kills land within it.
+    let site = make();
+    let start = Instant::now();
+    let out = launcher.cmd(&["run", "r"]).cwd(site.root()).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let reference = start.elapsed();
+    let mut kills = 0;
+    let mut redone = 0;
+    let mut chains = 0;
+    while kills < cfg.kills {
+        chains += 1;
+        let site = make();
+        kills += routed_chain(&launcher, &site, &mut rng, reference);
+        let root = site.root();
+        // Exactly one successful child run per payload, in the right flow.
+        let mut by_id: BTreeMap<u64, Vec<(String, String)>> = BTreeMap::new();
+        for flow in ["even", "odd"] {
+            for (run, id) in successful_children(root, flow) {
+                by_id.entry(id).or_default().push((flow.to_owned(), run));
+            }
+        }
+        for id in 1..=payloads {
+            let want = if id % 2 == 0 { "even" } else { "odd" };
+            let got = by_id.get(&id).cloned().unwrap_or_default();
+            assert!(
+                got.len() == 1 && got[0].0 == want,
+                "chain {chains} (seed {}): payload {id} ended in successful child runs {got:?}, want exactly one of `{want}`",
+                cfg.seed
+            );
+        }
+        // The final run links each payload to that child run.
+        let last = crate::support::run_ids_in(&root.join("runs/r"))
+            .pop()
+            .expect("a run");
+        let m: Value = serde_json::from_slice(
+            &std::fs::read(site.run_dir_of("r", &last).join("manifest.json")).expect("manifest"),
+        )
+        .expect("manifest parses");
+        // (When the last kill came after every step was done, that run reads
+        // `interrupted` with all its steps successful.)
+        assert!(
+            m["steps"]
+                .as_array()
+                .expect("steps")
+                .iter()
+                .all(|s| s["status"] == "success" || s["status"] == "skipped"),
+            "chain {chains}: the final run did not finish its steps"
+        );
+        let links = m["steps"][3]["children"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let linked: BTreeSet<String> = links
+            .iter()
+            .filter(|l| l["status"] == "success")
+            .filter_map(|l| l["run_id"].as_str().map(str::to_owned))
+            .collect();
+        let succeeded: BTreeSet<String> =
+            by_id.values().flatten().map(|(_, r)| r.clone()).collect();
+        assert_eq!(
+            linked, succeeded,
+            "chain {chains} (seed {}): links of the final run",
+            cfg.seed
+        );
+        // Side effects: once per payload from its successful child run; more only from
+        // child runs a kill cut off before they recorded their output.
+        for flow in ["even", "odd"] {
+            let log = std::fs::read_to_string(root.join(format!("{flow}.log"))).unwrap_or_default();
+            for line in log.lines() {
+                let run = line.split(' ').next().unwrap_or_default();
+                if !succeeded.contains(run) {
+                    redone += 1;
+                }
+            }
+            let from_successful = log
+                .lines()
+                .filter(|l| succeeded.contains(l.split(' ').next().unwrap_or_default()))
+                .count();
+            let want = (1..=payloads)
+                .filter(|i| (i % 2 == 0) == (flow == "even"))
+                .count();
+            assert_eq!(
+                from_successful, want,
+                "chain {chains} (seed {}): side effects of `{flow}`",
+                cfg.seed
+            );
+        }
+        let verify = launcher.cmd(&["verify"]).cwd(root).run();
+        assert_eq!(
+            verify.code, 0,
+            "chain {chains}: verify\n{}\n{}",
+            verify.stdout, verify.stderr
+        );
+    }
+    eprintln!(
+        "route crash campaign: {kills} kills over {chains} chains; {redone} side effects re-done by child runs a kill cut off"
+    );
+}

@@ -517,7 +517,7 @@ fn on_error_values_are_checked_with_line_and_column() {
 }
 
 #[test]
-fn on_error_flow_records_the_payload_and_reports_the_missing_child_run_plainly() {
+fn on_error_flow_records_the_payload_and_starts_the_child_run() {
     let p = Project::new();
     p.flow(
         "alert",
@@ -528,14 +528,14 @@ fn on_error_flow_records_the_payload_and_reports_the_missing_child_run_plainly()
         "[[steps]]\nid = \"m\"\nkind = \"map\"\non_error = { flow = \"alert\" }\njq = 'error(\"bad\")'\n",
     );
     p.cmd(&["check", "f"]).run().ok();
-    p.cmd(&["run", "f"])
-        .run()
-        .code(1)
-        .stderr_has("on_error = { flow = \"alert\" }")
-        .stderr_has("not supported by this build yet");
+    p.cmd(&["run", "f"]).run().code(1);
     let id = p.last_run("f");
     let m = p.manifest("f", &id);
-    assert_eq!(m["status"], "failure");
+    assert_eq!(m["status"], "partial");
+    let alert = p.last_run("alert");
+    assert_eq!(m["steps"][0]["failed"][0]["child_run"], alert.as_str());
+    assert_eq!(p.manifest("alert", &alert)["status"], "success");
+    assert!(p.exists("alerts/1.json"));
     assert_eq!(
         m["steps"][0]["failed"][0]["file"],
         "steps/01-m/failed/000001.json"

@@ -184,3 +184,96 @@ fn a_bad_input_is_reported_as_without_streaming() {
         );
     }
 }
+
+/// read → split → a command step that only registers a secret (so that payloads are
+/// masked), every payload stored.
+const SECRET_FLOW: &str = r#"
+[settings]
+max_payload_bytes = 0
+
+[[steps]]
+id = "load"
+kind = "read"
+path = "data/orders.json"
+
+[[steps]]
+id = "batch"
+kind = "split"
+size = SIZE
+
+[[steps]]
+id = "pass"
+kind = "command"
+run = ["cat"]
+env = { UNUSED = "${secret:TOKEN}" }
+"#;
+
+#[test]
+fn a_streamed_read_over_many_chunks_writes_the_same_trail_as_the_whole_payload_path() {
+    // About 700 KB: the reader hands the workers several chunks, whose ends fall
+    // inside batches, and the budget keeps some batches and lets others go.
+    let input = orders(2500);
+    let p = Project::new();
+    p.flow(
+        "w",
+        &W_FLOW.replace("MAX", "0").replace("size = 7", "size = 300"),
+    )
+    .file("data/orders.json", &as_text(&input));
+    let (whole, whole_records) = trail(&p, &[("FLOWRUN_NO_STREAM", "1")]);
+    let (streamed, streamed_records) = trail(&p, &[("FLOWRUN_HOLD_MB", "1")]);
+    let (read_back, read_back_records) = trail(&p, &[("FLOWRUN_HOLD_MB", "0")]);
+    let (one_thread, one_thread_records) = trail(&p, &[("FLOWRUN_THREADS", "1")]);
+    assert_eq!(whole.len(), 1 + 5 * 9);
+    assert!(whole == streamed, "streamed trail differs");
+    assert!(whole == read_back, "read-back trail differs");
+    assert!(whole == one_thread, "one-thread trail differs");
+    assert_eq!(whole_records, streamed_records);
+    assert_eq!(whole_records, read_back_records);
+    assert_eq!(whole_records, one_thread_records);
+    assert_eq!(streamed["01-load/000001.json"], serde_pretty(&input));
+}
+
+#[test]
+fn a_batch_larger_than_the_input_streams_to_one_batch() {
+    let input = orders(10);
+    let p = Project::new();
+    p.flow(
+        "w",
+        &W_FLOW
+            .replace("MAX", "0")
+            .replace("size = 7", "size = 1000"),
+    )
+    .file("data/orders.json", &as_text(&input));
+    let (whole, whole_records) = trail(&p, &[("FLOWRUN_NO_STREAM", "1")]);
+    let (streamed, streamed_records) = trail(&p, &[("FLOWRUN_HOLD_MB", "0")]);
+    assert!(whole == streamed, "streamed trail differs");
+    assert_eq!(whole_records, streamed_records);
+    assert_eq!(streamed["02-batch/000001.json"], serde_pretty(&input));
+}
+
+#[test]
+fn a_streamed_read_masks_secrets_as_the_whole_payload_path_does() {
+    let secret = "T0ken-in-the-data";
+    let mut input = orders(400);
+    for (k, o) in input.as_array_mut().unwrap().iter_mut().enumerate() {
+        if k % 150 == 7 {
+            o["note"] = json!(format!("key {secret} here"));
+        }
+    }
+    let p = Project::new();
+    p.flow("w", &SECRET_FLOW.replace("SIZE", "100"))
+        .file("data/orders.json", &as_text(&input));
+    let (whole, whole_records) = trail(&p, &[("FLOWRUN_NO_STREAM", "1"), ("TOKEN", secret)]);
+    let (streamed, streamed_records) = trail(&p, &[("FLOWRUN_HOLD_MB", "0"), ("TOKEN", secret)]);
+    assert!(whole == streamed, "streamed trail differs");
+    assert_eq!(whole_records, streamed_records);
+    let records = streamed_records[1].to_string();
+    // Orders 7, 157 and 307 hold it: batches 1, 2 and 4 of 4.
+    assert_eq!(records.matches("\"masked\":true").count(), 3, "{records}");
+    for (name, bytes) in &streamed {
+        assert!(
+            !String::from_utf8_lossy(bytes).contains(secret),
+            "{name} holds the secret"
+        );
+    }
+}

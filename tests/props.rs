@@ -169,6 +169,7 @@ fn step_record() -> impl Strategy<Value = StepRecord> {
                 inputs_done,
                 reused,
                 requests,
+                children: Vec::new(),
                 failed: Vec::new(),
             },
         )
@@ -251,6 +252,8 @@ fn manifest() -> impl Strategy<Value = Manifest> {
                 steps,
                 error,
                 edited: Vec::new(),
+                notifications: Vec::new(),
+                parent: None,
             },
         )
 }

@@ -70,7 +70,13 @@ pub(crate) fn check(ctx: &Ctx, flows: &[String]) -> Result<Exit, Error> {
     let mut bad = 0;
     let mut report = Vec::new();
     for name in &names {
-        match ctx.load_flow(name) {
+        let loaded = ctx
+            .load_flow(name)
+            .and_then(|f| match flow::calls::check(&ctx.root, &f) {
+                Ok(()) => Ok(f),
+                Err(e) => Err(Error::Flow(e)),
+            });
+        match loaded {
             Ok(f) => {
                 if !ctx.json && !ctx.quiet {
                     out(format!(

@@ -64,12 +64,17 @@ pub(crate) fn dry_run(ctx: &Ctx, flow: &Flow, inputs: &[(String, Value)]) -> Res
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            json!({
+            let mut step = json!({
                 "index": i + 1,
                 "id": s.id,
                 "kind": s.kind(),
                 "skip": s.skip,
-            })
+            });
+            let calls = child_flows(s);
+            if let (false, Some(obj)) = (calls.is_empty(), step.as_object_mut()) {
+                obj.insert("child_flows".into(), json!(calls));
+            }
+            step
         })
         .collect();
     if ctx.json {
@@ -86,6 +91,17 @@ pub(crate) fn dry_run(ctx: &Ctx, flow: &Flow, inputs: &[(String, Value)]) -> Res
         print_plan(flow, inputs, &vars);
     }
     Ok(Exit::Success)
+}
+
+/// The flows a step starts child runs of (`flow`, `route`), each named once.
+fn child_flows(s: &crate::flow::StepDef) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for (name, _) in s.spec.calls() {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
 }
 
 /// The plan for people: inputs, each step, each variable.
@@ -113,8 +129,17 @@ fn print_plan(flow: &Flow, inputs: &[(String, Value)], vars: &[Value]) {
         } else {
             "would run".to_owned()
         };
+        let calls = child_flows(s);
+        let children = if calls.is_empty() || s.skip {
+            String::new()
+        } else {
+            format!(
+                ", starting a child run of {} per payload",
+                calls.join(" or ")
+            )
+        };
         out(format!(
-            "  {:>2}. {:<width$}  {:<8} {what}",
+            "  {:>2}. {:<width$}  {:<8} {what}{children}",
             i + 1,
             s.id,
             s.kind()

@@ -2,6 +2,7 @@
 
 mod check;
 mod dryrun;
+mod find;
 mod inspect;
 mod progress;
 mod prune;
@@ -343,6 +344,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<Exit, Error> {
                 dry_run,
             },
         ),
+        Command::Find { what, flow } => find::find(&ctx, &what, flow.as_deref()),
     }
 }
 

@@ -67,6 +67,17 @@ pub(crate) fn prune(ctx: &Ctx, o: &Options<'_>) -> Result<Exit, Error> {
             }
             Err(e) => return Err(e.into()),
         };
+        if !o.dry_run && !pruned.deleted.is_empty() {
+            // The index of tracked values forgets the deleted runs now (a `find` would
+            // notice them gone anyway); a run started meanwhile leaves it to that `find`.
+            if let Ok(_lock) = ctx.store.lock(flow)
+                && let Err(e) = crate::track::sync(&ctx.store, flow, None)
+            {
+                note(format!(
+                    "warning: the index of tracked values was not updated: {e}"
+                ));
+            }
+        }
         for w in &pruned.warnings {
             note(format!("warning: {w}"));
         }

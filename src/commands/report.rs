@@ -137,6 +137,7 @@ pub(crate) fn finished(ctx: &Ctx, flow: &Flow, fin: &Finished) -> Exit {
     } else {
         Exit::Failed
     };
+    notifications(ctx, m);
     if ctx.json {
         let err = m.error.as_ref();
         let abs = |p: &std::path::Path| {
@@ -281,6 +282,22 @@ fn failed_payloads(fin: &Finished, hints: Option<&[crate::hint::Hint]>) {
         for h in hints {
             out(&h.why);
             out(format!("  {}", h.command));
+        }
+    }
+}
+
+/// A failed notification is a warning (stderr, even with `--json`), never the exit code.
+fn notifications(ctx: &Ctx, m: &Manifest) {
+    for n in &m.notifications {
+        match &n.error {
+            Some(e) => note(format!(
+                "warning: notification to {} failed after {} attempt{}: {e}",
+                n.target,
+                n.attempts,
+                plural(n.attempts as usize)
+            )),
+            None if ctx.talk() => note(format!("notified {}", n.target)),
+            None => {}
         }
     }
 }

@@ -112,7 +112,7 @@ pub(crate) fn select(
 /// One run as `runs --json` lists it.
 #[must_use]
 pub(crate) fn run_row(m: &Manifest) -> serde_json::Value {
-    json!({
+    let mut row = json!({
         "run_id": m.run_id,
         "flow": m.flow,
         "status": m.status,
@@ -121,5 +121,9 @@ pub(crate) fn run_row(m: &Manifest) -> serde_json::Value {
         "finished_at": m.finished_at,
         "failed_step": m.failed_step().or_else(|| m.first_failed_step().map(|s| s.id.as_str())),
         "failed_payloads": m.failed_count(),
-    })
+    });
+    if let (Some(p), Some(obj)) = (&m.parent, row.as_object_mut()) {
+        obj.insert("parent".into(), json!(p));
+    }
+    row
 }

@@ -87,6 +87,10 @@ pub(crate) fn schema() -> Value {
             json!({"type": "boolean", "description": "skip this step (a re-sync in progress)"}),
         );
         props.insert("description".into(), json!({"type": "string"}));
+        props.insert(
+            "track".into(),
+            json!({"type": "object", "additionalProperties": {"type": "string"}, "description": "NAME = jq: values recorded for `flowrun find NAME=VALUE`"}),
+        );
         props.insert("on_error".into(), on_error_schema());
         let mut required = vec!["id", "kind"];
         for o in kind.options {
@@ -143,11 +147,30 @@ pub(crate) fn schema() -> Value {
                     "timeout": ty(Ty::Duration, "whole-run limit"),
                 },
             },
+            "notify": notify_schema(),
             "steps": {
                 "type": "array",
                 "minItems": 1,
                 "items": step,
             },
+        },
+    })
+}
+
+/// `[notify]`.
+fn notify_schema() -> Value {
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "description": "tell a webhook and/or a command how a run ended",
+        "properties": {
+            "on": {"type": "array", "items": {"enum": ["failure", "partial", "interrupted", "success"]}, "description": "statuses that notify (default failure, partial)"},
+            "url": ty(Ty::Str, "webhook: POST of the run's end as JSON"),
+            "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+            "run": {"type": "array", "items": {"type": "string"}, "minItems": 1, "description": "a command: the same JSON on stdin"},
+            "timeout": ty(Ty::Duration, "per attempt (default 30s)"),
+            "retries": ty(Ty::Uint(0), "extra attempts (default 3)"),
+            "format": {"enum": ["json", "slack"], "description": "the body (default json)"},
         },
     })
 }

@@ -48,6 +48,15 @@ pub(crate) fn show(
     if let Some(src) = &m.retry_of {
         out(format!("retries  {src}"));
     }
+    if let Some(p) = &m.parent {
+        out(format!(
+            "parent   {} of flow {}, step {}, payload {}",
+            p.run_id,
+            p.flow,
+            p.step,
+            p.payload.as_deref().unwrap_or("null (the start payload)")
+        ));
+    }
     out(format!(
         "started  {}\nfinished {}{took}",
         m.started_at,
@@ -90,6 +99,7 @@ pub(crate) fn show(
             }
         ));
     }
+    child_lines(&m);
     show_failed(&r.dir, &m);
     if let Some(e) = &m.error {
         out(String::new());
@@ -103,6 +113,30 @@ pub(crate) fn show(
         }
     }
     Ok(Exit::Success)
+}
+
+/// The child runs of `flow` and `route` steps, per step and input payload.
+fn child_lines(m: &Manifest) {
+    for s in m.steps.iter().filter(|s| !s.children.is_empty()) {
+        out(String::new());
+        out(format!("child runs of step {}:", s.id));
+        for c in &s.children {
+            let from = c.source.as_deref().unwrap_or("null");
+            let route = match &c.route {
+                Some(serde_json::Value::Number(n)) => format!(" route {n}"),
+                Some(serde_json::Value::String(r)) => format!(" {r}"),
+                _ => String::new(),
+            };
+            let reused = if c.reused { " (taken over)" } else { "" };
+            match (&c.run_id, &c.flow) {
+                (Some(id), Some(flow)) => out(format!(
+                    "  {from} →{route} {flow} run {id} {}{reused}",
+                    c.status
+                )),
+                _ => out(format!("  {from} → {}", c.status)),
+            }
+        }
+    }
 }
 
 /// The payloads steps failed on and went on past (`on_error`), if any.

@@ -65,23 +65,48 @@ pub(crate) struct ErrorChild<'a> {
     pub(crate) failed_file: &'a str,
     /// The child run's one input payload:
     /// `{"error", "flow", "run_id", "step", "payload", "file"}`.
-    #[allow(dead_code, reason = "read once the sub-flow work starts the child run")]
     pub(crate) input: Value,
 }
 
-/// Starts the child run of `child.flow` for one failed payload and returns its run id,
-/// which is recorded as the failed payload's `child_run`. The child is an ordinary run
-/// of `child.flow` with `child.input` as its one input (trigger `flow`, `parent` = this
-/// run, `child.step` and `child.failed_file`).
+/// Starts the child run of `child.flow` for one failed payload and returns its run id:
+/// an ordinary run of that flow with `child.input` as its input (trigger `flow`,
+/// `parent` = this run, step and `child.failed_file`), through the same mechanism as
+/// `flow` steps (`super::child_run`).
 ///
 /// # Errors
 /// The child run could not be started or failed, as a message for the step's error.
-pub(crate) fn on_error_child(_cx: &Cx<'_>, child: &ErrorChild<'_>) -> Result<String, String> {
-    // wired by the sub-flow work: the child-run mechanism of `flow` steps goes here.
-    Err(format!(
-        "step `{}`: `on_error = {{ flow = \"{}\" }}`: starting a run of flow `{}` for a failed payload is not supported by this build yet (the payload is recorded in {}); use `on_error = \"continue\"` for now",
-        child.step, child.flow, child.flow, child.failed_file
-    ))
+pub(crate) fn on_error_child(cx: &Cx<'_>, child: &ErrorChild<'_>) -> Result<String, String> {
+    let file = child.failed_file.to_owned();
+    let done = super::child_run::start(super::child_run::ChildRequest {
+        root: cx.root,
+        flow: child.flow,
+        input: child.input.clone(),
+        parent: crate::store::manifest::ParentLink {
+            run_id: cx.run_id.to_owned(),
+            flow: cx.flow.name.clone(),
+            step: child.step.to_owned(),
+            payload: Some(file.clone()),
+        },
+        link: crate::store::manifest::ChildLink {
+            source: Some(file),
+            input_blake3: crate::json::payload_hash(&child.input),
+            route: None,
+            flow: None,
+            run_id: None,
+            status: "running".to_owned(),
+            reused: false,
+        },
+        links: None,
+        prior: &[],
+        outputs: false,
+    })
+    .map_err(|e| {
+        format!(
+            "step `{}`: `on_error = {{ flow = \"{}\" }}`: {e}",
+            child.step, child.flow
+        )
+    })?;
+    Ok(done.run_id)
 }
 
 impl Cx<'_> {

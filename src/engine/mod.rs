@@ -1,6 +1,7 @@
 //! The engine: runs a flow's steps in order over their payloads and records every
 //! payload in the run store. This is where steps and the store meet.
 
+pub(crate) mod child_run;
 mod failed;
 mod parallel;
 mod reuse;
@@ -48,6 +49,12 @@ pub(crate) struct RunSpec<'a> {
     pub(crate) env: &'a dyn Fn(&str) -> Option<String>,
     /// For a resume or retry with `--edited`: edited recorded files it uses.
     pub(crate) edited: Vec<EditedFile>,
+    /// Whether `[notify]` is told how the run ended (not in `flowrun test`).
+    pub(crate) notify: bool,
+    /// For a child run: the parent run, step and payload it came from.
+    pub(crate) parent: Option<crate::store::manifest::ParentLink>,
+    /// Whether [`Finished::outputs`] should hold the run's final payloads.
+    pub(crate) keep_outputs: bool,
 }
 
 impl<'a> RunSpec<'a> {
@@ -72,6 +79,9 @@ impl<'a> RunSpec<'a> {
             reuse: None,
             env,
             edited: Vec::new(),
+            notify: true,
+            parent: None,
+            keep_outputs: false,
         }
     }
 }
@@ -103,6 +113,8 @@ pub(crate) struct Finished {
     pub(crate) dir: PathBuf,
     /// The final manifest.
     pub(crate) manifest: Manifest,
+    /// The final payloads of a successful run, when [`RunSpec::keep_outputs`] asked.
+    pub(crate) outputs: Vec<Value>,
 }
 
 /// Why a run could not start or could not be recorded.
@@ -126,11 +138,28 @@ pub(crate) enum EngineError {
 /// # Errors
 /// The run could not be prepared or recorded. A step failing is not an error: it is a
 /// finished run with status `failure`.
+pub(crate) fn run(
+    store: &Store,
+    lock: &mut FlowLock,
+    spec: RunSpec<'_>,
+    events: &mut dyn FnMut(Event<'_>),
+) -> Result<Finished, EngineError> {
+    let (flow, root, env, notify) = (spec.flow, spec.root, spec.env, spec.notify);
+    let mut fin = run_steps(store, lock, spec, events)?;
+    // The run's tracked values join the flow's index while the lock is still held; an
+    // index that cannot be written is brought up to date by the next `find`.
+    let _ = crate::track::sync(store, &flow.name, Some(&fin.manifest.run_id));
+    if notify {
+        crate::notify::send(root, flow, env, &mut fin);
+    }
+    Ok(fin)
+}
+
 #[allow(
     clippy::too_many_lines,
     reason = "the run's sequence in one place: settle, build, run or stream each step, finish"
 )]
-pub(crate) fn run(
+fn run_steps(
     store: &Store,
     lock: &mut FlowLock,
     spec: RunSpec<'_>,
@@ -246,6 +275,25 @@ pub(crate) fn run(
             store.add_dedupe_keys(&flow.name, &def.id, state.take_new_keys())?;
         }
     }
+    if spec.keep_outputs {
+        let mut outputs = Vec::with_capacity(payloads.len());
+        for p in payloads {
+            match p.into_value(&run_dir) {
+                Ok(v) => outputs.push(v),
+                Err(f) => {
+                    run.manifest.error = Some(RunError {
+                        step: None,
+                        message: f.message,
+                        failed_input: f.input,
+                    });
+                    return finish(run, RunStatus::Failure);
+                }
+            }
+        }
+        let mut done = finish(run, RunStatus::Success)?;
+        done.outputs = outputs;
+        return Ok(done);
+    }
     // The last step's outputs can be large; freeing them is no reason to keep the
     // caller (and the command line) waiting.
     std::thread::spawn(move || drop(payloads));
@@ -319,11 +367,14 @@ fn new_manifest(
                 inputs_done: 0,
                 reused: 0,
                 requests: Vec::new(),
+                children: Vec::new(),
                 failed: Vec::new(),
             })
             .collect(),
         error: None,
         edited: spec.edited.clone(),
+        notifications: Vec::new(),
+        parent: spec.parent.clone(),
     }
 }
 
@@ -359,6 +410,7 @@ fn finish(mut run: RunDir, status: RunStatus) -> Result<Finished, EngineError> {
     Ok(Finished {
         dir: run.path,
         manifest: run.manifest,
+        outputs: Vec::new(),
     })
 }
 

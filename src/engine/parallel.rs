@@ -165,3 +165,52 @@ fn handle(
     .map(Ok)
     .map_err(|e| Failure::store(&e, None))
 }
+
+/// Work for the process's worker threads; it owns everything it touches.
+type Job = Box<dyn FnOnce() + Send + 'static>;
+
+/// The process's worker threads for [`spawn`]: [`threads`] of them, started once, on
+/// first use (`None` when none could be started).
+fn workers() -> Option<&'static Mutex<mpsc::Sender<Job>>> {
+    static WORKERS: std::sync::OnceLock<Option<Mutex<mpsc::Sender<Job>>>> =
+        std::sync::OnceLock::new();
+    WORKERS
+        .get_or_init(|| {
+            let (work, jobs) = mpsc::channel::<Job>();
+            let jobs = std::sync::Arc::new(Mutex::new(jobs));
+            let started = (0..threads())
+                .filter(|_| {
+                    let jobs = std::sync::Arc::clone(&jobs);
+                    std::thread::Builder::new()
+                        .name("work".into())
+                        .stack_size(crate::cores::STEP_STACK)
+                        .spawn(move || {
+                            loop {
+                                let job = jobs.lock().ok().and_then(|rx| rx.recv().ok());
+                                let Some(job) = job else { break };
+                                job();
+                            }
+                        })
+                        .is_ok()
+                })
+                .count();
+            (started > 0).then(|| Mutex::new(work))
+        })
+        .as_ref()
+}
+
+/// Runs `job` on the process's worker threads (here and now when there are none), so
+/// that work handed out piece by piece creates no thread per piece.
+pub(crate) fn spawn(job: impl FnOnce() + Send + 'static) {
+    let job: Job = Box::new(job);
+    let Some(workers) = workers() else {
+        return job();
+    };
+    let unsent = match workers.lock() {
+        Ok(w) => w.send(job).err().map(|e| e.0),
+        Err(_) => Some(job),
+    };
+    if let Some(job) = unsent {
+        job();
+    }
+}

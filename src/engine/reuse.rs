@@ -5,6 +5,7 @@
 //! no step repeats work it finished — and a step given changed input does the work.
 
 use crate::store::PayloadRecord;
+use crate::store::manifest::ChildLink;
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 
@@ -23,6 +24,8 @@ pub(crate) struct Recorded {
 #[derive(Debug, Default)]
 pub(crate) struct Reuse {
     steps: HashMap<usize, HashMap<String, VecDeque<Vec<Recorded>>>>,
+    /// Child runs recorded per step and input content (`flow`, `route`).
+    links: HashMap<usize, HashMap<String, VecDeque<Vec<ChildLink>>>>,
 }
 
 impl Reuse {
@@ -46,5 +49,24 @@ impl Reuse {
     #[must_use]
     pub(crate) fn covers(&self, step: usize) -> bool {
         self.steps.contains_key(&step)
+    }
+
+    /// Records the child runs step `step` started for its next input with this content.
+    pub(crate) fn add_links(&mut self, step: usize, input_hash: &str, links: Vec<ChildLink>) {
+        self.links
+            .entry(step)
+            .or_default()
+            .entry(input_hash.to_owned())
+            .or_default()
+            .push_back(links);
+    }
+
+    /// Takes the child runs recorded for the next input of `step` with this content.
+    pub(crate) fn take_links(&mut self, step: usize, input_hash: &str) -> Vec<ChildLink> {
+        self.links
+            .get_mut(&step)
+            .and_then(|m| m.get_mut(input_hash))
+            .and_then(VecDeque::pop_front)
+            .unwrap_or_default()
     }
 }

@@ -7,6 +7,7 @@ use super::{Recorded, Reuse};
 use crate::flow::Flow;
 use crate::secrets::Secrets;
 use crate::steps::{Step, StepCx, StepError};
+use crate::store::manifest::ChildLink;
 use crate::store::payload::{self, Encoding, Pending};
 use crate::store::{PayloadRecord, RunDir, StepStatus, StoreError, atomic};
 use serde_json::Value;
@@ -85,9 +86,9 @@ pub(super) struct Cx<'a> {
     pub(crate) deadline: Option<Instant>,
     pub(crate) max: u64,
     pub(crate) secrets: &'a Secrets,
-    /// Set after a `read` was streamed: its file and the batch size of the `split`
-    /// after it (see `stream.rs`).
-    pub(crate) streamed: Option<(PathBuf, usize)>,
+    /// Set after a `read` was streamed: the batches of the `split` after it, printed
+    /// from the same bytes (see `stream.rs`).
+    pub(crate) streamed: Option<super::stream::Batches>,
     /// Bytes of each step's outputs kept in memory: [`hold_budget`] once this run
     /// streamed a large input, else no limit (reading outputs back costs time that only
     /// pays off when the input would not fit in memory otherwise).
@@ -105,6 +106,20 @@ impl Cx<'_> {
         hash: &'s str,
         file: Option<&'s Path>,
     ) -> StepCx<'s> {
+        self.step_cx_linked(id, n, hash, file, None, None, &[])
+    }
+
+    #[allow(clippy::too_many_arguments, reason = "the fields of a StepCx")]
+    fn step_cx_linked<'s>(
+        &'s self,
+        id: &'s str,
+        n: usize,
+        hash: &'s str,
+        file: Option<&'s Path>,
+        source: Option<&'s str>,
+        links: Option<&'s dyn crate::steps::LinkSink>,
+        prior: &'s [ChildLink],
+    ) -> StepCx<'s> {
         StepCx {
             root: self.root,
             flow: &self.flow.name,
@@ -114,6 +129,9 @@ impl Cx<'_> {
             input_hash: hash,
             input_file: file,
             deadline: self.deadline,
+            source,
+            links,
+            prior,
         }
     }
 
@@ -210,7 +228,7 @@ impl Cx<'_> {
         i: usize,
         step: &mut dyn Step,
         inputs: Vec<Flowing>,
-        reuse: Option<&mut Reuse>,
+        mut reuse: Option<&mut Reuse>,
     ) -> Result<Vec<Flowing>, Failure> {
         let id = self.flow.steps[i].id.clone();
         let rel = run.step_rel(i + 1, &id);
@@ -224,6 +242,11 @@ impl Cx<'_> {
         run.save().map_err(|e| Failure::store(&e, None))?;
 
         let mut out: Vec<Flowing> = Vec::new();
+        // The child runs an earlier run started for each input, if any (`flow`, `route`).
+        let links: Vec<Vec<ChildLink>> = match reuse.as_deref_mut() {
+            Some(r) => inputs.iter().map(|f| r.take_links(i, &f.hash())).collect(),
+            None => Vec::new(),
+        };
         let mut commit = Committer::new(run, i, &dir, &rel, &mut out, self.hold);
         // Pair each input with the outputs an earlier run recorded for it, if any.
         let todo: Vec<(usize, Flowing, Option<Vec<Recorded>>)> = match reuse {
@@ -241,7 +264,7 @@ impl Cx<'_> {
                 .map(|(j, f)| (j, f, None))
                 .collect(),
         };
-        let fed = self.feed(step, &id, todo, &mut commit);
+        let fed = self.feed(step, &id, todo, links, &mut commit);
         // What was finished before a failure is recorded too.
         let flushed = commit.flush();
         fed?;
@@ -259,6 +282,7 @@ impl Cx<'_> {
         step: &mut dyn Step,
         id: &str,
         todo: Vec<(usize, Flowing, Option<Vec<Recorded>>)>,
+        mut links: Vec<Vec<ChildLink>>,
         commit: &mut Committer<'_>,
     ) -> Result<(), Failure> {
         let threads = parallel::threads();
@@ -274,14 +298,21 @@ impl Cx<'_> {
             }
             commit.before_input()?;
             let source = input.file.clone();
+            let prior = links.get_mut(j).map(std::mem::take).unwrap_or_default();
             let encoded = match old {
                 Some(old) => {
-                    commit.run.manifest.steps[commit.i].reused += 1;
+                    let rec = &mut commit.run.manifest.steps[commit.i];
+                    rec.reused += 1;
+                    // The child runs behind the reused outputs stay linked.
+                    rec.children.extend(prior.into_iter().map(|mut l| {
+                        l.reused = true;
+                        l
+                    }));
                     self.reencode(dir, &old, source.as_ref())?
                 }
                 None => {
                     let kept = super::failed::Kept::of(&input, &self.flow.steps[commit.i]);
-                    match self.process(step, id, j, input, commit, threads)? {
+                    match self.process(step, id, j, input, &prior, commit, threads)? {
                         Ok(encoded) => encoded,
                         Err(message) => {
                             self.payload_failed(commit, kept, message)?;
@@ -307,6 +338,10 @@ impl Cx<'_> {
     }
 
     /// Hands input `j` to a step that is not run in parallel, recording what it notes.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the input and what it is handled with"
+    )]
     /// `Ok(Err(message))`: the step errored on this payload (see `on_error`).
     fn process(
         &self,
@@ -314,18 +349,31 @@ impl Cx<'_> {
         id: &str,
         j: usize,
         input: Flowing,
+        prior: &[ChildLink],
         commit: &mut Committer<'_>,
         threads: usize,
     ) -> Result<Result<Encoded, String>, Failure> {
         let source = input.file.clone();
         let hash = input.hash();
         let exact = self.exact_file(&input);
-        let cx = self.step_cx(id, j + 1, &hash, exact.as_deref());
         let passed = step
             .passes_through()
             .then(|| input.file.clone().zip(input.enc.clone()))
             .flatten();
-        let outputs = step.process(input.into_value(self.run_dir)?, &cx);
+        let value = input.into_value(self.run_dir)?;
+        let sink = Links {
+            commit: std::cell::RefCell::new(&mut *commit),
+        };
+        let cx = self.step_cx_linked(
+            id,
+            j + 1,
+            &hash,
+            exact.as_deref(),
+            source.as_deref(),
+            Some(&sink),
+            prior,
+        );
+        let outputs = step.process(value, &cx);
         for mut note in step.take_notes() {
             if let Some(obj) = note.as_object_mut() {
                 obj.insert("input".into(), source.clone().into());
@@ -345,6 +393,34 @@ impl Cx<'_> {
         )
         .map(Ok)
         .map_err(|e| Failure::store(&e, source))
+    }
+}
+
+/// Records the child runs of the step being run in its manifest entry, flushing what is
+/// staged first so that the saved manifest lists only files that are there.
+struct Links<'c, 'r> {
+    commit: std::cell::RefCell<&'c mut Committer<'r>>,
+}
+
+impl std::fmt::Debug for Links<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Links")
+    }
+}
+
+impl crate::steps::LinkSink for Links<'_, '_> {
+    fn record(&self, link: ChildLink) -> Result<(), StepError> {
+        let mut commit = self.commit.borrow_mut();
+        let i = commit.i;
+        let children = &mut commit.run.manifest.steps[i].children;
+        match children
+            .iter_mut()
+            .find(|c| c.run_id.is_some() && c.run_id == link.run_id)
+        {
+            Some(c) => *c = link,
+            None => children.push(link),
+        }
+        commit.flush().map_err(|f| StepError::new(f.message))
     }
 }
 

@@ -1,17 +1,24 @@
 //! A `read` of one JSON array followed by a `split`, run in the memory of a few batches:
-//! the `read` step's payload file is printed element by element as the input file is
-//! read, and the `split` reads the input file again, printing each batch as soon as it
-//! is complete. Neither holds the whole array; the files are byte for byte those the
-//! whole-payload path writes (the same printer, the same hashes).
+//! one pass over the input file prints the `read` step's payload file and, from the
+//! same bytes, the `split`'s batch files. The elements are parsed and printed a chunk
+//! at a time on the process's worker threads; this thread only finds where elements
+//! end and writes the files in order. Nothing holds the whole array; the files are
+//! byte for byte those the whole-payload path writes (the same printer, the same
+//! hashes).
 
+use super::parallel;
 use super::step::{Committer, Cx, Failure, Flowing};
 use super::{Reuse, StepStatus, atomic};
 use crate::json::{ArrayElements, NotStreamed};
+use crate::secrets::Secrets;
 use crate::steps::Step;
-use crate::store::{RunDir, StoreError, payload};
+use crate::store::payload::{self, Pending};
+use crate::store::{RunDir, StoreError};
 use serde_json::Value;
-use std::io;
+use std::collections::BTreeMap;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, mpsc};
 
 /// A `read` → `split` pair that can be streamed.
 pub(super) struct Plan {
@@ -21,14 +28,16 @@ pub(super) struct Plan {
     pub size: usize,
 }
 
+/// A `read` → `split` pair is streamed when the file is at least this large (MiB);
+/// `FLOWRUN_STREAM_FROM_MB` changes it. By default every such pair streams: its cost
+/// is reading back the outputs past the memory budget, which only happens when the
+/// input would take much memory otherwise.
+const STREAM_FROM_MB: u64 = 0;
+
 /// Whether steps `i` and `i + 1` can be streamed: a `read` of exactly one JSON file,
 /// handed one payload, followed by a `split` of the whole payload, both run (not
 /// skipped) and neither reusing outputs of an earlier run. `FLOWRUN_NO_STREAM` set
 /// turns streaming off (to compare both paths).
-/// A `read` → `split` pair is streamed when the file is at least this large (MiB);
-/// `FLOWRUN_STREAM_FROM_MB` changes it (0: always).
-const STREAM_FROM_MB: u64 = 64;
-
 pub(super) fn plan(
     built: &[Box<dyn Step>],
     skipped: &[bool],
@@ -48,9 +57,6 @@ pub(super) fn plan(
     }
     let size = built.get(i + 1)?.batch_size()?;
     let path = built[i].json_file(root)?;
-    // Below this size the whole-payload path is faster (it parses and prints on all
-    // cores; streaming reads the file twice on one) and its memory is still small:
-    // measured on W 100k (34 MB), streamed 4.3 s vs 1.9 s whole.
     let from_mb = std::env::var("FLOWRUN_STREAM_FROM_MB")
         .ok()
         .and_then(|v| v.parse::<u64>().ok())
@@ -62,14 +68,163 @@ pub(super) fn plan(
     Some(Plan { path, size })
 }
 
-/// Separator before element `k` of a printed array.
-fn separator(k: usize) -> &'static [u8] {
-    if k == 0 { b"\n  " } else { b",\n  " }
+/// The `split`'s batches, printed while the `read` before it ran: temporary files in
+/// the `read` step's folder (named into the `split`'s folder when the `split` records
+/// them), each with its elements when they are to stay in memory.
+pub(crate) struct Batches {
+    batches: Vec<Batch>,
+}
+
+struct Batch {
+    pending: Pending,
+    /// The batch's elements, when they stay in memory for the next step (see
+    /// [`Pass::finish_batch`]); `None`: the next step reads the batch's file back.
+    values: Option<Vec<Value>>,
+}
+
+/// Raw text of array elements handed to a worker at once (about this many bytes).
+const CHUNK_BYTES: usize = 128 << 10;
+
+/// Elements as a worker printed them.
+struct Printed {
+    /// Each element printed one level deep, after `,\n  ` (the separator inside an
+    /// array; the first element of an array drops the comma).
+    out: Vec<u8>,
+    /// Where each element's bytes end in `out`.
+    ends: Vec<usize>,
+    /// Whether a secret was masked out of each element.
+    masked: Vec<bool>,
+    values: Vec<Value>,
+    /// The raw text it was given, for reuse.
+    raw: Vec<u8>,
+}
+
+/// A chunk of raw elements (`raw`, each ending at an offset in `ends`) parsed and
+/// printed on a worker thread, as `decode` and the payload printer would.
+fn print_chunk(
+    raw: Vec<u8>,
+    ends: &[usize],
+    mut out: Vec<u8>,
+    secrets: Option<&Secrets>,
+) -> Result<Printed, NotStreamed> {
+    out.clear();
+    let mut printed = Printed {
+        out,
+        ends: Vec::with_capacity(ends.len()),
+        masked: Vec::with_capacity(ends.len()),
+        values: Vec::with_capacity(ends.len()),
+        raw: Vec::new(),
+    };
+    let mut from = 0;
+    for &to in ends {
+        let value = crate::json::parse_element(&raw[from..to])?;
+        from = to;
+        printed.out.extend_from_slice(b",\n  ");
+        let masked = secrets.and_then(|s| s.mask_value(&value));
+        crate::json::push_pretty_at(&mut printed.out, masked.as_ref().unwrap_or(&value), 1);
+        printed.ends.push(printed.out.len());
+        printed.masked.push(masked.is_some());
+        printed.values.push(value);
+    }
+    printed.raw = raw;
+    Ok(printed)
+}
+
+/// Why a streamed `read` stopped before the end of its array.
+enum Stopped {
+    /// The text is not an array this path takes on: the step runs whole instead.
+    Refused,
+    /// The run must end (a stop, the timeout).
+    Failed(Failure),
+    /// A batch file could not be written.
+    Store(StoreError),
+}
+
+/// One pass over the input array: the `read` step's file is written as the printed
+/// elements come back from the workers (in order), and the `split`'s batch files
+/// are cut from the same bytes.
+struct Pass<'a> {
+    dir: &'a Path,
+    max: u64,
+    size: usize,
+    hold: u64,
+    /// Elements printed into the `read` step's file so far.
+    k: usize,
+    /// The batch being filled: its bytes, elements and whether any was masked.
+    bytes: Vec<u8>,
+    values: Vec<Value>,
+    masked: bool,
+    /// Bytes of the batches kept in memory so far.
+    held: u64,
+    done: Vec<Batch>,
+}
+
+impl Pass<'_> {
+    /// Writes one chunk of printed elements to the `read` step's file `w` and into
+    /// the batches; whether any was masked.
+    fn feed(&mut self, w: &mut dyn Write, p: &mut Printed) -> Result<bool, Stopped> {
+        let io = |e: io::Error| Stopped::Store(StoreError::io(self.dir, e));
+        let whole = if self.k == 0 { &p.out[1..] } else { &p.out[..] };
+        w.write_all(whole).map_err(io)?;
+        let mut from = 0;
+        for (j, value) in p.values.drain(..).enumerate() {
+            let to = p.ends[j];
+            let first = self.values.is_empty();
+            if first {
+                self.bytes.push(b'[');
+            }
+            // The first element of a batch drops the comma.
+            self.bytes
+                .extend_from_slice(&p.out[from + usize::from(first)..to]);
+            from = to;
+            self.masked |= p.masked[j];
+            self.values.push(value);
+            self.k += 1;
+            if self.values.len() == self.size {
+                self.finish_batch()?;
+            }
+        }
+        Ok(p.masked.iter().any(|m| *m))
+    }
+
+    /// Writes the batch being filled to its temporary file. Its elements stay in
+    /// memory as the step loop keeps outputs (`Committer`): while the batches kept
+    /// fit the budget, and always when the file does not hold the batch exactly
+    /// (trimmed or masked: it cannot be read back).
+    fn finish_batch(&mut self) -> Result<(), Stopped> {
+        if self.values.is_empty() {
+            return Ok(());
+        }
+        self.bytes.extend_from_slice(b"\n]\n");
+        let (bytes, masked) = (&self.bytes, self.masked);
+        let pending = payload::stream_to_temp(self.dir, self.max, |w| {
+            w.write_all(bytes)?;
+            Ok(masked)
+        })
+        .map_err(Stopped::Store)?
+        .close();
+        self.bytes.clear();
+        self.masked = false;
+        let values = std::mem::take(&mut self.values);
+        let enc = &pending.encoded;
+        let exact = !enc.trimmed && !enc.masked;
+        let keep = !exact || self.held == 0 || self.held + enc.full_bytes <= self.hold;
+        let values = if keep {
+            self.held += enc.full_bytes;
+            Some(values)
+        } else {
+            // Freed on a worker: the elements were parsed there.
+            parallel::spawn(move || drop(values));
+            None
+        };
+        self.done.push(Batch { pending, values });
+        Ok(())
+    }
 }
 
 impl Cx<'_> {
     /// Runs step `i`: streamed when it is the `split` after a streamed `read`
-    /// (`self.streamed` holds that `read`'s file and the batch size) or a `read` that
+    /// (`self.streamed` holds the batches that `read` printed) or a `read` that
     /// [`plan`] allows, else as usual.
     pub(crate) fn run_or_stream(
         &mut self,
@@ -80,8 +235,8 @@ impl Cx<'_> {
         payloads: Vec<Flowing>,
         reuse: Option<&mut Reuse>,
     ) -> Result<Vec<Flowing>, Failure> {
-        if let Some((path, size)) = self.streamed.take() {
-            return self.split_streamed(run, i, size, &path, payloads);
+        if let Some(batches) = self.streamed.take() {
+            return self.split_streamed(run, i, batches, payloads);
         }
         // A payload failure in a streamed step would end the step: a step that goes on
         // past failures (`on_error`) runs whole.
@@ -89,33 +244,29 @@ impl Cx<'_> {
         let plan = plan(built, skipped, i, reuse.as_deref(), &payloads, self.root)
             .filter(|_| !goes_on(i) && !goes_on(i + 1));
         if let Some(plan) = plan
-            && let Some(out) = self.read_streamed(run, i, &plan.path, &payloads)?
+            && let Some((out, batches)) = self.read_streamed(run, i, &plan, &payloads)?
         {
-            self.streamed = Some((plan.path, plan.size));
+            self.streamed = Some(batches);
             self.hold = super::step::hold_budget();
             return Ok(out);
         }
         self.run_step(run, i, built[i].as_mut(), payloads, reuse)
     }
 
-    /// Appends element `value` printed one level deep (masked); whether it was masked.
-    fn push_element(&self, buf: &mut Vec<u8>, value: &Value) -> bool {
-        let masked = self.secrets.mask_value(value);
-        crate::json::push_pretty_at(buf, masked.as_ref().unwrap_or(value), 1);
-        masked.is_some()
-    }
-
-    /// Runs `read` step `i` over the one file at `path`, printing its payload file as
-    /// the array is read. `Ok(None)`: the file is not an array this path takes on (or
-    /// cannot be opened), and nothing was recorded — the caller runs the step whole,
-    /// which reads the file again and reports any problem with its line and column.
-    pub(crate) fn read_streamed(
+    /// Runs `read` step `i` over the one file of `plan`, printing its payload file as
+    /// the array is read and, from the same bytes, the batch files of the `split`
+    /// after it. The elements are parsed and printed on the process's worker threads,
+    /// a chunk at a time; this thread finds where elements end and writes the files
+    /// in order. `Ok(None)`: the file is not an array this path takes on (or cannot
+    /// be opened), and nothing was recorded — the caller runs the step whole, which
+    /// reads the file again and reports any problem with its line and column.
+    fn read_streamed(
         &mut self,
         run: &mut RunDir,
         i: usize,
-        path: &Path,
+        plan: &Plan,
         inputs: &[Flowing],
-    ) -> Result<Option<Vec<Flowing>>, Failure> {
+    ) -> Result<Option<(Vec<Flowing>, Batches)>, Failure> {
         let source = inputs.first().and_then(|f| f.file.clone());
         let id = self.flow.steps[i].id.clone();
         let rel = run.step_rel(i + 1, &id);
@@ -125,43 +276,58 @@ impl Cx<'_> {
             f.input.clone_from(&source);
             return Err(f);
         }
-        let Ok(file) = std::fs::File::open(path) else {
+        let Ok(file) = std::fs::File::open(&plan.path) else {
             return Ok(None);
         };
         let started = crate::time::now();
-        let mut elements = ArrayElements::new(file);
-        let mut refused = false;
+        let mut pass = Pass {
+            dir: &dir,
+            max: self.max,
+            size: plan.size.max(1),
+            hold: super::step::hold_budget(),
+            k: 0,
+            bytes: Vec::new(),
+            values: Vec::new(),
+            masked: false,
+            held: 0,
+            done: Vec::new(),
+        };
+        let mut stopped = None;
         let written = payload::stream_to_temp(&dir, self.max, |w| {
-            let mut buf = Vec::with_capacity(1 << 17);
-            let mut masked = false;
-            let mut k = 0;
-            buf.push(b'[');
-            loop {
-                match elements.next_value() {
-                    Ok(Some(value)) => {
-                        buf.extend_from_slice(separator(k));
-                        masked |= self.push_element(&mut buf, &value);
-                        k += 1;
-                    }
-                    Ok(None) => break,
-                    Err(NotStreamed::Io(_) | NotStreamed::Text) => {
-                        refused = true;
-                        return Err(io::Error::other("not streamed"));
-                    }
+            w.write_all(b"[")?;
+            let fed = self.read_elements(file, w, &mut pass);
+            match fed {
+                Ok(masked) => {
+                    w.write_all(if pass.k == 0 { b"]\n" } else { b"\n]\n" })?;
+                    Ok(masked)
                 }
-                if buf.len() >= 1 << 16 {
-                    w.write_all(&buf)?;
-                    buf.clear();
+                Err(why) => {
+                    stopped = Some(why);
+                    Err(io::Error::other("not streamed"))
                 }
             }
-            buf.extend_from_slice(if k == 0 { b"]\n" } else { b"\n]\n" });
-            w.write_all(&buf)?;
-            Ok(masked)
         });
-        if refused {
-            return Ok(None);
+        match stopped {
+            Some(Stopped::Refused) => return Ok(None),
+            Some(Stopped::Failed(mut f)) => {
+                f.input.clone_from(&source);
+                return Err(f);
+            }
+            Some(Stopped::Store(e)) => return Err(Failure::store(&e, source)),
+            None => {}
         }
         let pending = written.map_err(|e| Failure::store(&e, source.clone()))?;
+        pass.finish_batch().map_err(|why| match why {
+            Stopped::Store(e) => Failure::store(&e, source.clone()),
+            Stopped::Failed(f) => f,
+            Stopped::Refused => Failure {
+                message: "not streamed".to_owned(),
+                input: source.clone(),
+            },
+        })?;
+        let batches = Batches {
+            batches: std::mem::take(&mut pass.done),
+        };
         {
             let rec = &mut run.manifest.steps[i];
             rec.status = StepStatus::Running;
@@ -169,29 +335,97 @@ impl Cx<'_> {
         }
         let mut out = Vec::with_capacity(1);
         let mut commit = Committer::new(run, i, &dir, &rel, &mut out, self.hold);
-        // The payload itself is never in memory: the `split` after it reads the file.
+        // The payload itself is never in memory: the batches were cut from its bytes.
         commit.commit_part(None, pending, source.as_deref())?;
         commit.input_done();
         commit.flush()?;
         succeed(run, i)?;
-        Ok(Some(out))
+        Ok(Some((out, batches)))
     }
 
-    /// Runs `split` step `i` (batches of `size`) over the payload of the streamed
-    /// `read` before it, reading the array again from `path`. The bytes printed are
-    /// checked against the `read` step's record: a file that changed in between fails
-    /// the step.
-    pub(crate) fn split_streamed(
+    /// Hands the elements of the array in `file` to the workers a chunk at a time and
+    /// feeds what they print, in order, to `pass`; whether any element was masked.
+    fn read_elements(
+        &self,
+        file: std::fs::File,
+        w: &mut dyn Write,
+        pass: &mut Pass<'_>,
+    ) -> Result<bool, Stopped> {
+        type Done = (usize, Result<Printed, NotStreamed>);
+        let secrets = (!self.secrets.is_empty()).then(|| Arc::new(self.secrets.clone()));
+        let mut elements = ArrayElements::new(file);
+        let (tx, rx) = mpsc::channel::<Done>();
+        let in_flight_max = 2 * parallel::threads() + 1;
+        let mut spare_raw: Vec<Vec<u8>> = Vec::new();
+        let mut spare_out: Vec<Vec<u8>> = Vec::new();
+        let mut ready = BTreeMap::new();
+        let (mut sent, mut want, mut at_end, mut masked) = (0, 0, false, false);
+        loop {
+            while !at_end && sent - want < in_flight_max {
+                if let Some(f) = self.timed_out() {
+                    return Err(Stopped::Failed(f));
+                }
+                let mut raw = spare_raw.pop().unwrap_or_default();
+                raw.clear();
+                let mut ends = Vec::new();
+                while raw.len() < CHUNK_BYTES {
+                    match elements.next_raw() {
+                        Ok(Some(text)) => {
+                            raw.extend_from_slice(text);
+                            ends.push(raw.len());
+                        }
+                        Ok(None) => {
+                            at_end = true;
+                            break;
+                        }
+                        Err(_) => return Err(Stopped::Refused),
+                    }
+                }
+                if ends.is_empty() {
+                    break;
+                }
+                let (tx, secrets) = (tx.clone(), secrets.clone());
+                let out = spare_out.pop().unwrap_or_default();
+                let k = sent;
+                parallel::spawn(move || {
+                    let printed = print_chunk(raw, &ends, out, secrets.as_deref());
+                    // The pass may have ended early: then nobody waits.
+                    let _ = tx.send((k, printed));
+                });
+                sent += 1;
+            }
+            if want == sent {
+                break;
+            }
+            let mut printed = loop {
+                if let Some(p) = ready.remove(&want) {
+                    break p;
+                }
+                let (k, p) = rx.recv().map_err(|_| Stopped::Refused)?;
+                ready.insert(k, p);
+            };
+            let p = printed.as_mut().map_err(|_| Stopped::Refused)?;
+            masked |= pass.feed(w, p)?;
+            want += 1;
+            if let Ok(p) = printed {
+                spare_raw.push(p.raw);
+                spare_out.push(p.out);
+            }
+        }
+        Ok(masked)
+    }
+
+    /// Runs `split` step `i` over the payload of the streamed `read` before it:
+    /// records the batches that `read` printed, in order.
+    fn split_streamed(
         &mut self,
         run: &mut RunDir,
         i: usize,
-        size: usize,
-        path: &Path,
+        batches: Batches,
         inputs: Vec<Flowing>,
     ) -> Result<Vec<Flowing>, Failure> {
         let input = inputs.into_iter().next();
         let source = input.as_ref().and_then(|f| f.file.clone());
-        let expected = input.as_ref().map(Flowing::hash);
         let id = self.flow.steps[i].id.clone();
         let rel = run.step_rel(i + 1, &id);
         let dir = run.path.join(&rel);
@@ -204,74 +438,23 @@ impl Cx<'_> {
         run.save().map_err(|e| Failure::store(&e, None))?;
         let mut out = Vec::new();
         let mut commit = Committer::new(run, i, &dir, &rel, &mut out, self.hold);
-        let fed = self.split_batches(&mut commit, size, path, source.as_deref(), expected);
+        let fed = (|| {
+            for batch in batches.batches {
+                if let Some(mut f) = self.timed_out() {
+                    f.input.clone_from(&source);
+                    return Err(f);
+                }
+                let value = batch.values.map(Value::Array);
+                commit.commit_part(value, batch.pending, source.as_deref())?;
+            }
+            commit.input_done();
+            Ok(())
+        })();
         let flushed = commit.flush();
         fed?;
         flushed?;
         succeed(run, i)?;
         Ok(out)
-    }
-
-    fn split_batches(
-        &self,
-        commit: &mut Committer<'_>,
-        size: usize,
-        path: &Path,
-        source: Option<&str>,
-        expected: Option<String>,
-    ) -> Result<(), Failure> {
-        let fail = |message: String| Failure {
-            message,
-            input: source.map(str::to_owned),
-        };
-        let shown = crate::flow::display_path(path);
-        let changed = || fail(format!("{shown} changed while it was read"));
-        let file = std::fs::File::open(path)
-            .map_err(|e| fail(format!("cannot read {shown} again: {e}")))?;
-        let mut elements = ArrayElements::new(file);
-        // The whole payload's bytes, hashed as the `read` step printed them.
-        let mut whole = blake3::Hasher::new();
-        whole.update(b"[");
-        let mut k = 0;
-        let mut element = Vec::new();
-        loop {
-            if let Some(mut f) = self.timed_out() {
-                f.input = source.map(str::to_owned);
-                return Err(f);
-            }
-            let mut batch = Vec::with_capacity(size.min(1 << 16));
-            let mut bytes = vec![b'['];
-            let mut masked = false;
-            while batch.len() < size {
-                let Some(value) = elements.next_value().map_err(|_| changed())? else {
-                    break;
-                };
-                element.clear();
-                masked |= self.push_element(&mut element, &value);
-                bytes.extend_from_slice(separator(batch.len()));
-                bytes.extend_from_slice(&element);
-                whole.update(separator(k));
-                whole.update(&element);
-                k += 1;
-                batch.push(value);
-            }
-            if batch.is_empty() {
-                break;
-            }
-            bytes.extend_from_slice(b"\n]\n");
-            let pending = payload::stream_to_temp(commit.dir, self.max, |w| {
-                w.write_all(&bytes)?;
-                Ok(masked)
-            })
-            .map_err(|e: StoreError| Failure::store(&e, source.map(str::to_owned)))?;
-            commit.commit_part(Some(Value::Array(batch)), pending, source)?;
-        }
-        whole.update(if k == 0 { b"]\n" } else { b"\n]\n" });
-        if expected.is_some_and(|h| h != whole.finalize().to_hex().as_str()) {
-            return Err(changed());
-        }
-        commit.input_done();
-        Ok(())
     }
 }
 

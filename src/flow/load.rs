@@ -90,6 +90,7 @@ pub fn load_str(name: &str, path: &Path, source: String) -> Result<Flow, FlowErr
             trigger: parsed.trigger,
             settings: parsed.settings,
             steps: parsed.steps,
+            notify: parsed.notify.map(std::sync::Arc::new),
         }),
         Ok(_) => Err(FlowError { file, problems }),
         Err(found) => {

@@ -1,6 +1,7 @@
 //! Flow files: the model of `flows/<name>.toml` (this file), loading (`load`), the
 //! located TOML reader (`reader`) and the file's schema (`schema`), in-place skip edits.
 
+pub(crate) mod calls;
 pub(crate) mod duration;
 mod load;
 pub(crate) mod on_error;
@@ -43,6 +44,8 @@ pub struct Flow {
     pub(crate) settings: Settings,
     /// `[[steps]]`, in order.
     pub steps: Vec<StepDef>,
+    /// `[notify]`.
+    pub(crate) notify: Option<Arc<crate::notify::Notify>>,
 }
 
 /// What starts a flow besides a person.
@@ -79,6 +82,8 @@ pub struct StepDef {
     pub(crate) kind: &'static Kind,
     /// Its options as written.
     pub(crate) spec: Arc<dyn StepSpec>,
+    /// `track = { NAME = "<jq>", … }`: values recorded for `flowrun find`, by name.
+    pub(crate) track: Vec<(String, JqOpt)>,
     /// `on_error`: what an error on one payload does.
     pub(crate) on_error: OnError,
 }

@@ -13,9 +13,10 @@ pub(crate) struct Parsed {
     pub(crate) trigger: Option<Trigger>,
     pub(crate) settings: Settings,
     pub(crate) steps: Vec<StepDef>,
+    pub(crate) notify: Option<crate::notify::Notify>,
 }
 
-const STEP_KEYS: &[&str] = &["id", "kind", "skip", "description", "on_error"];
+const STEP_KEYS: &[&str] = &["id", "kind", "skip", "description", "on_error", "track"];
 
 /// Validates `src`, returning the flow parts or every problem found.
 pub(crate) fn parse(src: &str) -> Result<Parsed, Vec<Problem>> {
@@ -49,6 +50,9 @@ pub(crate) fn parse(src: &str) -> Result<Parsed, Vec<Problem>> {
             Vec::new()
         }
     };
+    let notify = top
+        .get("notify")
+        .and_then(|n| crate::notify::read(&mut cx, n));
     top.finish(&mut cx);
     if cx.problems.is_empty() {
         Ok(Parsed {
@@ -56,6 +60,7 @@ pub(crate) fn parse(src: &str) -> Result<Parsed, Vec<Problem>> {
             trigger,
             settings,
             steps,
+            notify,
         })
     } else {
         Err(cx.done())
@@ -211,6 +216,7 @@ fn step(cx: &mut Cx<'_>, t: &DeTable<'_>, at: usize, n: usize) -> Option<StepDef
         .get("on_error")
         .and_then(|item| super::on_error::read(cx, item))
         .unwrap_or_default();
+    let track = track(cx, &mut r);
     let (kind, kind_at) = match r.required(cx, "kind") {
         Some(item) => as_str(cx, item, "kind")?,
         None => return None,
@@ -250,7 +256,46 @@ fn step(cx: &mut Cx<'_>, t: &DeTable<'_>, at: usize, n: usize) -> Option<StepDef
         kind,
         spec: Arc::from(spec),
         on_error,
+        track,
     })
+}
+
+/// `track = { NAME = "<jq>", … }`: each filter compiled now, so `check` reports it.
+/// Placeholders are refused: the filters run again, without the run's environment,
+/// when the index of tracked values is rebuilt from the stored runs.
+fn track(cx: &mut Cx<'_>, r: &mut Reader<'_, '_>) -> Vec<(String, super::JqOpt)> {
+    let Some(item) = r.get("track") else {
+        return Vec::new();
+    };
+    let Some(t) = table(cx, item, "track") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (k, v) in t {
+        let name: &str = k.get_ref();
+        if !crate::track::is_track_name(name) {
+            cx.err(
+                k.span().start,
+                format!("`track`: `{name}` is not a valid name: use letters, digits, `_` and `-` (at most 64)"),
+            );
+            continue;
+        }
+        let before = cx.count();
+        let Some(jq) = super::reader::jq_of(cx, v, "track") else {
+            continue;
+        };
+        if jq.text.has_placeholders() {
+            cx.err(
+                v.span().start,
+                format!("`track.{name}`: ${{env:…}} and ${{secret:…}} are not allowed here (the filter runs again when the index is rebuilt, without the run's environment)"),
+            );
+            continue;
+        }
+        if cx.count() == before {
+            out.push((name.to_owned(), jq));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -379,7 +424,7 @@ jq = '.a'
         assert_eq!(
             p,
             [
-                "5:1: unknown key `extra` in step `m` (kind map); expected one of: description, id, jq, kind, on_error, skip"
+                "5:1: unknown key `extra` in step `m` (kind map); expected one of: description, id, jq, kind, on_error, skip, track"
             ]
         );
     }

@@ -245,6 +245,7 @@ fn run_segment(
     let env = |name: &str| std::env::var(name).ok();
     let mut spec = RunSpec::new(root, flow, TriggerKind::Manual, inputs, &env);
     spec.also_skip = (0..start).chain(end..n).collect();
+    spec.notify = false;
     let mut lock = store.lock(&flow.name).map_err(|e| e.to_string())?;
     let finished = engine::run(store, &mut lock, spec, &mut |_| {}).map_err(|e| e.to_string())?;
     let mut failed = false;

@@ -139,6 +139,7 @@ pub(crate) fn plan_resume(
         if !ran(&eff.m, i) {
             continue;
         }
+        let mut linked = vec![&eff.m];
         // Work an earlier run of the lineage finished that this one had not taken over
         // yet when it stopped (a resume cut off while copying reused outputs): the same
         // step over the same inputs, so its outputs line up position by position.
@@ -148,6 +149,7 @@ pub(crate) fn plan_resume(
             {
                 break;
             }
+            linked.push(&older.m);
             covered = covered.max(add_finished(
                 &mut reuse,
                 &mut checks,
@@ -157,6 +159,7 @@ pub(crate) fn plan_resume(
                 covered,
             )?);
         }
+        add_links(&mut reuse, &linked, i);
     }
     Ok(RerunPlan {
         flow,
@@ -317,6 +320,49 @@ fn add_finished(
         reuse.add(i, hash, outputs);
     }
     Ok(done)
+}
+
+/// Records the child runs step `i` started (`flow`, `route`), per input in input order,
+/// so that the resumed step takes over those that succeeded. `ms` is the run being
+/// resumed and then older runs of its lineage over the same inputs: for each input, the
+/// links of the first run that has any for it (a resume cut off before it re-linked
+/// what it took over leaves them in the run before it).
+fn add_links(reuse: &mut Reuse, ms: &[&Manifest], i: usize) {
+    let Some(first) = ms.first() else {
+        return;
+    };
+    let links_for = |j: usize| -> Vec<crate::store::manifest::ChildLink> {
+        for m in ms {
+            let inputs = m.step_inputs(i);
+            let source = if inputs.is_empty() {
+                None
+            } else {
+                match inputs.get(j) {
+                    Some(r) => Some(r.file.as_str()),
+                    None => continue,
+                }
+            };
+            let links: Vec<_> = m.steps[i]
+                .children
+                .iter()
+                .filter(|c| c.source.as_deref() == source)
+                .cloned()
+                .collect();
+            if !links.is_empty() {
+                return links;
+            }
+        }
+        Vec::new()
+    };
+    let inputs = first.step_inputs(i);
+    if inputs.is_empty() {
+        let hash = crate::json::payload_hash(&Value::Null);
+        reuse.add_links(i, &hash, links_for(0));
+        return;
+    }
+    for (j, input) in inputs.iter().enumerate() {
+        reuse.add_links(i, &input.full_blake3, links_for(j));
+    }
 }
 
 /// Whether step `i` reads differently in the two flow texts (ignoring `skip` and

@@ -184,6 +184,12 @@ pub(crate) trait StepSpec: fmt::Debug + Send + Sync {
     fn reads_only(&self) -> Option<&Text> {
         None
     }
+
+    /// The flows it starts child runs of (`flow`, `route`), each with the byte offset of
+    /// its name in the flow file, for `check`'s cycle and unknown-flow checks.
+    fn calls(&self) -> Vec<(String, usize)> {
+        Vec::new()
+    }
 }
 
 /// What a kind has at hand to build a step: the step's id, the project root, and the

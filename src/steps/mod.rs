@@ -27,8 +27,11 @@ registry! {
     split,
     merge,
     dedupe,
+    flow,
+    route,
 }
 
+pub(crate) use http::{backoff, webhook};
 pub(crate) use merge::inert;
 
 /// The kind named `name`, if there is one.
@@ -103,6 +106,23 @@ pub(crate) struct StepCx<'a> {
     pub(crate) input_file: Option<&'a Path>,
     /// When the whole run must end.
     pub(crate) deadline: Option<Instant>,
+    /// The input payload's file in this run, relative to the run folder (`None` for the
+    /// implicit start payload).
+    pub(crate) source: Option<&'a str>,
+    /// Where a step that starts child runs records them (`flow`, `route`).
+    pub(crate) links: Option<&'a dyn LinkSink>,
+    /// Child runs the run being resumed started for this same input (`flow`, `route`).
+    pub(crate) prior: &'a [crate::store::manifest::ChildLink],
+}
+
+/// Records a child run in the parent run's manifest, durably, before the child does any
+/// work and again when it ended: a crash in between leaves the link for a resume to find.
+pub(crate) trait LinkSink: std::fmt::Debug {
+    /// Adds `link`, or replaces the entry with the same child run id.
+    ///
+    /// # Errors
+    /// The manifest could not be saved.
+    fn record(&self, link: crate::store::manifest::ChildLink) -> Result<(), StepError>;
 }
 
 /// A step, ready to handle payloads one at a time.
@@ -224,17 +244,10 @@ impl<'a> Resolver<'a> {
                 if carries == Carries::Url
                     && let Ok(url) = text.resolve(lookup)
                     && let Ok(url) = url::Url::parse(&url)
-                    && let Some(password) = url.password()
+                    && let Some((user, password)) = userinfo(&url)
+                    && secrets.values().contains(&password)
                 {
-                    let decode = |s: &str| {
-                        percent_encoding::percent_decode_str(s)
-                            .decode_utf8_lossy()
-                            .into_owned()
-                    };
-                    let password = decode(password);
-                    if secrets.values().contains(&password) {
-                        secrets.add_basic(&decode(url.username()), &password);
-                    }
+                    secrets.add_basic(&user, &password);
                 }
             });
         }
@@ -314,4 +327,16 @@ impl LineFormat {
         )
         .unwrap_or(LineFormat::Json)
     }
+}
+
+/// The user and password a URL carries (`user:password@`), percent-decoded; `None`
+/// without a password.
+pub(crate) fn userinfo(url: &url::Url) -> Option<(String, String)> {
+    let password = url.password()?;
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    Some((decode(url.username()), decode(password)))
 }

@@ -114,12 +114,13 @@ impl Backend for Local {
 
     fn index_complete(&self, dir: &Path, count: usize) -> bool {
         use std::os::unix::fs::MetadataExt as _;
-        // A folder's link count is 2 plus its sub-folders: the runs, and `dedupe/`.
+        // A folder's link count is 2 plus its sub-folders: the runs, `dedupe/` and `.track/`.
         let Ok(meta) = std::fs::metadata(dir) else {
             return false;
         };
         let links = meta.nlink();
-        let others = u64::from(dir.join(super::layout::DEDUPE).is_dir());
+        let others = u64::from(dir.join(super::layout::DEDUPE).is_dir())
+            + u64::from(dir.join(crate::track::INDEX_DIR).is_dir());
         links >= 2 && links - 2 == count as u64 + others
     }
 }

@@ -46,6 +46,65 @@ pub struct Manifest {
     /// they changed after they were recorded (a replay records this in `replay_of`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub edited: Vec<EditedFile>,
+    /// The `[notify]` targets told about the run's end, and how that went.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<Notification>,
+    /// For a child run (trigger `flow`): the run, step and payload that started it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<ParentLink>,
+}
+
+/// One notification sent (or tried) when a run ended.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Notification {
+    /// The webhook URL or the command line (secrets masked).
+    pub target: String,
+    /// `sent` or `failed`.
+    pub status: String,
+    /// How many times it was tried.
+    pub attempts: u32,
+    /// Why it failed (secrets masked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Where a child run came from: the parent run, its step, and the input payload file
+/// (relative to the parent's run folder; `null` for the implicit start payload).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ParentLink {
+    /// The parent run.
+    pub run_id: String,
+    /// The parent's flow.
+    pub flow: String,
+    /// The step of the parent that started this run.
+    pub step: String,
+    /// The parent's input payload file this run was given.
+    pub payload: Option<String>,
+}
+
+/// One child run a `flow` or `route` step started for one of its input payloads (or,
+/// for `route`, a payload no route took: no `run_id`, status `unhandled`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ChildLink {
+    /// The input payload file of the parent step (`null` for the implicit start payload).
+    pub source: Option<String>,
+    /// blake3 of that input payload (pretty JSON), to match it again on resume.
+    pub input_blake3: String,
+    /// For `route`: the 1-based route that took it, or `otherwise`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<serde_json::Value>,
+    /// The child flow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow: Option<String>,
+    /// The child run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    /// `running`, `success`, `failure`, `interrupted`, or `unhandled` (route only).
+    pub status: String,
+    /// Whether this run took the child run over from the run it resumes instead of
+    /// starting one.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub reused: bool,
 }
 
 /// A recorded payload file used although it was edited after it was recorded.
@@ -75,6 +134,8 @@ pub enum TriggerKind {
     Retry,
     /// `flowrun resume`.
     Resume,
+    /// A `flow` or `route` step of another run (a child run).
+    Flow,
 }
 
 /// The state of a run.
@@ -169,6 +230,9 @@ pub struct StepRecord {
     /// Extra per-payload facts (e.g. HTTP requests), when the kind records any.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub requests: Vec<serde_json::Value>,
+    /// `flow` and `route` steps: the child runs started, per input payload.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub children: Vec<ChildLink>,
     /// Input payloads the step failed on and went on past (`on_error`), each stored
     /// as `steps/NN-id/failed/NNNNNN.json`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -313,6 +377,7 @@ impl fmt::Display for TriggerKind {
             TriggerKind::Replay => "replay",
             TriggerKind::Retry => "retry",
             TriggerKind::Resume => "resume",
+            TriggerKind::Flow => "flow",
         })
     }
 }
@@ -403,6 +468,8 @@ mod tests {
             steps: Vec::new(),
             error: None,
             edited: Vec::new(),
+            notifications: Vec::new(),
+            parent: None,
         }
     }
 

@@ -17,7 +17,8 @@ pub(crate) mod verify;
 use crate::names::display_path;
 pub(crate) use lock::FlowLock;
 pub(crate) use manifest::{
-    FailedRecord, Manifest, PayloadRecord, RunStatus, StepRecord, StepStatus, TriggerKind,
+    FailedRecord, Manifest, Notification, PayloadRecord, RunStatus, StepRecord, StepStatus,
+    TriggerKind,
 };
 use std::io;
 use std::path::{Path, PathBuf};

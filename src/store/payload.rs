@@ -30,24 +30,42 @@ pub struct Encoded {
 
 /// A payload written to a temporary file in its final folder, synced, not yet named.
 pub(crate) struct Pending {
-    temp: NamedTempFile,
+    temp: Temp,
     /// What was written.
     pub(crate) encoded: Encoded,
+}
+
+/// The temporary file of a [`Pending`]: open, or closed (see [`Pending::close`]).
+enum Temp {
+    Open(NamedTempFile),
+    Closed(tempfile::TempPath),
 }
 
 impl Pending {
     /// A second handle on the temporary file, and its path (e.g. to sync it elsewhere).
     ///
     /// # Errors
-    /// The handle could not be duplicated.
+    /// The handle could not be duplicated (or the closed file opened again).
     pub(crate) fn handle(&self) -> Result<(File, PathBuf), StoreError> {
-        let path = self.temp.path().to_path_buf();
-        let file = self
-            .temp
-            .as_file()
-            .try_clone()
-            .map_err(|e| StoreError::io(&path, e))?;
-        Ok((file, path))
+        let (path, file) = match &self.temp {
+            Temp::Open(temp) => (temp.path(), temp.as_file().try_clone()),
+            Temp::Closed(path) => (&**path, File::open(path)),
+        };
+        let file = file.map_err(|e| StoreError::io(path, e))?;
+        Ok((file, path.to_path_buf()))
+    }
+
+    /// The same payload with its file closed (still removed if it is never named), for
+    /// a writer that keeps many of them before they are named: no descriptor each.
+    pub(crate) fn close(self) -> Pending {
+        let temp = match self.temp {
+            Temp::Open(temp) => Temp::Closed(temp.into_temp_path()),
+            closed @ Temp::Closed(_) => closed,
+        };
+        Pending {
+            temp,
+            encoded: self.encoded,
+        }
     }
 
     /// Makes the file's data durable.
@@ -55,10 +73,8 @@ impl Pending {
     /// # Errors
     /// The sync failed.
     pub(crate) fn sync(&self) -> Result<(), StoreError> {
-        self.temp
-            .as_file()
-            .sync_data()
-            .map_err(|e| StoreError::io(self.temp.path(), e))
+        let (file, path) = self.handle()?;
+        file.sync_data().map_err(|e| StoreError::io(&path, e))
     }
 
     /// Gives the file its final name (atomically).
@@ -66,10 +82,11 @@ impl Pending {
     /// # Errors
     /// The rename failed.
     pub(crate) fn commit(self, path: &Path) -> Result<(), StoreError> {
-        self.temp
-            .persist(path)
-            .map(drop)
-            .map_err(|e| StoreError::io(path, e.error))?;
+        match self.temp {
+            Temp::Open(temp) => temp.persist(path).map(drop).map_err(|e| e.error),
+            Temp::Closed(temp) => temp.persist(path).map_err(|e| e.error),
+        }
+        .map_err(|e| StoreError::io(path, e))?;
         super::backend::get().stored(path)
     }
 }
@@ -113,7 +130,10 @@ pub(crate) fn encode_to_temp(
         .map_err(|e| StoreError::io(temp.path(), e))?;
     encoded.masked = masked;
     drop(file);
-    Ok(Pending { temp, encoded })
+    Ok(Pending {
+        temp: Temp::Open(temp),
+        encoded,
+    })
 }
 
 /// Writes a payload whose pretty JSON `print` produces piece by piece (already masked;
@@ -144,7 +164,10 @@ pub(crate) fn stream_to_temp(
         .map_err(|e| StoreError::io(temp.path(), e))?;
     file.into_inner()
         .map_err(|e| StoreError::io(temp.path(), e.into_error()))?;
-    Ok(Pending { temp, encoded })
+    Ok(Pending {
+        temp: Temp::Open(temp),
+        encoded,
+    })
 }
 
 /// Copies an already stored payload file (whose encoding is `encoded`) to a temporary
@@ -165,7 +188,10 @@ pub(crate) fn copy_to_temp(
         super::recorded::MAX_PAYLOAD_BYTES,
         temp.as_file_mut(),
     )?;
-    Ok(Pending { temp, encoded })
+    Ok(Pending {
+        temp: Temp::Open(temp),
+        encoded,
+    })
 }
 
 /// Writes `value` to `path` atomically and returns what was written.

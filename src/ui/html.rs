@@ -1,5 +1,6 @@
 //! HTML building blocks: escaping, the page frame, status badges, highlighted JSON.
 
+pub(crate) use crate::names::url_part;
 use std::fmt::Write as _;
 
 /// `text` with `& < > " '` escaped, safe inside elements and quoted attributes.
@@ -22,17 +23,6 @@ pub(crate) fn push_esc(out: &mut String, text: &str) {
             c => out.push(c),
         }
     }
-}
-
-/// `text` percent-encoded for one path segment or query value.
-#[must_use]
-pub(crate) fn url_part(text: &str) -> String {
-    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-        .remove(b'-')
-        .remove(b'_')
-        .remove(b'.')
-        .remove(b'~');
-    percent_encoding::utf8_percent_encode(text, SET).to_string()
 }
 
 /// A whole page: `title` (text) and `body` (HTML).

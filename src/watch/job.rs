@@ -221,8 +221,33 @@ impl Job {
         });
     }
 
+    /// Logs how the run's notifications went.
+    fn log_notifications(&self, m: &crate::store::Manifest) {
+        for n in &m.notifications {
+            let line = match &n.error {
+                Some(e) => Line::warn(
+                    "notify_failed",
+                    format!(
+                        "notification of run {} to {} failed after {} attempts: {e}",
+                        m.run_id, n.target, n.attempts
+                    ),
+                ),
+                None => Line::info(
+                    "notified",
+                    format!("run {}: notified {}", m.run_id, n.target),
+                ),
+            };
+            self.log.emit(
+                line.flow(&self.flow.name)
+                    .field("run_id", m.run_id.as_str())
+                    .field("target", n.target.as_str()),
+            );
+        }
+    }
+
     fn finished(&self, fin: &engine::Finished) -> Outcome {
         let m = &fin.manifest;
+        self.log_notifications(m);
         let took = m
             .elapsed()
             .map(|d| format!(" in {:.2}s", d.as_secs_f64()))

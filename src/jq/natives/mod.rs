@@ -12,19 +12,13 @@ mod strings;
 mod values;
 
 use super::format::{self, dump};
-use super::value::{V, describe};
+use super::value::{Error, V, describe, err};
 use jaq_core::native::{Filter, Fun, bome, run, unary, v};
 use jaq_core::{DataT, RunPtr};
 use jaq_json::Val;
 use std::sync::OnceLock;
 use strings::{fromjson, groups, implode, tonumber, trim, trim_str};
 use values::{contains, has, indices, length, str_indices};
-
-type Error = jaq_core::Error<V>;
-
-fn err(msg: impl ToString) -> Error {
-    Error::str(msg)
-}
 
 fn string(s: impl Into<String>) -> V {
     V::from(s.into())

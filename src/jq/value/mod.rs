@@ -21,7 +21,8 @@ use std::rc::Rc;
 #[derive(Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) struct V(pub(crate) Val);
 
-type Error = jaq_core::Error<V>;
+/// An error of the interpreter, carrying a [`V`].
+pub(super) type Error = jaq_core::Error<V>;
 
 impl Clone for V {
     fn clone(&self) -> Self {
@@ -71,6 +72,7 @@ pub(crate) fn describe(v: &Val) -> String {
     format!("{} ({text})", type_name(v))
 }
 
+/// An error with jq's message `msg`.
 pub(super) fn err(msg: impl ToString) -> Error {
     Error::str(msg)
 }

@@ -6,14 +6,12 @@
     reason = "short names for operands, as in jaq"
 )]
 
-use super::{V, describe, err, num_f64, str_val, type_name};
+use super::{Error, V, describe, err, num_f64, str_val, type_name};
 use crate::jq::limits;
 use jaq_core::path::Opt;
 use jaq_core::{Exn, ValR, ValX, val};
 use jaq_json::{Num, Val};
 use std::rc::Rc;
-
-type Error = jaq_core::Error<V>;
 
 fn iter_err(v: &Val) -> Error {
     match v {

@@ -11,7 +11,8 @@ mod request;
 mod retry;
 mod spec;
 
-pub(crate) use spec::KIND;
+pub(crate) use retry::backoff;
+pub(crate) use spec::{KIND, webhook};
 
 use super::{Step, StepCx, StepError};
 use crate::jq::Jq;

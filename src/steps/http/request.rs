@@ -2,22 +2,17 @@
 //! from the URL, the idempotency key, and the next page's URL.
 
 use crate::jq::Jq;
+use crate::names::url_part;
 use crate::secrets::Secrets;
 use crate::steps::{StepCx, StepError};
 use serde_json::Value;
-use std::fmt::Write as _;
 use url::Url;
 
 /// Takes `user:password@` out of `url`, returning the `Authorization` value it stands for.
 pub(super) fn basic_auth(url: &mut Url) -> Option<String> {
     use base64::Engine as _;
-    let password = url.password()?;
-    let decode = |s: &str| {
-        percent_encoding::percent_decode_str(s)
-            .decode_utf8_lossy()
-            .into_owned()
-    };
-    let pair = format!("{}:{}", decode(url.username()), decode(password));
+    let (user, password) = crate::steps::userinfo(url)?;
+    let pair = format!("{user}:{password}");
     let _ = url.set_password(None);
     let _ = url.set_username("");
     Some(format!(
@@ -44,23 +39,10 @@ pub(super) fn with_query(url: &str, query: &[(String, String)]) -> String {
     let mut sep = if url.contains('?') { '&' } else { '?' };
     for (k, v) in query {
         out.push(sep);
-        out.push_str(&encode(k));
+        out.push_str(&url_part(k));
         out.push('=');
-        out.push_str(&encode(v));
+        out.push_str(&url_part(v));
         sep = '&';
-    }
-    out
-}
-
-/// Percent-encodes a query component.
-fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
     }
     out
 }

@@ -72,7 +72,7 @@ impl Http {
 }
 
 /// Exponential backoff with ±50% jitter.
-fn backoff(attempt: u32) -> Duration {
+pub(crate) fn backoff(attempt: u32) -> Duration {
     let base = BASE_BACKOFF
         .saturating_mul(1 << attempt.saturating_sub(1).min(16))
         .min(MAX_BACKOFF);

@@ -96,6 +96,31 @@ pub(crate) struct HttpSpec {
     pub(crate) max_response_bytes: u64,
 }
 
+/// A webhook: `POST` of the payload to `url` with `headers`, any 2xx body accepted; the
+/// `http` step's retries, redirects and cross-origin rules apply (used by `[notify]`).
+#[must_use]
+pub(crate) fn webhook(
+    url: Text,
+    headers: Vec<(String, Text)>,
+    timeout: Duration,
+    retries: u32,
+) -> HttpSpec {
+    HttpSpec {
+        method: "POST".to_owned(),
+        url,
+        headers,
+        query: Vec::new(),
+        body: BodyMode::Payload,
+        next: None,
+        timeout,
+        retries,
+        idempotency_key: false,
+        response: ResponseMode::Text,
+        max_pages: 1,
+        max_response_bytes: 1 << 20,
+    }
+}
+
 fn read(r: &mut Reader<'_, '_>, cx: &mut Cx<'_>) -> Option<Box<dyn StepSpec>> {
     let method = match r.str(cx, "method") {
         Some((m, at)) => {
