@@ -232,3 +232,27 @@ fn bad_test_files_are_clear_errors() {
         .stderr_has("names step `nope`");
     p.cmd(&["test", "missing"]).run().code(2);
 }
+
+#[test]
+fn an_on_error_flow_starts_no_child_run_in_a_flow_test() {
+    let p = Project::new();
+    p.flow(
+        "alert",
+        "[[steps]]\nid = \"touch\"\nkind = \"command\"\nrun = [\"sh\", \"-c\", \"touch marker; cat\"]\n",
+    );
+    p.flow(
+        "shape",
+        "[[steps]]\nid = \"check\"\nkind = \"map\"\non_error = { flow = \"alert\" }\njq = 'if . > 10 then error(\"too big\") else . end'\n",
+    );
+    p.file(
+        "flows/shape.test.toml",
+        "[[tests]]\nname = \"sets the big one aside\"\ninput = 11\n[[tests.expect]]\nstep = \"check\"\npayloads = []\n",
+    );
+    p.cmd(&["test", "shape"])
+        .run()
+        .ok()
+        .stdout_has("test shape::sets the big one aside ... ok");
+    assert!(!p.exists("marker"), "the child flow's command ran");
+    assert!(!p.exists("runs/alert"), "a child run was stored");
+    assert!(!p.exists("runs/shape"));
+}

@@ -173,6 +173,10 @@ impl Cx<'_> {
                 "file": failed_file,
             }),
         };
+        if !self.error_children {
+            // `flowrun test`: the payload is recorded; no child run acts for real.
+            return Ok(());
+        }
         match on_error_child(self, &child) {
             Ok(run_id) => {
                 if let Some(f) = commit.run.manifest.steps[commit.i].failed.last_mut() {

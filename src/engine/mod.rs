@@ -51,6 +51,9 @@ pub(crate) struct RunSpec<'a> {
     pub(crate) edited: Vec<EditedFile>,
     /// Whether `[notify]` is told how the run ended (not in `flowrun test`).
     pub(crate) notify: bool,
+    /// Whether `on_error = { flow = … }` starts its child runs (not in `flowrun test`,
+    /// where a child flow's connectors would act for real).
+    pub(crate) error_children: bool,
     /// For a child run: the parent run, step and payload it came from.
     pub(crate) parent: Option<crate::store::manifest::ParentLink>,
     /// Whether [`Finished::outputs`] should hold the run's final payloads.
@@ -80,6 +83,7 @@ impl<'a> RunSpec<'a> {
             env,
             edited: Vec::new(),
             notify: true,
+            error_children: true,
             parent: None,
             keep_outputs: false,
         }
@@ -214,6 +218,7 @@ fn run_steps(
         deadline,
         max,
         secrets: &secrets,
+        error_children: spec.error_children,
         streamed: None,
         hold: if std::env::var_os("FLOWRUN_HOLD_MB").is_some() {
             step::hold_budget()

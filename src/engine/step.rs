@@ -86,6 +86,8 @@ pub(super) struct Cx<'a> {
     pub(crate) deadline: Option<Instant>,
     pub(crate) max: u64,
     pub(crate) secrets: &'a Secrets,
+    /// Whether `on_error = { flow = … }` starts child runs (see `RunSpec`).
+    pub(crate) error_children: bool,
     /// Set after a `read` was streamed: the batches of the `split` after it, printed
     /// from the same bytes (see `stream.rs`).
     pub(crate) streamed: Option<super::stream::Batches>,

@@ -246,6 +246,7 @@ fn run_segment(
     let mut spec = RunSpec::new(root, flow, TriggerKind::Manual, inputs, &env);
     spec.also_skip = (0..start).chain(end..n).collect();
     spec.notify = false;
+    spec.error_children = false;
     let mut lock = store.lock(&flow.name).map_err(|e| e.to_string())?;
     let finished = engine::run(store, &mut lock, spec, &mut |_| {}).map_err(|e| e.to_string())?;
     let mut failed = false;
