@@ -2,6 +2,7 @@
 //! payload in the run store. This is where steps and the store meet.
 
 pub(crate) mod child_run;
+mod commit;
 mod failed;
 mod parallel;
 mod reuse;
@@ -216,7 +217,7 @@ fn run_steps(
         secrets: &secrets,
         streamed: None,
         hold: if std::env::var_os("FLOWRUN_HOLD_MB").is_some() {
-            step::hold_budget()
+            commit::hold_budget()
         } else {
             u64::MAX
         },

@@ -6,8 +6,9 @@
 //! byte for byte those the whole-payload path writes (the same printer, the same
 //! hashes).
 
+use super::commit::Committer;
 use super::parallel;
-use super::step::{Committer, Cx, Failure, Flowing};
+use super::step::{Cx, Failure, Flowing};
 use super::{Reuse, StepStatus, atomic};
 use crate::json::{ArrayElements, NotStreamed};
 use crate::secrets::Secrets;
@@ -247,7 +248,7 @@ impl Cx<'_> {
             && let Some((out, batches)) = self.read_streamed(run, i, &plan, &payloads)?
         {
             self.streamed = Some(batches);
-            self.hold = super::step::hold_budget();
+            self.hold = super::commit::hold_budget();
             return Ok(out);
         }
         self.run_step(run, i, built[i].as_mut(), payloads, reuse)
@@ -284,7 +285,7 @@ impl Cx<'_> {
             dir: &dir,
             max: self.max,
             size: plan.size.max(1),
-            hold: super::step::hold_budget(),
+            hold: super::commit::hold_budget(),
             k: 0,
             bytes: Vec::new(),
             values: Vec::new(),
