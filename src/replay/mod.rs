@@ -6,6 +6,7 @@
 mod locate;
 mod plan;
 pub(crate) mod resume;
+mod reuse;
 
 pub(crate) use plan::{ReplayPlan, ReplayRequest, plan};
 
