@@ -10,6 +10,7 @@ mod commands;
 mod corpus;
 mod crash;
 mod crash_campaign;
+mod demo;
 mod disk_faults;
 mod flow_errors;
 mod flowtest;

@@ -49,7 +49,12 @@ fn every_flow_agrees_with_the_parser() {
             let name = path.file_name().unwrap().to_string_lossy().into_owned();
             let is_toml = path.extension().is_some_and(|x| x == "toml");
             if is_toml && !name.contains(".test.") {
-                files.push((name, std::fs::read_to_string(&path).expect("read")));
+                let text = std::fs::read_to_string(&path).expect("read");
+                if dir == "flows" {
+                    // Beside the probe, for the child flows a `route` or `on_error` names.
+                    p.file(&format!("flows/{name}"), &text);
+                }
+                files.push((name, text));
             }
         }
     }
