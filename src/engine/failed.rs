@@ -2,7 +2,8 @@
 //! step's `failed/` folder with its error, and `on_error = { flow = … }` hands it to
 //! [`on_error_child`].
 
-use super::step::{Committer, Cx, Failure, Flowing};
+use super::commit::Committer;
+use super::step::{Cx, Failure, Flowing};
 use crate::flow::StepDef;
 use crate::store::layout::FAILED;
 use crate::store::{atomic, payload};

@@ -2,8 +2,9 @@
 //! their outputs are numbered and recorded strictly in input order.
 
 use super::Recorded;
+use super::commit::Committer;
 use super::failed::Kept;
-use super::step::{Committer, Cx, Encoded, Failure, Flowing};
+use super::step::{Cx, Encoded, Failure, Flowing};
 use crate::steps::PureStep;
 use std::collections::BTreeMap;
 use std::path::Path;

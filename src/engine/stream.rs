@@ -5,20 +5,24 @@
 //! end and writes the files in order. Nothing holds the whole array; the files are
 //! byte for byte those the whole-payload path writes (the same printer, the same
 //! hashes).
+mod pass;
 
+use super::commit::Committer;
 use super::parallel;
-use super::step::{Committer, Cx, Failure, Flowing};
+use super::step::{Cx, Failure, Flowing};
 use super::{Reuse, StepStatus, atomic};
 use crate::json::{ArrayElements, NotStreamed};
-use crate::secrets::Secrets;
 use crate::steps::Step;
-use crate::store::payload::{self, Pending};
-use crate::store::{RunDir, StoreError};
+use crate::store::RunDir;
+use crate::store::payload;
+use pass::{CHUNK_BYTES, Pass, Printed, Stopped, print_chunk};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, mpsc};
+
+pub(crate) use pass::Batches;
 
 /// A `read` → `split` pair that can be streamed.
 pub(super) struct Plan {
@@ -68,160 +72,6 @@ pub(super) fn plan(
     Some(Plan { path, size })
 }
 
-/// The `split`'s batches, printed while the `read` before it ran: temporary files in
-/// the `read` step's folder (named into the `split`'s folder when the `split` records
-/// them), each with its elements when they are to stay in memory.
-pub(crate) struct Batches {
-    batches: Vec<Batch>,
-}
-
-struct Batch {
-    pending: Pending,
-    /// The batch's elements, when they stay in memory for the next step (see
-    /// [`Pass::finish_batch`]); `None`: the next step reads the batch's file back.
-    values: Option<Vec<Value>>,
-}
-
-/// Raw text of array elements handed to a worker at once (about this many bytes).
-const CHUNK_BYTES: usize = 128 << 10;
-
-/// Elements as a worker printed them.
-struct Printed {
-    /// Each element printed one level deep, after `,\n  ` (the separator inside an
-    /// array; the first element of an array drops the comma).
-    out: Vec<u8>,
-    /// Where each element's bytes end in `out`.
-    ends: Vec<usize>,
-    /// Whether a secret was masked out of each element.
-    masked: Vec<bool>,
-    values: Vec<Value>,
-    /// The raw text it was given, for reuse.
-    raw: Vec<u8>,
-}
-
-/// A chunk of raw elements (`raw`, each ending at an offset in `ends`) parsed and
-/// printed on a worker thread, as `decode` and the payload printer would.
-fn print_chunk(
-    raw: Vec<u8>,
-    ends: &[usize],
-    mut out: Vec<u8>,
-    secrets: Option<&Secrets>,
-) -> Result<Printed, NotStreamed> {
-    out.clear();
-    let mut printed = Printed {
-        out,
-        ends: Vec::with_capacity(ends.len()),
-        masked: Vec::with_capacity(ends.len()),
-        values: Vec::with_capacity(ends.len()),
-        raw: Vec::new(),
-    };
-    let mut from = 0;
-    for &to in ends {
-        let value = crate::json::parse_element(&raw[from..to])?;
-        from = to;
-        printed.out.extend_from_slice(b",\n  ");
-        let masked = secrets.and_then(|s| s.mask_value(&value));
-        crate::json::push_pretty_at(&mut printed.out, masked.as_ref().unwrap_or(&value), 1);
-        printed.ends.push(printed.out.len());
-        printed.masked.push(masked.is_some());
-        printed.values.push(value);
-    }
-    printed.raw = raw;
-    Ok(printed)
-}
-
-/// Why a streamed `read` stopped before the end of its array.
-enum Stopped {
-    /// The text is not an array this path takes on: the step runs whole instead.
-    Refused,
-    /// The run must end (a stop, the timeout).
-    Failed(Failure),
-    /// A batch file could not be written.
-    Store(StoreError),
-}
-
-/// One pass over the input array: the `read` step's file is written as the printed
-/// elements come back from the workers (in order), and the `split`'s batch files
-/// are cut from the same bytes.
-struct Pass<'a> {
-    dir: &'a Path,
-    max: u64,
-    size: usize,
-    hold: u64,
-    /// Elements printed into the `read` step's file so far.
-    k: usize,
-    /// The batch being filled: its bytes, elements and whether any was masked.
-    bytes: Vec<u8>,
-    values: Vec<Value>,
-    masked: bool,
-    /// Bytes of the batches kept in memory so far.
-    held: u64,
-    done: Vec<Batch>,
-}
-
-impl Pass<'_> {
-    /// Writes one chunk of printed elements to the `read` step's file `w` and into
-    /// the batches; whether any was masked.
-    fn feed(&mut self, w: &mut dyn Write, p: &mut Printed) -> Result<bool, Stopped> {
-        let io = |e: io::Error| Stopped::Store(StoreError::io(self.dir, e));
-        let whole = if self.k == 0 { &p.out[1..] } else { &p.out[..] };
-        w.write_all(whole).map_err(io)?;
-        let mut from = 0;
-        for (j, value) in p.values.drain(..).enumerate() {
-            let to = p.ends[j];
-            let first = self.values.is_empty();
-            if first {
-                self.bytes.push(b'[');
-            }
-            // The first element of a batch drops the comma.
-            self.bytes
-                .extend_from_slice(&p.out[from + usize::from(first)..to]);
-            from = to;
-            self.masked |= p.masked[j];
-            self.values.push(value);
-            self.k += 1;
-            if self.values.len() == self.size {
-                self.finish_batch()?;
-            }
-        }
-        Ok(p.masked.iter().any(|m| *m))
-    }
-
-    /// Writes the batch being filled to its temporary file. Its elements stay in
-    /// memory as the step loop keeps outputs (`Committer`): while the batches kept
-    /// fit the budget, and always when the file does not hold the batch exactly
-    /// (trimmed or masked: it cannot be read back).
-    fn finish_batch(&mut self) -> Result<(), Stopped> {
-        if self.values.is_empty() {
-            return Ok(());
-        }
-        self.bytes.extend_from_slice(b"\n]\n");
-        let (bytes, masked) = (&self.bytes, self.masked);
-        let pending = payload::stream_to_temp(self.dir, self.max, |w| {
-            w.write_all(bytes)?;
-            Ok(masked)
-        })
-        .map_err(Stopped::Store)?
-        .close();
-        self.bytes.clear();
-        self.masked = false;
-        let values = std::mem::take(&mut self.values);
-        let enc = &pending.encoded;
-        let exact = !enc.trimmed && !enc.masked;
-        let keep = !exact || self.held == 0 || self.held + enc.full_bytes <= self.hold;
-        let values = if keep {
-            self.held += enc.full_bytes;
-            Some(values)
-        } else {
-            // Freed on a worker: the elements were parsed there.
-            parallel::spawn(move || drop(values));
-            None
-        };
-        self.done.push(Batch { pending, values });
-        Ok(())
-    }
-}
-
 impl Cx<'_> {
     /// Runs step `i`: streamed when it is the `split` after a streamed `read`
     /// (`self.streamed` holds the batches that `read` printed) or a `read` that
@@ -247,7 +97,7 @@ impl Cx<'_> {
             && let Some((out, batches)) = self.read_streamed(run, i, &plan, &payloads)?
         {
             self.streamed = Some(batches);
-            self.hold = super::step::hold_budget();
+            self.hold = super::commit::hold_budget();
             return Ok(out);
         }
         self.run_step(run, i, built[i].as_mut(), payloads, reuse)
@@ -284,7 +134,7 @@ impl Cx<'_> {
             dir: &dir,
             max: self.max,
             size: plan.size.max(1),
-            hold: super::step::hold_budget(),
+            hold: super::commit::hold_budget(),
             k: 0,
             bytes: Vec::new(),
             values: Vec::new(),

@@ -8,6 +8,7 @@ pub(crate) mod on_error;
 pub(crate) mod reader;
 mod schema;
 pub(crate) mod skip;
+mod step_table;
 pub(crate) mod text;
 
 use crate::jq::Jq;

@@ -1,7 +1,11 @@
 //! `manifest.json`: what a run did, step by step, with the hash of every stored file.
+mod links;
+mod status;
 
 use serde::{Deserialize, Serialize};
-use std::fmt;
+
+pub use links::{ChildLink, EditedFile, Notification, ParentLink, ReplayOf, ReplayedPayload};
+pub use status::{RunStatus, StepStatus, TriggerKind};
 
 /// The `format` value of manifests this version writes.
 pub const FORMAT: &str = "flowrun.run/1";
@@ -52,132 +56,6 @@ pub struct Manifest {
     /// For a child run (trigger `flow`): the run, step and payload that started it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<ParentLink>,
-}
-
-/// One notification sent (or tried) when a run ended.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Notification {
-    /// The webhook URL or the command line (secrets masked).
-    pub target: String,
-    /// `sent` or `failed`.
-    pub status: String,
-    /// How many times it was tried.
-    pub attempts: u32,
-    /// Why it failed (secrets masked).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-/// Where a child run came from: the parent run, its step, and the input payload file
-/// (relative to the parent's run folder; `null` for the implicit start payload).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ParentLink {
-    /// The parent run.
-    pub run_id: String,
-    /// The parent's flow.
-    pub flow: String,
-    /// The step of the parent that started this run.
-    pub step: String,
-    /// The parent's input payload file this run was given.
-    pub payload: Option<String>,
-}
-
-/// One child run a `flow` or `route` step started for one of its input payloads (or,
-/// for `route`, a payload no route took: no `run_id`, status `unhandled`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ChildLink {
-    /// The input payload file of the parent step (`null` for the implicit start payload).
-    pub source: Option<String>,
-    /// blake3 of that input payload (pretty JSON), to match it again on resume.
-    pub input_blake3: String,
-    /// For `route`: the 1-based route that took it, or `otherwise`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub route: Option<serde_json::Value>,
-    /// The child flow.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub flow: Option<String>,
-    /// The child run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub run_id: Option<String>,
-    /// `running`, `success`, `failure`, `interrupted`, or `unhandled` (route only).
-    pub status: String,
-    /// Whether this run took the child run over from the run it resumes instead of
-    /// starting one.
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub reused: bool,
-}
-
-/// A recorded payload file used although it was edited after it was recorded.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct EditedFile {
-    /// The run it belongs to.
-    pub run_id: String,
-    /// Path relative to that run's folder.
-    pub file: String,
-    /// blake3 of the file as used.
-    pub blake3: String,
-}
-
-/// What started a run.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum TriggerKind {
-    /// `flowrun run`.
-    Manual,
-    /// `every` / `cron`.
-    Schedule,
-    /// A file drop.
-    Watch,
-    /// `flowrun replay`.
-    Replay,
-    /// `flowrun retry`.
-    Retry,
-    /// `flowrun resume`.
-    Resume,
-    /// A `flow` or `route` step of another run (a child run).
-    Flow,
-}
-
-/// The state of a run.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum RunStatus {
-    /// In progress (or died: see [`RunStatus::Interrupted`]).
-    Running,
-    /// Every step succeeded.
-    Success,
-    /// A step failed.
-    Failure,
-    /// The process died while the run was in progress.
-    Interrupted,
-    /// Every step ran to its end, but some payloads failed in a step with
-    /// `on_error = "continue"` (they are listed in the step's `failed`).
-    Partial,
-}
-
-impl RunStatus {
-    /// Whether the run's data went through: a success, or a partial success (whose
-    /// failed payloads are recorded under `failed/` to re-sync on their own).
-    #[must_use]
-    pub fn went_through(self) -> bool {
-        matches!(self, RunStatus::Success | RunStatus::Partial)
-    }
-}
-
-/// The state of one step in a run.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum StepStatus {
-    /// Not reached (yet).
-    Pending,
-    /// In progress.
-    Running,
-    /// Done.
-    Success,
-    /// Failed; the run's `error` says on which payload.
-    Failure,
-    /// Skipped: its inputs went on unchanged.
-    Skipped,
 }
 
 /// One stored payload file.
@@ -291,28 +169,6 @@ pub fn is_inside_run(file: &str) -> bool {
             .all(|p| !p.is_empty() && p != "." && p != "..")
 }
 
-/// The source of a replay.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ReplayOf {
-    /// The source run.
-    pub run_id: String,
-    /// The step whose payloads were replayed (`input` for input payloads).
-    pub step: String,
-    /// The payload files, relative to the source run folder.
-    pub payloads: Vec<ReplayedPayload>,
-    /// Whether any payload was edited after it was recorded.
-    pub edited: bool,
-}
-
-/// One replayed payload.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ReplayedPayload {
-    /// Path relative to the source run folder.
-    pub file: String,
-    /// blake3 of the file as replayed.
-    pub blake3: String,
-}
-
 impl Manifest {
     /// The payload records that were the inputs of step `f` (0-based): the outputs of
     /// the last step before it that ran, else the run's `input/`. An empty list means
@@ -341,44 +197,6 @@ impl PayloadRecord {
     #[must_use]
     pub fn is_complete(&self) -> bool {
         !self.trimmed && !self.masked
-    }
-}
-
-impl fmt::Display for RunStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            RunStatus::Running => "running",
-            RunStatus::Success => "success",
-            RunStatus::Failure => "failure",
-            RunStatus::Interrupted => "interrupted",
-            RunStatus::Partial => "partial",
-        })
-    }
-}
-
-impl fmt::Display for StepStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            StepStatus::Pending => "pending",
-            StepStatus::Running => "running",
-            StepStatus::Success => "success",
-            StepStatus::Failure => "failure",
-            StepStatus::Skipped => "skipped",
-        })
-    }
-}
-
-impl fmt::Display for TriggerKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            TriggerKind::Manual => "manual",
-            TriggerKind::Schedule => "schedule",
-            TriggerKind::Watch => "watch",
-            TriggerKind::Replay => "replay",
-            TriggerKind::Retry => "retry",
-            TriggerKind::Resume => "resume",
-            TriggerKind::Flow => "flow",
-        })
     }
 }
 
