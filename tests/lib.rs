@@ -35,6 +35,7 @@ mod steps;
 mod stop;
 mod store;
 mod subflows;
+mod track_index;
 mod ui;
 mod ui_browser;
 mod watch;
