@@ -186,6 +186,13 @@ fn write_segment(store: &Store, flow: &str, d: &Path, run_id: &str) -> Result<()
     atomic::write(&segment_path(d, run_id), text.as_bytes())
 }
 
+/// Files place line `l` under its bucket (the key's first byte, two hex digits).
+fn add(l: String, added: &mut BTreeMap<String, Vec<String>>) {
+    if let Some(b) = l.get(..2) {
+        added.entry(b.to_owned()).or_default().push(l);
+    }
+}
+
 /// Merges the segments into the base and brings the base in step with the runs: the
 /// runs it lacks are added, the runs that are gone removed, the segments then deleted.
 /// A base of another format (or none) is rebuilt whole.
@@ -213,11 +220,6 @@ fn compact(store: &Store, flow: &str) -> Result<(), StoreError> {
         read_lines(&d.join("names")).into_iter().collect()
     };
     let mut added: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    fn add(l: String, added: &mut BTreeMap<String, Vec<String>>) {
-        if let Some(b) = l.get(..2) {
-            added.entry(b.to_owned()).or_default().push(l);
-        }
-    }
     let merged: Vec<&String> = segs.iter().filter(|s| present.contains(*s)).collect();
     for id in &merged {
         let (seg_names, lines) = read_segment(&d, id);
@@ -424,7 +426,7 @@ pub(crate) fn lookup(store: &Store, flow: &str, key: &str) -> Result<Lookup, Sto
             sync(store, flow, None)?;
         }
     }
-    places.sort_by(|a, b| line(a).cmp(&line(b)));
+    places.sort_by_key(line);
     places.dedup();
     names.sort();
     names.dedup();
