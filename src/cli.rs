@@ -25,6 +25,10 @@ pub(crate) struct Global {
     /// Print less: only errors and what a script needs
     #[arg(short, long, global = true)]
     pub(crate) quiet: bool,
+    /// Where runs are kept: `s3://BUCKET/PREFIX`, configured by the AWS_* variables [env:
+    /// `FLOWRUN_STORE`; default: the project's runs/ folder]
+    #[arg(long, global = true, value_name = "URL")]
+    pub(crate) store: Option<String>,
 }
 
 pub(crate) use crate::replay::FlowVersion;

@@ -27,6 +27,7 @@ mod prune;
 mod replay;
 mod resync;
 mod run;
+mod s3;
 mod schema;
 mod secrets;
 mod server;

@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 pub struct Project {
     _dir: tempfile::TempDir,
     root: PathBuf,
+    /// With `FLOWRUN_TEST_STORE=s3`: the project's own bucket on the local S3 server,
+    /// and a folder its objects are copied to for reading.
+    store: Option<(s3::TestStore, tempfile::TempDir)>,
 }
 
 impl Project {
@@ -27,7 +30,24 @@ impl Project {
             None => dir.path().to_path_buf(),
         };
         std::fs::create_dir_all(root.join("flows")).expect("flows dir");
-        Project { _dir: dir, root }
+        Project {
+            _dir: dir,
+            root,
+            store: s3::TestStore::for_test().map(|s| (s, tempfile::tempdir().expect("mirror dir"))),
+        }
+    }
+
+    /// Where a test reads `rel`: in the project, or — on S3, for a path under `runs/` —
+    /// in a fresh copy of the stored objects, so that what a test reads there is what
+    /// the store holds.
+    fn stored(&self, rel: &str) -> PathBuf {
+        match &self.store {
+            Some((store, mirror)) if rel == "runs" || rel.starts_with("runs/") => {
+                store.sync_down(mirror.path());
+                mirror.path().join(rel)
+            }
+            _ => self.path(rel),
+        }
     }
 
     /// The project folder.
@@ -73,18 +93,18 @@ impl Project {
     /// Reads a file.
     #[track_caller]
     pub fn read(&self, rel: &str) -> String {
-        std::fs::read_to_string(self.path(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
+        std::fs::read_to_string(self.stored(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
     }
 
     /// Reads a file's bytes.
     #[track_caller]
     pub fn bytes(&self, rel: &str) -> Vec<u8> {
-        std::fs::read(self.path(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
+        std::fs::read(self.stored(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
     }
 
     /// Whether a file or folder exists.
     pub fn exists(&self, rel: &str) -> bool {
-        self.path(rel).exists()
+        self.stored(rel).exists()
     }
 
     /// Every file under `rel` (paths relative to it, `/`-separated) with its bytes.
@@ -102,7 +122,7 @@ impl Project {
             }
         }
         let mut out = BTreeMap::new();
-        walk(&self.path(rel), "", &mut out);
+        walk(&self.stored(rel), "", &mut out);
         out
     }
 
@@ -111,14 +131,18 @@ impl Project {
         Cmd {
             cwd: self.root().to_path_buf(),
             args: args.iter().map(|s| (*s).to_owned()).collect(),
-            env: Vec::new(),
+            env: self
+                .store
+                .as_ref()
+                .map(|(s, _)| s.env())
+                .unwrap_or_default(),
             stdin: None,
         }
     }
 
     /// Run ids of `flow`, oldest first.
     pub fn run_ids(&self, flow: &str) -> Vec<String> {
-        run_ids_in(&self.path(&format!("runs/{flow}")))
+        run_ids_in(&self.stored(&format!("runs/{flow}")))
     }
 
     /// The newest run id of `flow`.
@@ -491,4 +515,155 @@ pub fn run_ids_in(flow_dir: &Path) -> Vec<String> {
         .unwrap_or_default();
     ids.sort();
     ids
+}
+
+/// The S3 side of the test switch: `FLOWRUN_TEST_STORE=s3` runs every project's commands
+/// against a fresh bucket on the local S3 server at `FLOWRUN_TEST_S3_ENDPOINT` (default
+/// `http://127.0.0.1:5055`; `.ci/run` starts moto's server there).
+pub mod s3 {
+    use std::path::Path;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// moto reads private objects only on an authenticated request; it does not check
+    /// the signature, so a header of the right form does.
+    const AUTH: &str = "AWS4-HMAC-SHA256 Credential=test/20261201/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00";
+
+    /// One test's bucket.
+    pub struct TestStore {
+        endpoint: String,
+        bucket: String,
+    }
+
+    /// The test server's address.
+    pub fn endpoint() -> String {
+        std::env::var("FLOWRUN_TEST_S3_ENDPOINT")
+            .unwrap_or_else(|_| "http://127.0.0.1:5055".to_owned())
+    }
+
+    impl TestStore {
+        /// A fresh bucket when the suite runs on S3.
+        pub fn for_test() -> Option<TestStore> {
+            (std::env::var("FLOWRUN_TEST_STORE").as_deref() == Ok("s3")).then(TestStore::fresh)
+        }
+
+        /// A fresh bucket on the test server, whatever the switch says.
+        pub fn fresh() -> TestStore {
+            static N: AtomicUsize = AtomicUsize::new(0);
+            let bucket = format!(
+                "t{}-{}-{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .subsec_nanos()
+            );
+            let store = TestStore {
+                endpoint: endpoint(),
+                bucket,
+            };
+            ureq::put(&format!("{}/{}", store.endpoint, store.bucket))
+                .header("Authorization", AUTH)
+                .send_empty()
+                .unwrap_or_else(|e| panic!("cannot create a bucket on {}: {e}", store.endpoint));
+            store
+        }
+
+        /// `s3://BUCKET/runs`.
+        pub fn url(&self) -> String {
+            format!("s3://{}/runs", self.bucket)
+        }
+
+        /// The variables a `flowrun` command needs to use this store.
+        pub fn env(&self) -> Vec<(String, String)> {
+            [
+                ("FLOWRUN_STORE", self.url().as_str()),
+                ("AWS_ENDPOINT_URL", self.endpoint.as_str()),
+                ("AWS_ACCESS_KEY_ID", "test"),
+                ("AWS_SECRET_ACCESS_KEY", "test"),
+                ("AWS_REGION", "us-east-1"),
+                ("AWS_ALLOW_HTTP", "true"),
+            ]
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+        }
+
+        /// Every key under the prefix.
+        pub fn keys(&self) -> Vec<String> {
+            let mut keys = Vec::new();
+            let mut token: Option<String> = None;
+            loop {
+                let mut url = format!("{}/{}?list-type=2&prefix=runs/", self.endpoint, self.bucket);
+                if let Some(t) = &token {
+                    url.push_str("&continuation-token=");
+                    url.push_str(&percent(t));
+                }
+                let body = ureq::get(&url)
+                    .header("Authorization", AUTH)
+                    .call()
+                    .expect("list objects")
+                    .body_mut()
+                    .read_to_string()
+                    .expect("list body");
+                keys.extend(tags(&body, "Key"));
+                token = tags(&body, "NextContinuationToken").into_iter().next();
+                if token.is_none() {
+                    return keys;
+                }
+            }
+        }
+
+        /// An object's bytes.
+        pub fn get(&self, key: &str) -> Vec<u8> {
+            ureq::get(&format!("{}/{}/{key}", self.endpoint, self.bucket))
+                .header("Authorization", AUTH)
+                .call()
+                .unwrap_or_else(|e| panic!("get {key}: {e}"))
+                .body_mut()
+                .with_config()
+                .limit(1 << 34)
+                .read_to_vec()
+                .expect("object body")
+        }
+
+        /// Replaces the contents of folder `to` with the stored objects (their keys as paths).
+        pub fn sync_down(&self, to: &Path) {
+            let _ = std::fs::remove_dir_all(to.join("runs"));
+            for key in self.keys() {
+                let path = to.join(&key);
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(&path, self.get(&key)).unwrap();
+            }
+        }
+    }
+
+    fn tags(xml: &str, tag: &str) -> Vec<String> {
+        let open = format!("<{tag}>");
+        let close = format!("</{tag}>");
+        xml.split(&open)
+            .skip(1)
+            .filter_map(|p| p.split_once(&close).map(|(v, _)| unescape(v)))
+            .collect()
+    }
+
+    fn unescape(s: &str) -> String {
+        s.replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&apos;", "'")
+            .replace("&amp;", "&")
+    }
+
+    fn percent(s: &str) -> String {
+        s.bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect()
+    }
 }

@@ -115,7 +115,7 @@ impl Ctx {
             return Err(Error::Usage(format!("`{name}` is not a valid flow name")));
         }
         let file = flow::flow_path(&self.root, name);
-        if file.is_file() || self.store.flow_dir(name).is_dir() {
+        if file.is_file() || crate::store::backend::get().is_dir(&self.store.flow_dir(name)) {
             return Ok(());
         }
         let mut known = flow::list(&self.root).unwrap_or_default();
@@ -228,6 +228,7 @@ pub(crate) fn out_json(value: &impl serde::Serialize) {
 pub(crate) fn dispatch(cli: Cli) -> Result<Exit, Error> {
     let g = cli.global;
     let ctx = Ctx::new(g.root, g.json, g.quiet)?;
+    crate::store::backend::select(g.store.as_deref(), ctx.store.path()).map_err(Error::Usage)?;
     match cli.command {
         Command::Run {
             flow,

@@ -41,6 +41,15 @@ fn without_path(e: std::io::Error) -> std::io::Error {
 /// # Errors
 /// Any step of the write failed; `path` is then unchanged.
 pub(crate) fn write(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    write_local(path, bytes)?;
+    super::backend::get().stored(path)
+}
+
+/// [`write`] to the local working copy only.
+///
+/// # Errors
+/// As [`write`].
+pub(crate) fn write_local(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut temp = temp_in(dir)?;
     // The file's own handle: its errors name only the store's path, not the temporary one.

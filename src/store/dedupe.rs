@@ -36,6 +36,7 @@ impl Store {
 
     fn read_keys(&self, flow: &str, step: &str) -> Result<Vec<String>, StoreError> {
         let path = self.dedupe_path(flow, step);
+        super::backend::get().load(&path)?;
         let bytes = match std::fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),

@@ -31,7 +31,7 @@ impl Store {
     pub(crate) fn flows(&self) -> Vec<String> {
         let mut out: Vec<String> = read_names(self.path())
             .into_iter()
-            .filter(|n| is_name(n) && self.path().join(n).is_dir())
+            .filter(|n| is_name(n) && super::backend::get().is_dir(&self.path().join(n)))
             .collect();
         out.sort();
         out
@@ -71,7 +71,8 @@ impl Store {
                 }
                 let (k, id) = best?;
                 let flow = lists[k].0.clone();
-                if lists[k].1.is_index() && !self.run_dir(&flow, &id).is_dir() {
+                if lists[k].1.is_index() && !super::backend::get().is_dir(&self.run_dir(&flow, &id))
+                {
                     // A stale index: list the folder instead, below the runs already given.
                     let mut ids = self.rebuild_index(&flow);
                     ids.retain(|i| *i < id);
@@ -94,11 +95,20 @@ impl Store {
         // Best effort: a missing or partial index is rebuilt by the next listing.
         let line = format!("{id}\n");
         if line.len() == LINE && is_run_id(id) {
-            let _ = std::fs::OpenOptions::new()
+            let path = self.index_path(flow);
+            let backend = super::backend::get();
+            // Shared: append to the stored index (the lock holder alone writes it).
+            if backend.load(&path).is_err() {
+                return;
+            }
+            let appended = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
-                .open(self.index_path(flow))
+                .open(&path)
                 .and_then(|mut f| f.write_all(line.as_bytes()));
+            if appended.is_ok() {
+                let _ = backend.stored(&path);
+            }
         }
     }
 
@@ -123,14 +133,27 @@ impl Store {
     #[allow(clippy::must_use_candidate)] // called for the rewrite alone too
     pub(crate) fn rebuild_index(&self, flow: &str) -> Vec<String> {
         let ids = self.run_ids(flow);
+        // A shared store's index is written only by the holder of the flow's lock.
+        if !super::backend::get().shared() {
+            self.write_index(flow, &ids);
+        }
+        ids
+    }
+
+    /// Rewrites `flow`'s index from its folder (the caller holds the flow's lock).
+    pub(crate) fn rewrite_index(&self, flow: &str) {
+        let ids = self.run_ids(flow);
+        self.write_index(flow, &ids);
+    }
+
+    fn write_index(&self, flow: &str, ids: &[String]) {
         let mut text = String::with_capacity(ids.len() * LINE);
-        for id in &ids {
+        for id in ids {
             text.push_str(id);
             text.push('\n');
         }
         // Best effort (a read-only store still lists): written whole, then renamed.
         let _ = super::atomic::write(&self.index_path(flow), text.as_bytes());
-        ids
     }
 
     /// Every run (of `flow`, or of all flows), newest first.
@@ -159,7 +182,7 @@ impl Store {
             return self
                 .flows()
                 .into_iter()
-                .find(|f| self.run_dir(f, reference).is_dir())
+                .find(|f| super::backend::get().is_dir(&self.run_dir(f, reference)))
                 .map(|flow| RunRef {
                     dir: self.run_dir(&flow, reference),
                     flow,
@@ -220,18 +243,15 @@ impl Store {
 
 /// The index of the flow folder `dir`, when it lists exactly its run folders.
 fn complete_index(dir: &Path) -> Option<Vec<u8>> {
-    use std::os::unix::fs::MetadataExt as _;
     let bytes =
         super::recorded::read(&dir.join(".runs"), super::recorded::MAX_MANIFEST_BYTES).ok()?;
     if bytes.len() % LINE != 0 {
         return None;
     }
     let count = bytes.len() / LINE;
-    // A folder's link count is 2 plus its sub-folders: the runs, `dedupe/` and `.track/`.
-    let links = std::fs::metadata(dir).ok()?.nlink();
-    let others = u64::from(dir.join(super::layout::DEDUPE).is_dir())
-        + u64::from(dir.join(crate::track::INDEX_DIR).is_dir());
-    (links >= 2 && links - 2 == count as u64 + others).then_some(bytes)
+    super::backend::get()
+        .index_complete(dir, count)
+        .then_some(bytes)
 }
 
 /// Bytes of one index line: a run id and a newline.
@@ -279,11 +299,5 @@ impl IdsDesc {
 }
 
 fn read_names(dir: &Path) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().into_string().ok())
-        .collect()
+    super::backend::get().names(dir)
 }

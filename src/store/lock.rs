@@ -10,10 +10,26 @@ use std::time::{Duration, Instant};
 /// Holding this means no other run of the flow is in progress. Released on drop.
 #[derive(Debug)]
 pub(crate) struct FlowLock {
-    file: File,
-    path: PathBuf,
+    held: Held,
     /// What the lock file said when it was taken: the id of the previous holder's run.
     pub(crate) previous: Option<String>,
+}
+
+/// What holds the lock: the local lock file, or a lease on the S3 lock object.
+#[derive(Debug)]
+enum Held {
+    File { file: File, path: PathBuf },
+    Lease(super::s3::Lease),
+}
+
+impl FlowLock {
+    /// A lock held through a lease on a shared store.
+    pub(crate) fn leased(lease: super::s3::Lease, previous: Option<String>) -> FlowLock {
+        FlowLock {
+            held: Held::Lease(lease),
+            previous,
+        }
+    }
 }
 
 /// How long to keep trying when the lock is briefly taken by a reader checking it.
@@ -26,7 +42,7 @@ const NONBLOCK: i32 = rustix::fs::OFlags::NONBLOCK.bits().cast_signed();
 ///
 /// # Errors
 /// [`StoreError::Busy`] when another process holds it, or an I/O error.
-pub(crate) fn acquire(dir: &Path, flow: &str) -> Result<FlowLock, StoreError> {
+pub(crate) fn acquire_file(dir: &Path, flow: &str) -> Result<FlowLock, StoreError> {
     std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
     let path = dir.join(super::layout::LOCK);
     let mut file = OpenOptions::new()
@@ -70,8 +86,7 @@ pub(crate) fn acquire(dir: &Path, flow: &str) -> Result<FlowLock, StoreError> {
     let _ = file.read_to_string(&mut previous);
     let previous = previous.trim().to_owned();
     Ok(FlowLock {
-        file,
-        path,
+        held: Held::File { file, path },
         previous: (!previous.is_empty()).then_some(previous),
     })
 }
@@ -82,19 +97,21 @@ impl FlowLock {
     /// # Errors
     /// The lock file could not be written.
     pub(crate) fn set_holder(&mut self, run_id: &str) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        self.file
-            .set_len(0)
-            .and_then(|()| self.file.seek(SeekFrom::Start(0)))
-            .and_then(|_| self.file.write_all(run_id.as_bytes()))
-            .and_then(|()| self.file.sync_data())
-            .map_err(|e| StoreError::io(&path, e))
+        match &mut self.held {
+            Held::File { file, path } => file
+                .set_len(0)
+                .and_then(|()| file.seek(SeekFrom::Start(0)))
+                .and_then(|_| file.write_all(run_id.as_bytes()))
+                .and_then(|()| file.sync_data())
+                .map_err(|e| StoreError::io(path, e)),
+            Held::Lease(lease) => lease.set_holder(run_id),
+        }
     }
 }
 
 /// Whether a process holds the lock of the flow whose runs live in `dir`.
 #[must_use]
-pub(crate) fn is_held(dir: &Path) -> bool {
+pub(crate) fn is_held_file(dir: &Path) -> bool {
     let Ok(file) = OpenOptions::new()
         .read(true)
         .custom_flags(NONBLOCK)

@@ -1,6 +1,7 @@
 //! The run store: `runs/<flow>/<run-id>/` folders, manifests, atomic writes, locks, listing.
 
 pub(crate) mod atomic;
+pub(crate) mod backend;
 pub(crate) mod dedupe;
 pub(crate) mod layout;
 pub(crate) mod list;
@@ -10,6 +11,7 @@ pub(crate) mod payload;
 pub(crate) mod prune;
 pub(crate) mod recorded;
 pub(crate) mod replays;
+pub(crate) mod s3;
 pub(crate) mod verify;
 
 use crate::names::display_path;
@@ -193,13 +195,13 @@ impl Store {
     /// # Errors
     /// The flow is busy, or the lock file cannot be written.
     pub(crate) fn lock(&self, flow: &str) -> Result<FlowLock, StoreError> {
-        lock::acquire(&self.flow_dir(flow), flow)
+        backend::get().acquire(&self.flow_dir(flow), flow)
     }
 
     /// Whether a process is running `flow` now.
     #[must_use]
     pub(crate) fn is_busy(&self, flow: &str) -> bool {
-        lock::is_held(&self.flow_dir(flow))
+        backend::get().is_held(&self.flow_dir(flow))
     }
 
     /// Reads a manifest; a `running` run whose flow lock nobody holds reads as `interrupted`.
@@ -315,6 +317,10 @@ impl RunDir {
             return Err(e);
         }
         atomic::sync_dir(&store.flow_dir(&manifest.flow))?;
+        // The flow copy first: a stored manifest is what makes a run exist in the store.
+        let stored = backend::get();
+        stored.stored(&layout::flow_copy(&path))?;
+        stored.stored(&layout::manifest(&path))?;
         store.index_run(&manifest.flow, &manifest.run_id);
         Ok(RunDir {
             path,

@@ -86,7 +86,8 @@ impl Pending {
             Temp::Open(temp) => temp.persist(path).map(drop).map_err(|e| e.error),
             Temp::Closed(temp) => temp.persist(path).map_err(|e| e.error),
         }
-        .map_err(|e| StoreError::io(path, e))
+        .map_err(|e| StoreError::io(path, e))?;
+        super::backend::get().stored(path)
     }
 }
 

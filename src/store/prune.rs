@@ -85,7 +85,7 @@ impl Store {
         dry_run: bool,
     ) -> Result<Pruned, StoreError> {
         let mut out = Pruned::default();
-        if !self.flow_dir(flow).is_dir() {
+        if !super::backend::get().is_dir(&self.flow_dir(flow)) {
             return Ok(out);
         }
         let _lock = self.lock(flow)?;
@@ -110,6 +110,12 @@ impl Store {
                 started_at: m.map(|m| m.started_at),
             });
             if dry_run {
+                continue;
+            }
+            // A shared store: its objects go first (the manifest first of all).
+            super::backend::get().remove_all(&dir)?;
+            if super::backend::get().shared() && !dir.exists() {
+                forget.push(id.to_owned());
                 continue;
             }
             let mut hidden = self.deleting_dir(flow).join(id);
@@ -141,7 +147,7 @@ impl Store {
             // Rebuilt while nothing else changes the flow's folder (the lock is held and
             // the leftovers are gone): a stray folder would let the old index look
             // complete by its folder's link count.
-            self.rebuild_index(flow);
+            self.rewrite_index(flow);
         }
         Ok(out)
     }

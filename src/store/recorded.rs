@@ -25,6 +25,7 @@ pub(crate) const MAX_FLOW_BYTES: u64 = crate::names::MAX_FLOW_FILE_BYTES;
 /// # Errors
 /// The file is missing or unreadable, not a regular file, or too large.
 pub(crate) fn open(path: &Path, max: u64) -> Result<(File, u64), StoreError> {
+    super::backend::get().load(path)?;
     let file = OpenOptions::new()
         .read(true)
         .custom_flags(rustix::fs::OFlags::NONBLOCK.bits().cast_signed())

@@ -48,8 +48,11 @@ impl Store {
             Some(index) => index.entries,
             None => {
                 let entries = self.rebuild_replay_entries(flow);
-                // Best effort: a read-only store still answers from the manifests.
-                let _ = self.write_replay_entries(flow, &entries);
+                // Best effort: a read-only store still answers from the manifests. A
+                // shared store's index is written only by the holder of the flow lock.
+                if !super::backend::get().shared() {
+                    let _ = self.write_replay_entries(flow, &entries);
+                }
                 entries
             }
         }

@@ -115,6 +115,10 @@ pub(crate) fn verify(store: &Store, run: &RunRef) -> Report {
     // ones may not be listed yet; those of an interrupted run never will be. That holds
     // for its input files too: a run killed while storing them never listed them.
     let unfinished = matches!(manifest.status, RunStatus::Running | RunStatus::Interrupted);
+    // A shared store: every stored file of the run, so that strays are seen too.
+    if let Err(e) = super::backend::get().pull(&run.dir) {
+        report.findings.push(not_hashed(layout::MANIFEST, &e));
+    }
     for entry in walkdir::WalkDir::new(&run.dir)
         .min_depth(1)
         .into_iter()

@@ -1,0 +1,203 @@
+//! The run store on S3-compatible object storage (issue 18), against the local S3
+//! server (moto) at `FLOWRUN_TEST_S3_ENDPOINT`: two project roots sharing one bucket.
+//! Skipped when no server is configured, unless `CI` is set.
+
+use crate::support::s3::{TestStore, endpoint};
+use crate::support::{Cmd, Project, Running, wait_for};
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+/// The shared store, or `None` (the tests are skipped) when no S3 server is configured
+/// outside CI.
+fn shared() -> Option<TestStore> {
+    if std::env::var_os("FLOWRUN_TEST_S3_ENDPOINT").is_none() && std::env::var_os("CI").is_none() {
+        eprintln!("skipped: no FLOWRUN_TEST_S3_ENDPOINT (see .ci/run)");
+        return None;
+    }
+    let _ = endpoint();
+    Some(TestStore::fresh())
+}
+
+fn on(mut cmd: Cmd, store: &TestStore) -> Cmd {
+    for (k, v) in store.env() {
+        cmd = cmd.env(&k, &v);
+    }
+    cmd
+}
+
+/// The stored manifest of run `id` of `flow`.
+fn manifest(store: &TestStore, flow: &str, id: &str) -> Value {
+    serde_json::from_slice(&store.get(&format!("runs/{flow}/{id}/manifest.json")))
+        .expect("a stored manifest is JSON")
+}
+
+/// Run ids in the store, oldest first.
+fn stored_runs(store: &TestStore, flow: &str) -> Vec<String> {
+    let mut ids: Vec<String> = store
+        .keys()
+        .iter()
+        .filter_map(|k| {
+            k.strip_prefix(&format!("runs/{flow}/"))?
+                .strip_suffix("/manifest.json")
+                .map(str::to_owned)
+        })
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Every file a stored manifest lists is stored too.
+fn assert_complete(store: &TestStore, flow: &str) {
+    let keys = store.keys();
+    for id in stored_runs(store, flow) {
+        let m = manifest(store, flow, &id);
+        let mut files: Vec<&str> = m["input"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["file"].as_str().unwrap())
+            .collect();
+        for s in m["steps"].as_array().unwrap() {
+            files.extend(
+                s["payloads"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| p["file"].as_str().unwrap()),
+            );
+        }
+        for f in files {
+            let key = format!("runs/{flow}/{id}/{f}");
+            assert!(keys.contains(&key), "{key} is listed but not stored");
+        }
+    }
+}
+
+const FAILS_ON_B: &str = r#"
+[[steps]]
+id = "load"
+kind = "read"
+path = "data/in.json"
+
+[[steps]]
+id = "batch"
+kind = "split"
+size = 1
+
+[[steps]]
+id = "check"
+kind = "assert"
+jq = '.[0] != "b"'
+message = "no b"
+"#;
+
+#[test]
+fn two_roots_share_runs_and_a_resume_from_the_other_root_works() {
+    let Some(store) = shared() else { return };
+    let a = Project::new();
+    let b = Project::new();
+    for p in [&a, &b] {
+        p.flow("f", FAILS_ON_B)
+            .file("data/in.json", r#"["a", "b", "c"]"#);
+    }
+    on(a.cmd(&["run", "f"]), &store).run().code(1);
+    let ids = stored_runs(&store, "f");
+    assert_eq!(ids.len(), 1);
+    assert_complete(&store, "f");
+    // The other root has no runs/ folder of its own, and sees the run.
+    let rows = on(b.cmd(&["runs", "--json"]), &store).run().ok().json();
+    assert_eq!(rows[0]["run_id"], ids[0].as_str());
+    assert_eq!(rows[0]["status"], "failure");
+    on(b.cmd(&["show", "last"]), &store)
+        .run()
+        .ok()
+        .stdout_has("failure");
+
+    // Fixed on the other root, and resumed there from the stored payloads.
+    b.flow("f", &FAILS_ON_B.replace(r#"'.[0] != "b"'"#, "'true'"));
+    on(b.cmd(&["resume", &ids[0]]), &store).run().ok();
+    let ids = stored_runs(&store, "f");
+    assert_eq!(ids.len(), 2);
+    let m = manifest(&store, "f", &ids[1]);
+    assert_eq!(m["status"], "success");
+    assert_eq!(m["resume_of"], ids[0].as_str());
+    assert_complete(&store, "f");
+    // Both roots list both runs; a replay from the first root works too.
+    let rows = on(a.cmd(&["runs", "--json"]), &store).run().ok().json();
+    assert_eq!(rows.as_array().unwrap().len(), 2);
+    on(a.cmd(&["verify", &ids[1]]), &store).run().ok();
+}
+
+/// A flow whose command step waits until the file `release` exists (at most ~60 s).
+const GATED: &str = "[[steps]]\nid = \"wait\"\nkind = \"command\"\nrun = [\"scripts/wait.sh\"]\n";
+const WAIT_SH: &str = "#!/bin/sh\ni=0\nwhile [ ! -f release ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done\ncat\n";
+
+fn gated(p: &Project) {
+    p.flow("slow", GATED).script("scripts/wait.sh", WAIT_SH);
+}
+
+/// Waits until the stored run of `slow` has its step running.
+fn wait_running(store: &TestStore, run: &mut Running) -> String {
+    let mut id = None;
+    wait_for("the first run to reach its command step", || {
+        assert!(!run.has_exited(), "the first run ended early");
+        let Some(found) = stored_runs(store, "slow").pop() else {
+            return false;
+        };
+        let running = manifest(store, "slow", &found)["steps"][0]["status"] == "running";
+        id = Some(found);
+        running
+    });
+    id.expect("a run")
+}
+
+#[test]
+fn one_run_of_a_flow_at_a_time_across_two_roots() {
+    let Some(store) = shared() else { return };
+    let a = Project::new();
+    let b = Project::new();
+    gated(&a);
+    gated(&b);
+    let mut first = on(a.cmd(&["run", "slow"]), &store).spawn();
+    let id = wait_running(&store, &mut first);
+    on(b.cmd(&["run", "slow"]), &store)
+        .run()
+        .code(3)
+        .stderr_has("flow `slow` is busy")
+        .stderr_has(&id);
+    // The other root sees it running.
+    let rows = on(b.cmd(&["runs", "--json"]), &store).run().ok().json();
+    assert_eq!(rows[0]["status"], "running");
+    a.file("release", "");
+    first.wait().ok();
+    assert_eq!(manifest(&store, "slow", &id)["status"], "success");
+    b.file("release", "");
+    on(b.cmd(&["run", "slow"]), &store).run().ok();
+    assert_eq!(stored_runs(&store, "slow").len(), 2);
+}
+
+#[test]
+fn a_holder_killed_with_sigkill_loses_the_lock_after_its_lease() {
+    let Some(store) = shared() else { return };
+    let a = Project::new();
+    let b = Project::new();
+    gated(&a);
+    gated(&b);
+    b.file("release", "");
+    let mut first = on(a.cmd(&["run", "slow"]), &store)
+        .env("FLOWRUN_S3_LEASE_SECS", "2")
+        .spawn();
+    let id = wait_running(&store, &mut first);
+    // Renewed while it lives: still busy well past one lease.
+    std::thread::sleep(Duration::from_secs(3));
+    on(b.cmd(&["run", "slow"]), &store).run().code(3);
+    first.kill();
+    let killed = Instant::now();
+    wait_for("the lease to run out", || {
+        on(b.cmd(&["run", "slow"]), &store).run().code == 0
+    });
+    assert!(killed.elapsed() < Duration::from_secs(20));
+    // The killed run is recorded as interrupted by the next holder.
+    assert_eq!(manifest(&store, "slow", &id)["status"], "interrupted");
+    a.file("release", "");
+}
