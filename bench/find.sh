@@ -73,11 +73,17 @@ EOF
 
 sizes=("$SMALL")
 [ -n "${QUICK:-}" ] || sizes+=("$BIG")
-declare -A rebuild find cpu run compact
+declare -A rebuild find once run compact
 # CPU (user + system) and wall time of one command, in ms: "U + S ms, W ms".
 timed() {
-  /usr/bin/time -f '%U %S %e' -o "$dir/time.txt" "$@" >/dev/null
-  awk '{ printf "%.0f + %.0f ms CPU, %.0f ms wall", $1 * 1000, $2 * 1000, $3 * 1000 }' "$dir/time.txt"
+  /usr/bin/time -f '%U %S %e %O' -o "$dir/time.txt" "$@" >/dev/null
+  awk '{ printf "%.0f + %.0f ms CPU, %.0f ms wall, %.1f MB written", $1 * 1000, $2 * 1000, $3 * 1000, $4 * 512 / 1e6 }' "$dir/time.txt"
+}
+# hyperfine's CPU (user + system, means) and wall median of a command, in ms.
+hyper() {
+  local name=$1; shift
+  hyperfine -N --warmup "${WARMUP:-3}" --runs "$RUNS" --export-json "$dir/$name.json" "$@" >/dev/null
+  python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['results'][0]; print('%.1f + %.1f ms CPU, %.1f ms wall (median)' % (r['user']*1000, r['system']*1000, r['median']*1000))" "$dir/$name.json"
 }
 for n in "${sizes[@]}"; do
   dir="$out/find-$n"
@@ -85,18 +91,17 @@ for n in "${sizes[@]}"; do
   make_store "$dir" "$n"
   mid=$((n / 2))
   rebuild[$n]=$(timed "$flowrun" --root "$dir" find "order=ORD-$mid-7" -q)
-  hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$dir/find.json" \
-    "$flowrun --root $dir find order=ORD-$mid-7" >/dev/null
-  find[$n]=$(python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['results'][0]; print('%.1f ms' % (r['median']*1000))" "$dir/find.json")
-  cpu[$n]=$(python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['results'][0]; print('%.1f + %.1f ms' % (r['user']*1000, r['system']*1000))" "$dir/find.json")
-  run[$n]=$(timed "$flowrun" --root "$dir" run orders -q --input "$dir/in/orders.json")
-  compact[$n]=$(timed env FLOWRUN_TRACK_SEGMENTS=0 "$flowrun" --root "$dir" run orders -q --input "$dir/in/orders.json")
+  find[$n]=$(hyper find "$flowrun --root $dir find order=ORD-$mid-7")
+  once[$n]=$(timed "$flowrun" --root "$dir" run orders -q --input "$dir/in/orders.json")
+  run[$n]=$(hyper run "$flowrun --root $dir run orders -q --input $dir/in/orders.json")
+  compact[$n]=$(hyper compact "env FLOWRUN_TRACK_SEGMENTS=0 $flowrun --root $dir run orders -q --input $dir/in/orders.json")
 done
 
 for n in "${sizes[@]}"; do
   echo "$n stored runs:"
-  echo "  find:               ${cpu[$n]} CPU, ${find[$n]} wall (median)"
+  echo "  find:               ${find[$n]}"
   echo "  rebuild (once):     ${rebuild[$n]}"
+  echo "  run + index, once:  ${once[$n]}"
   echo "  run + index:        ${run[$n]}"
-  echo "  run + compaction:   ${compact[$n]}"
+  echo "  run + compaction:   ${compact[$n]} (FLOWRUN_TRACK_SEGMENTS=0)"
 done
