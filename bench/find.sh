@@ -2,9 +2,12 @@
 # `flowrun find` with SMALL (1,000) and BIG (10,000) stored runs, side by side. Each run
 # tracks 100 orders (order id and email per element), so the index holds 200 values
 # per run: 200,000 at 1,000 runs, 2,000,000 at 10,000. Prints, per size: the rebuild of
-# a missing index (one `find`), a `find` on the fresh index (hyperfine median), and a
-# real `flowrun run` adding its 100 orders to the index.
-#   bench/find.sh             (RUNS=20 hyperfine runs; SMALL=1000 BIG=10000; QUICK=1: SMALL only)
+# a missing index (one `find`), a `find` on the fresh index (hyperfine: CPU user + system
+# and wall median), a real `flowrun run` adding its 100 orders to the index as a segment
+# (CPU and wall), and one whose segment makes the count pass the bound, so that it
+# compacts the segments into the base (FLOWRUN_TRACK_SEGMENTS=0).
+#   bench/find.sh     (RUNS=20 hyperfine runs; SMALL=1000 BIG=10000; QUICK=1: SMALL only;
+#                      FLOWRUN=path: measure that binary instead of building this tree)
 set -euo pipefail
 
 RUNS=${RUNS:-20}
@@ -15,8 +18,12 @@ root=$(cd "$here/.." && pwd)
 out=${BENCH_OUT:-$root/bench-out}
 
 command -v hyperfine >/dev/null || { echo "bench: needs hyperfine (Debian package hyperfine)" >&2; exit 2; }
-(cd "$root" && cargo build --release --quiet)
-flowrun="$root/target/release/flowrun"
+if [ -n "${FLOWRUN:-}" ]; then
+  flowrun=$FLOWRUN
+else
+  (cd "$root" && cargo build --release --quiet)
+  flowrun="$root/target/release/flowrun"
+fi
 
 # A project with one run of a tracking flow, cloned to COUNT runs with distinct ids and
 # distinct order ids (ORD-<run>-<k>), so every value is carried by one run.
@@ -66,24 +73,35 @@ EOF
 
 sizes=("$SMALL")
 [ -n "${QUICK:-}" ] || sizes+=("$BIG")
-declare -A rebuild find run
+declare -A rebuild find once run compact
+# CPU (user + system) and wall time of one command, in ms: "U + S ms, W ms".
+timed() {
+  /usr/bin/time -f '%U %S %e %O' -o "$dir/time.txt" "$@" >/dev/null
+  awk '{ printf "%.0f + %.0f ms CPU, %.0f ms wall, %.1f MB written", $1 * 1000, $2 * 1000, $3 * 1000, $4 * 512 / 1e6 }' "$dir/time.txt"
+}
+# hyperfine's CPU (user + system, means) and wall median of a command, in ms.
+hyper() {
+  local name=$1; shift
+  hyperfine -N --warmup "${WARMUP:-3}" --runs "$RUNS" --export-json "$dir/$name.json" "$@" >/dev/null
+  python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['results'][0]; print('%.1f + %.1f ms CPU, %.1f ms wall (median)' % (r['user']*1000, r['system']*1000, r['median']*1000))" "$dir/$name.json"
+}
 for n in "${sizes[@]}"; do
   dir="$out/find-$n"
   echo "== $n runs: building the store" >&2
   make_store "$dir" "$n"
   mid=$((n / 2))
-  t0=$(date +%s%N)
-  "$flowrun" --root "$dir" find "order=ORD-$mid-7" -q >/dev/null
-  rebuild[$n]=$(( ($(date +%s%N) - t0) / 1000000 ))
-  hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$dir/find.json" \
-    "$flowrun --root $dir find order=ORD-$mid-7" >/dev/null
-  find[$n]=$(python3 -c "import json,sys; print('%.2f' % (json.load(open(sys.argv[1]))['results'][0]['median']*1000))" "$dir/find.json")
-  t0=$(date +%s%N)
-  "$flowrun" --root "$dir" run orders -q --input "$dir/in/orders.json" >/dev/null
-  run[$n]=$(( ($(date +%s%N) - t0) / 1000000 ))
+  rebuild[$n]=$(timed "$flowrun" --root "$dir" find "order=ORD-$mid-7" -q)
+  find[$n]=$(hyper find "$flowrun --root $dir find order=ORD-$mid-7")
+  once[$n]=$(timed "$flowrun" --root "$dir" run orders -q --input "$dir/in/orders.json")
+  run[$n]=$(hyper run "$flowrun --root $dir run orders -q --input $dir/in/orders.json")
+  compact[$n]=$(hyper compact "env FLOWRUN_TRACK_SEGMENTS=0 $flowrun --root $dir run orders -q --input $dir/in/orders.json")
 done
 
-printf '%-12s %14s %16s %18s\n' "stored runs" "find (median)" "rebuild (once)" "run + index (once)"
 for n in "${sizes[@]}"; do
-  printf '%-12s %11s ms %13s ms %15s ms\n' "$n" "${find[$n]}" "${rebuild[$n]}" "${run[$n]}"
+  echo "$n stored runs:"
+  echo "  find:               ${find[$n]}"
+  echo "  rebuild (once):     ${rebuild[$n]}"
+  echo "  run + index, once:  ${once[$n]}"
+  echo "  run + index:        ${run[$n]}"
+  echo "  run + compaction:   ${compact[$n]} (FLOWRUN_TRACK_SEGMENTS=0)"
 done

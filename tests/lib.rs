@@ -37,6 +37,7 @@ mod steps;
 mod stop;
 mod store;
 mod subflows;
+mod track_index;
 mod ui;
 mod ui_browser;
 mod watch;

@@ -1,19 +1,28 @@
-//! The index of tracked values of one flow, `runs/<flow>/.track/`:
+//! The index of tracked values of one flow, `runs/<flow>/.track/`: a compacted base
+//! and one small segment per run since the last compaction (a log-structured merge).
 //!
-//! - `00` … `ff`: 256 bucket files; the bucket of a value is the first byte of its key
-//!   (see [`super::key`]). Each holds one line per place, sorted by key:
+//! - `00` … `ff`: the base, 256 bucket files; the bucket of a value is the first byte of
+//!   its key (see [`super::key`]). Each holds one line per place, sorted by key:
 //!   `<key> <run-id> <step> <file> <element or ->`. A lookup reads one bucket (a 256th of
-//!   the index) and binary-searches it.
-//! - `runs`: the ids of the runs the buckets account for, sorted, fixed-width lines (the
+//!   the base) and binary-searches it.
+//! - `runs`: the ids of the runs the base accounts for, sorted, fixed-width lines (the
 //!   25-character id and a newline), so their count is the file's size over 26.
-//! - `names`: the names the indexed runs' flows tracked, one per line.
-//! - `format`: `flowrun.track/1`.
+//! - `names`: the names the base's runs' flows tracked, one per line.
+//! - `s-<run-id>`: the segment of one run not yet in the base: a first line `#` and the
+//!   names its flow tracked, then its places in the buckets' line format, sorted. A run
+//!   writes only its segment (one atomic write, the size of its own values); a lookup
+//!   also binary-searches each segment, and there are at most [`bound`] of them.
+//! - `format`: `flowrun.track/2`.
 //!
 //! Every file is written whole with the store's atomic write. The index is trusted while
-//! `runs` accounts for every sub-folder of `runs/<flow>/` — the folder's link count, one
-//! stat, as the run index does (`store::list`); otherwise the runs it lacks are added and
-//! the runs that are gone are removed (a missing index is every run lacking). Adding a
-//! run first drops any line of it from the buckets, so a sync cut off half-way is
+//! the base's `runs` and the segments account for every sub-folder of `runs/<flow>/` —
+//! the folder's link count, one stat, as the run index does (`store::list`), and a
+//! listing of `.track/`; otherwise it is compacted against the runs: the runs it lacks
+//! are added, the runs that are gone are removed (a missing index is every run lacking).
+//! Compaction merges the segments into the base and removes them, and happens when a
+//! run's segment makes more than [`bound`], on `prune`, and when the index is stale or
+//! missing. Merging a run first drops any line of it from the buckets, so a compaction
+//! cut off half-way (a segment left beside a base that already has its run) is
 //! completed, not doubled, by the next one. Updates happen under the flow's lock: at the
 //! end of every run, after a prune, or in `find` when the index is stale. A `find` that
 //! finds the lock held (a run in progress) reads the stale index and adds the missing
@@ -26,9 +35,22 @@ use std::path::{Path, PathBuf};
 
 /// The index's folder name inside `runs/<flow>/`.
 pub(crate) const DIR: &str = ".track";
-const FORMAT: &str = "flowrun.track/1\n";
+const FORMAT: &str = "flowrun.track/2\n";
 /// Bytes of one line of `runs`.
 const LINE: usize = 26;
+/// Prefix of a segment file's name (the run id follows).
+const SEGMENT: &str = "s-";
+/// Segments a flow keeps before a run's compacts them into the base; the environment
+/// variable `FLOWRUN_TRACK_SEGMENTS` sets another bound (0: every run compacts).
+const SEGMENTS: usize = 64;
+
+/// How many segments may stand beside the base (see [`SEGMENTS`]).
+fn bound() -> usize {
+    std::env::var("FLOWRUN_TRACK_SEGMENTS")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(SEGMENTS)
+}
 
 /// One place found, with its flow.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,20 +74,56 @@ fn dir(store: &Store, flow: &str) -> PathBuf {
     store.flow_dir(flow).join(DIR)
 }
 
+fn read_text(path: &Path) -> String {
+    recorded::read_text(path, recorded::MAX_MANIFEST_BYTES).unwrap_or_default()
+}
+
 fn read_lines(path: &Path) -> Vec<String> {
-    recorded::read_text(path, recorded::MAX_MANIFEST_BYTES)
-        .map(|t| t.lines().map(str::to_owned).collect())
-        .unwrap_or_default()
+    read_text(path).lines().map(str::to_owned).collect()
 }
 
 fn format_ok(d: &Path) -> bool {
     recorded::read_text(&d.join("format"), 64).is_ok_and(|t| t == FORMAT)
 }
 
-/// How many runs `runs` lists, when it is well-formed.
+/// How many runs the base's `runs` lists, when it is well-formed (none when missing).
 fn covered_count(d: &Path) -> Option<u64> {
-    let len = std::fs::metadata(d.join("runs")).ok()?.len();
-    (len % LINE as u64 == 0).then_some(len / LINE as u64)
+    match std::fs::metadata(d.join("runs")) {
+        Ok(m) => (m.len() % LINE as u64 == 0).then_some(m.len() / LINE as u64),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(0),
+        Err(_) => None,
+    }
+}
+
+/// The run ids of the segments in `d`, sorted.
+fn segments(d: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(d) else {
+        return Vec::new();
+    };
+    let mut ids: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter_map(|n| n.strip_prefix(SEGMENT).map(str::to_owned))
+        .filter(|id| id.len() + 1 == LINE)
+        .collect();
+    ids.sort();
+    ids
+}
+
+fn segment_path(d: &Path, run_id: &str) -> PathBuf {
+    d.join(format!("{SEGMENT}{run_id}"))
+}
+
+/// A segment's names and its place lines.
+fn read_segment(d: &Path, run_id: &str) -> (Vec<String>, Vec<String>) {
+    let text = read_text(&segment_path(d, run_id));
+    let mut lines = text.lines();
+    let names = lines
+        .next()
+        .and_then(|h| h.strip_prefix('#'))
+        .map(|h| h.split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default();
+    (names, lines.map(str::to_owned).collect())
 }
 
 /// How many run folders `runs/<flow>/` holds by its link count: 2, plus a link per
@@ -81,41 +139,78 @@ fn folder_runs(store: &Store, flow: &str) -> Option<u64> {
 /// Whether the index accounts for exactly the flow's runs (as far as one stat tells).
 fn is_fresh(store: &Store, flow: &str) -> bool {
     let d = dir(store, flow);
-    format_ok(&d) && covered_count(&d).is_some() && covered_count(&d) == folder_runs(store, flow)
+    format_ok(&d)
+        && covered_count(&d).map(|c| c + segments(&d).len() as u64) == folder_runs(store, flow)
 }
 
 /// Brings the index of `flow` in step with its runs; `new_run` is a run just finished,
-/// which is then all that is added when the counts say it is the only run missing. The
-/// caller holds the flow's lock.
+/// which is then all that is added (as a segment) when the counts say it is the only
+/// run missing. The caller holds the flow's lock.
 ///
 /// # Errors
 /// An index file could not be written.
 pub(crate) fn sync(store: &Store, flow: &str, new_run: Option<&str>) -> Result<(), StoreError> {
     let d = dir(store, flow);
+    if let Some(id) = new_run
+        && format_ok(&d)
+        && let Some(base) = covered_count(&d)
+    {
+        let segs = segments(&d);
+        if folder_runs(store, flow) == Some(base + segs.len() as u64 + 1)
+            && segs.binary_search_by(|s| s.as_str().cmp(id)).is_err()
+            && id.len() + 1 == LINE
+        {
+            write_segment(store, flow, &d, id)?;
+            if segs.len() < bound() {
+                return Ok(());
+            }
+        }
+    }
+    compact(store, flow)
+}
+
+/// Writes the segment of run `run_id`: its names and its places, sorted.
+fn write_segment(store: &Store, flow: &str, d: &Path, run_id: &str) -> Result<(), StoreError> {
+    let (places, names) = run_places(store, flow, run_id);
+    let mut lines: Vec<String> = places.iter().map(line).collect();
+    lines.sort();
+    lines.dedup();
+    let mut text = String::with_capacity(lines.iter().map(|l| l.len() + 1).sum::<usize>() + 64);
+    text.push('#');
+    for n in &names {
+        text.push(' ');
+        text.push_str(n);
+    }
+    text.push('\n');
+    text.push_str(&join(&lines));
+    atomic::write(&segment_path(d, run_id), text.as_bytes())
+}
+
+/// Files place line `l` under its bucket (the key's first byte, two hex digits).
+fn add(l: String, added: &mut BTreeMap<String, Vec<String>>) {
+    if let Some(b) = l.get(..2) {
+        added.entry(b.to_owned()).or_default().push(l);
+    }
+}
+
+/// Merges the segments into the base and brings the base in step with the runs: the
+/// runs it lacks are added, the runs that are gone removed, the segments then deleted.
+/// A base of another format (or none) is rebuilt whole.
+fn compact(store: &Store, flow: &str) -> Result<(), StoreError> {
+    let d = dir(store, flow);
     let whole = !format_ok(&d);
+    let on_disk = segments(&d);
+    let segs: Vec<String> = if whole { Vec::new() } else { on_disk.clone() };
     let covered: Vec<String> = if whole {
         Vec::new()
     } else {
         read_lines(&d.join("runs"))
     };
-    let only_new = new_run.filter(|id| {
-        !whole
-            && covered_count(&d) == Some(covered.len() as u64)
-            && folder_runs(store, flow) == Some(covered.len() as u64 + 1)
-            && !covered.iter().any(|c| c == id)
-    });
-    let (new, gone): (Vec<String>, BTreeSet<String>) = match only_new {
-        Some(id) => (vec![id.to_owned()], BTreeSet::new()),
-        None => {
-            let present: BTreeSet<String> = store.run_ids(flow).into_iter().collect();
-            let had: BTreeSet<String> = covered.iter().cloned().collect();
-            (
-                present.difference(&had).cloned().collect(),
-                had.difference(&present).cloned().collect(),
-            )
-        }
-    };
-    if new.is_empty() && gone.is_empty() && !whole {
+    let present: BTreeSet<String> = store.run_ids(flow).into_iter().collect();
+    let had: BTreeSet<String> = covered.iter().chain(segs.iter()).cloned().collect();
+    let new: Vec<String> = present.difference(&had).cloned().collect();
+    let gone: BTreeSet<String> = had.difference(&present).cloned().collect();
+    if new.is_empty() && gone.is_empty() && on_disk.is_empty() && !whole {
         return Ok(());
     }
     atomic::create_dir(&d)?;
@@ -125,17 +220,28 @@ pub(crate) fn sync(store: &Store, flow: &str, new_run: Option<&str>) -> Result<(
         read_lines(&d.join("names")).into_iter().collect()
     };
     let mut added: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let merged: Vec<&String> = segs.iter().filter(|s| present.contains(*s)).collect();
+    for id in &merged {
+        let (seg_names, lines) = read_segment(&d, id);
+        names.extend(seg_names);
+        for l in lines {
+            add(l, &mut added);
+        }
+    }
     for id in &new {
         let (places, run_names) = run_places(store, flow, id);
         names.extend(run_names);
-        for p in places {
-            added
-                .entry(p.key[..2].to_owned())
-                .or_default()
-                .push(line(&p));
+        for p in &places {
+            add(line(p), &mut added);
         }
     }
-    let drop: BTreeSet<&str> = gone.iter().chain(new.iter()).map(String::as_str).collect();
+    // Lines of a run being (re)added are dropped first, so a run never counts twice.
+    let drop: BTreeSet<&str> = gone
+        .iter()
+        .chain(new.iter())
+        .chain(merged.iter().copied())
+        .map(String::as_str)
+        .collect();
     let buckets: Vec<String> = if whole || !gone.is_empty() {
         (0..=255u8).map(|b| format!("{b:02x}")).collect()
     } else {
@@ -168,9 +274,23 @@ pub(crate) fn sync(store: &Store, flow: &str, new_run: Option<&str>) -> Result<(
     atomic::write(&d.join("names"), join(&names).as_bytes())?;
     let mut runs: BTreeSet<String> = covered.into_iter().filter(|c| !gone.contains(c)).collect();
     runs.extend(new);
+    runs.extend(merged.into_iter().cloned());
     let runs: Vec<String> = runs.into_iter().filter(|r| r.len() + 1 == LINE).collect();
     atomic::write(&d.join("runs"), join(&runs).as_bytes())?;
     atomic::write(&d.join("format"), FORMAT.as_bytes())?;
+    // The base now holds every segment's run: the segments go (one left by a cut-off
+    // compaction makes the counts disagree, and the next compaction merges it again).
+    for id in &on_disk {
+        let path = segment_path(&d, id);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(StoreError::io(&path, e)),
+        }
+    }
+    if !on_disk.is_empty() {
+        atomic::sync_dir(&d)?;
+    }
     Ok(())
 }
 
@@ -239,19 +359,31 @@ fn parse(l: &str) -> Option<Place> {
     })
 }
 
-/// The places of `key` in one bucket file: a binary search over its sorted lines.
-fn search(path: &Path, key: &str) -> Vec<Place> {
-    let Ok(text) = recorded::read_text(path, recorded::MAX_MANIFEST_BYTES) else {
-        return Vec::new();
-    };
-    let lines: Vec<&str> = text.lines().collect();
-    let start = lines.partition_point(|l| l.get(..key.len()).is_some_and(|k| k < key));
+/// The places of `key` in sorted place lines: a binary search.
+fn search<S: AsRef<str>>(lines: &[S], key: &str) -> Vec<Place> {
+    let start = lines.partition_point(|l| l.as_ref().get(..key.len()).is_some_and(|k| k < key));
     lines[start..]
         .iter()
+        .map(AsRef::as_ref)
         .take_while(|l| l.starts_with(key))
-        .filter_map(|l| parse(l))
+        .filter_map(parse)
         .filter(|p| p.key == key)
         .collect()
+}
+
+/// The places of `key` in the base (one bucket file) and in the segments `segs`, and
+/// the names they tracked.
+fn search_all(d: &Path, segs: &[String], key: &str) -> (Vec<Place>, Vec<String>) {
+    let text = read_text(&d.join(&key[..2]));
+    let lines: Vec<&str> = text.lines().collect();
+    let mut places = search(&lines, key);
+    let mut names = read_lines(&d.join("names"));
+    for id in segs {
+        let (seg_names, lines) = read_segment(d, id);
+        names.extend(seg_names);
+        places.extend(search(&lines, key));
+    }
+    (places, names)
 }
 
 /// Finds `key` in the index of `flow`, bringing the index up to date first when it is
@@ -272,8 +404,8 @@ pub(crate) fn lookup(store: &Store, flow: &str, key: &str) -> Result<Lookup, Sto
             Err(e) => return Err(e),
         }
     }
-    let mut places = search(&d.join(&key[..2]), key);
-    let mut names = read_lines(&d.join("names"));
+    let segs = segments(&d);
+    let (mut places, mut names) = search_all(&d, &segs, key);
     if in_memory
         || places
             .iter()
@@ -282,7 +414,8 @@ pub(crate) fn lookup(store: &Store, flow: &str, key: &str) -> Result<Lookup, Sto
         // A run in progress (or folders changed behind the index's back): the index as it
         // is, less the runs that are gone, plus the runs it lacks.
         let present: BTreeSet<String> = store.run_ids(flow).into_iter().collect();
-        let covered: BTreeSet<String> = read_lines(&d.join("runs")).into_iter().collect();
+        let mut covered: BTreeSet<String> = read_lines(&d.join("runs")).into_iter().collect();
+        covered.extend(segs);
         places.retain(|p| present.contains(&p.run_id));
         for id in present.difference(&covered) {
             let (more, more_names) = run_places(store, flow, id);
@@ -293,6 +426,8 @@ pub(crate) fn lookup(store: &Store, flow: &str, key: &str) -> Result<Lookup, Sto
             sync(store, flow, None)?;
         }
     }
+    places.sort_by_key(line);
+    places.dedup();
     names.sort();
     names.dedup();
     Ok(Lookup {
