@@ -531,6 +531,9 @@ on_error = { flow = "errs" }
         .expect("a failed file")
         .to_owned();
     assert_eq!(rec["failed"][0]["child_run"], json!(kids[0]));
+    p.cmd(&["show", &id])
+        .run()
+        .stdout_has(&format!("error route: child run {}", kids[0]));
     let input = p.json(&format!("runs/errs/{}/input/000001.json", kids[0]));
     assert_eq!(input["flow"], "orders");
     assert_eq!(input["run_id"], json!(id));

@@ -161,6 +161,9 @@ fn show_failed(dir: &std::path::Path, m: &Manifest) {
             shown(&dir.join(&f.payload.file)),
             f.error
         ));
+        if let Some(child) = &f.child_run {
+            out(format!("    error route: child run {child}"));
+        }
     }
 }
 
