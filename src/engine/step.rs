@@ -233,15 +233,7 @@ impl Cx<'_> {
         mut reuse: Option<&mut Reuse>,
     ) -> Result<Vec<Flowing>, Failure> {
         let id = self.flow.steps[i].id.clone();
-        let rel = run.step_rel(i + 1, &id);
-        let dir = run.path.join(&rel);
-        {
-            let rec = &mut run.manifest.steps[i];
-            rec.status = StepStatus::Running;
-            rec.started_at = Some(crate::time::now());
-        }
-        atomic::create_dir(&dir).map_err(|e| Failure::store(&e, None))?;
-        run.save().map_err(|e| Failure::store(&e, None))?;
+        let (rel, dir) = begin_step(run, i, &id)?;
 
         let mut out: Vec<Flowing> = Vec::new();
         // The child runs an earlier run started for each input, if any (`flow`, `route`).
@@ -396,4 +388,21 @@ impl Cx<'_> {
         .map(Ok)
         .map_err(|e| Failure::store(&e, source))
     }
+}
+
+/// Marks step `i` (id `id`) running in the saved manifest and creates its folder;
+/// returns the folder relative to the run and in full.
+pub(super) fn begin_step(
+    run: &mut RunDir,
+    i: usize,
+    id: &str,
+) -> Result<(String, std::path::PathBuf), Failure> {
+    let rel = run.step_rel(i + 1, id);
+    let dir = run.path.join(&rel);
+    let rec = &mut run.manifest.steps[i];
+    rec.status = StepStatus::Running;
+    rec.started_at = Some(crate::time::now());
+    atomic::create_dir(&dir).map_err(|e| Failure::store(&e, None))?;
+    run.save().map_err(|e| Failure::store(&e, None))?;
+    Ok((rel, dir))
 }

@@ -277,15 +277,7 @@ impl Cx<'_> {
         let input = inputs.into_iter().next();
         let source = input.as_ref().and_then(|f| f.file.clone());
         let id = self.flow.steps[i].id.clone();
-        let rel = run.step_rel(i + 1, &id);
-        let dir = run.path.join(&rel);
-        {
-            let rec = &mut run.manifest.steps[i];
-            rec.status = StepStatus::Running;
-            rec.started_at = Some(crate::time::now());
-        }
-        atomic::create_dir(&dir).map_err(|e| Failure::store(&e, None))?;
-        run.save().map_err(|e| Failure::store(&e, None))?;
+        let (rel, dir) = super::step::begin_step(run, i, &id)?;
         let mut out = Vec::new();
         let mut commit = Committer::new(run, i, &dir, &rel, &mut out, self.hold);
         let fed = (|| {
