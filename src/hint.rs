@@ -10,7 +10,10 @@
 //!
 //! The line carries `--root DIR` (the project root, absolute) when the root was given
 //! with `--root` or `FLOWRUN_ROOT`, or is not the current folder; path arguments are then
-//! absolute too. So a printed command works pasted into a shell in any folder. Arguments
+//! absolute too. A store given with `--store URL` is carried as `--store URL` (one from
+//! `FLOWRUN_STORE` is not: the shell that ran the command has the variable, as it has the
+//! `AWS_*` ones the store needs). So a printed command works pasted into a shell in any
+//! folder. Arguments
 //! that a POSIX shell would split or expand are quoted (`shlex`).
 //!
 //! [`ways_on`] decides which commands to recommend after a run that did not succeed.
@@ -36,6 +39,15 @@ fn root() -> Option<&'static Path> {
     ROOT.get().and_then(Option::as_deref)
 }
 
+/// The store that hints name: the `--store` option's URL, when it was given.
+static STORE: OnceLock<Option<String>> = OnceLock::new();
+
+/// Records the `--store` option of this process (`None`: not given) for its hints. Later
+/// calls change nothing.
+pub(crate) fn set_store(url: Option<&str>) {
+    let _ = STORE.set(url.filter(|u| !u.is_empty()).map(str::to_owned));
+}
+
 /// `flowrun [--root DIR] ARGS…`, ready to paste.
 #[must_use]
 pub(crate) fn flowrun<I>(args: I) -> String
@@ -43,7 +55,7 @@ where
     I: IntoIterator,
     I::Item: AsRef<str>,
 {
-    render(root(), args)
+    render(root(), STORE.get().and_then(Option::as_deref), args)
 }
 
 /// A path as an argument of a printed command: absolute when the command names the root
@@ -61,9 +73,10 @@ pub(crate) fn path(p: &Path) -> String {
     }
 }
 
-/// [`flowrun`] with the root given: the part that does not depend on the process.
+/// [`flowrun`] with the root and the store given: the part that does not depend on the
+/// process.
 #[must_use]
-pub(crate) fn render<I>(root: Option<&Path>, args: I) -> String
+pub(crate) fn render<I>(root: Option<&Path>, store: Option<&str>, args: I) -> String
 where
     I: IntoIterator,
     I::Item: AsRef<str>,
@@ -72,6 +85,10 @@ where
     if let Some(root) = root {
         line.push_str(" --root ");
         line.push_str(&quote(&root.to_string_lossy()));
+    }
+    if let Some(store) = store {
+        line.push_str(" --store ");
+        line.push_str(&quote(store));
     }
     for arg in args {
         line.push(' ');
@@ -223,7 +240,7 @@ mod tests {
     #[test]
     fn plain_arguments_stay_as_they_are() {
         assert_eq!(
-            render(None, ["resume", "20261128T093000.123Z-7f3a"]),
+            render(None, None, ["resume", "20261128T093000.123Z-7f3a"]),
             "flowrun resume 20261128T093000.123Z-7f3a"
         );
     }
@@ -233,6 +250,7 @@ mod tests {
         assert_eq!(
             render(
                 Some(Path::new("/srv/my integrations")),
+                None,
                 [
                     "replay",
                     "/srv/my integrations/runs/o/x/steps/01-load",
@@ -241,7 +259,14 @@ mod tests {
             ),
             "flowrun --root '/srv/my integrations' replay '/srv/my integrations/runs/o/x/steps/01-load' --auto-skip"
         );
-        assert_eq!(render(None, ["show", "it's"]), "flowrun show \"it's\"");
-        assert_eq!(render(None, ["show", ""]), "flowrun show ''");
+        assert_eq!(
+            render(None, Some("s3://b/my runs"), ["show", "x"]),
+            "flowrun --store 's3://b/my runs' show x"
+        );
+        assert_eq!(
+            render(None, None, ["show", "it's"]),
+            "flowrun show \"it's\""
+        );
+        assert_eq!(render(None, None, ["show", ""]), "flowrun show ''");
     }
 }

@@ -1,6 +1,6 @@
 //! The commands of SPEC §4 besides `run` and `check`: `runs`, `show`, `verify`, exit codes.
 
-use crate::support::{Project, is_run_id};
+use crate::support::{Project, Tamper, is_run_id};
 use serde_json::{Value, json};
 
 const GOOD: &str = "[[steps]]\nid = \"load\"\nkind = \"read\"\npath = \"data/*.json\"\n\n\
@@ -330,7 +330,7 @@ fn verify_finds_a_changed_flow_copy() {
 #[test]
 fn verify_finds_a_missing_file() {
     let (p, id, dir) = verified_run();
-    std::fs::remove_file(p.path(&format!("{dir}/steps/01-load/000001.json"))).unwrap();
+    p.tamper(&format!("{dir}/steps/01-load/000001.json"), Tamper::Remove);
     p.cmd(&["verify", &id])
         .run()
         .code(1)

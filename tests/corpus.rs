@@ -3,7 +3,7 @@
 //! is refused with its exit code and an `error: ` line naming the file at fault (with
 //! line:col where there is one) — never a panic, never an internal error.
 
-use crate::support::{Output, Project};
+use crate::support::{Output, Project, Tamper};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -453,14 +453,14 @@ fn moved_missing_and_edited_payload_files_are_named() {
     let output = "steps/01-double/000002.json";
 
     let r = Runs::new();
-    std::fs::remove_file(r.p.path(&r.file(input))).expect("remove");
+    r.p.tamper(&r.file(input), Tamper::Remove);
     let mut failures = r.refused(&["verify", "@RUN@"], 1, &[&format!("missing: {input}")]);
     failures.extend(r.refused(&["retry", "@RUN@"], 2, &[&r.file(input)]));
     failures.extend(r.refused(&["replay", &r.file(input)], 2, &[&r.file(input)]));
 
     let r = Runs::new();
     let renamed = r.file("steps/01-double/000009.json");
-    std::fs::rename(r.p.path(&r.file(output)), r.p.path(&renamed)).expect("rename");
+    r.p.tamper(&r.file(output), Tamper::MoveTo(&renamed));
     failures.extend(r.refused(
         &["verify", "@RUN@"],
         1,
@@ -479,7 +479,7 @@ fn moved_missing_and_edited_payload_files_are_named() {
     // Moved into another step's folder.
     let r = Runs::new();
     let moved = r.file("steps/02-small/000007.json");
-    std::fs::rename(r.p.path(&r.file(output)), r.p.path(&moved)).expect("move");
+    r.p.tamper(&r.file(output), Tamper::MoveTo(&moved));
     failures.extend(r.refused(
         &["verify", "@RUN@"],
         1,
@@ -500,7 +500,7 @@ fn moved_missing_and_edited_payload_files_are_named() {
     // The step folder is a file.
     let r = Runs::new();
     let folder = r.file("steps/01-double");
-    std::fs::remove_dir_all(r.p.path(&folder)).expect("remove folder");
+    r.p.tamper(&folder, Tamper::Remove);
     r.p.file(&folder, "not a folder");
     failures.extend(r.refused(&["verify", "@RUN@"], 1, &["steps/01-double/000001.json"]));
     failures.extend(r.refused(&["resume", "@RUN@"], 2, &["steps/01-double/000001.json"]));
@@ -688,22 +688,24 @@ fn damaged_manifests_are_refused_naming_the_manifest() {
     let commands = AtomicUsize::new(0);
     let failures = par_check(&cases, |(name, damage)| {
         let r = Runs::new();
-        let path = r.p.path(&r.file("manifest.json"));
-        let old = std::fs::read(&path).expect("manifest");
+        let path = r.file("manifest.json");
+        let old = r.p.bytes(&path);
         let mut doc: Value = serde_json::from_slice(&old).expect("manifest JSON");
         match damage {
-            Text(f) => std::fs::write(&path, f(&old)).expect("write"),
+            Text(f) => r.p.tamper(&path, Tamper::Write(&f(&old))),
             Outside => outside_copy(&r, &mut doc),
             Set(pointer, v) => set_pointer(&mut doc, pointer, v.clone()),
             Remove(pointer) => remove_pointer(&mut doc, pointer),
-            Damage::Delete => std::fs::remove_file(&path).expect("remove"),
+            Damage::Delete => r.p.tamper(&path, Tamper::Remove),
             Folder => {
-                std::fs::remove_file(&path).expect("remove");
-                std::fs::create_dir(&path).expect("mkdir");
+                // A folder in its place (not empty: S3 holds no empty folders).
+                r.p.tamper(&path, Tamper::Remove);
+                r.p.tamper(&format!("{path}/stray.json"), Tamper::Write(b"{}"));
             }
         }
         if matches!(damage, Set(..) | Remove(_) | Outside) {
-            std::fs::write(&path, serde_json::to_vec_pretty(&doc).expect("JSON")).expect("write");
+            let bytes = serde_json::to_vec_pretty(&doc).expect("JSON");
+            r.p.tamper(&path, Tamper::Write(&bytes));
         }
         let manifest = r.file("manifest.json");
         let payload = r.file("steps/01-double/000002.json");
@@ -777,16 +779,16 @@ fn odd_but_readable_manifests_do_not_crash_any_command() {
     ];
     let failures = par_check(&cases, |(name, pointer, value)| {
         let r = Runs::new();
-        let path = r.p.path(&r.file("manifest.json"));
-        let mut doc: Value =
-            serde_json::from_slice(&std::fs::read(&path).expect("manifest")).expect("JSON");
+        let path = r.file("manifest.json");
+        let mut doc: Value = serde_json::from_slice(&r.p.bytes(&path)).expect("JSON");
         if *name == "duplicate-records" {
             let first = doc["steps"][0]["payloads"][0].clone();
             set_pointer(&mut doc, pointer, first);
         } else {
             set_pointer(&mut doc, pointer, value.clone());
         }
-        std::fs::write(&path, serde_json::to_vec_pretty(&doc).expect("JSON")).expect("write");
+        let bytes = serde_json::to_vec_pretty(&doc).expect("JSON");
+        r.p.tamper(&path, Tamper::Write(&bytes));
         let payload = r.file("steps/01-double/000001.json");
         let mut failures = Vec::new();
         for args in [
@@ -822,11 +824,11 @@ fn odd_but_readable_manifests_do_not_crash_any_command() {
 #[test]
 fn verify_never_reads_outside_the_run_folder() {
     let r = Runs::new();
-    let path = r.p.path(&r.file("manifest.json"));
-    let mut doc: Value =
-        serde_json::from_slice(&std::fs::read(&path).expect("manifest")).expect("JSON");
+    let path = r.file("manifest.json");
+    let mut doc: Value = serde_json::from_slice(&r.p.bytes(&path)).expect("JSON");
     outside_copy(&r, &mut doc);
-    std::fs::write(&path, serde_json::to_vec_pretty(&doc).expect("JSON")).expect("write");
+    let bytes = serde_json::to_vec_pretty(&doc).expect("JSON");
+    r.p.tamper(&path, Tamper::Write(&bytes));
     r.p.cmd(&["verify", &r.failed])
         .run()
         .code(1)

@@ -2,6 +2,7 @@
 //! `--flow` on show/resume/retry; `--json` on the commands that run; unknown flow names;
 //! runs without input while skipped; error places; `assert` on the whole payload.
 
+use crate::support::s3::TestStore;
 use crate::support::{Project, is_run_id};
 use serde_json::Value;
 use std::path::Path;
@@ -77,9 +78,15 @@ fn printed_commands(stdout: &str) -> Vec<String> {
 }
 
 /// Runs `line` as pasted into a POSIX shell in `cwd`, with `flowrun` on the PATH and no
-/// `FLOWRUN_ROOT`.
+/// `FLOWRUN_ROOT`, in the user's environment (the store's variables of `p`).
 #[track_caller]
-fn paste(line: &str, cwd: &Path) -> (i32, String, String) {
+fn paste(p: &Project, line: &str, cwd: &Path) -> (i32, String, String) {
+    paste_with(line, cwd, &p.store_env())
+}
+
+/// [`paste`] with these variables set.
+#[track_caller]
+fn paste_with(line: &str, cwd: &Path, env: &[(String, String)]) -> (i32, String, String) {
     let bin = Path::new(env!("CARGO_BIN_EXE_flowrun"))
         .parent()
         .expect("binary folder");
@@ -93,6 +100,7 @@ fn paste(line: &str, cwd: &Path) -> (i32, String, String) {
         .current_dir(cwd)
         .env("PATH", path)
         .env_remove("FLOWRUN_ROOT")
+        .envs(env.iter().cloned())
         .stdin(Stdio::null())
         .output()
         .expect("run sh");
@@ -104,8 +112,8 @@ fn paste(line: &str, cwd: &Path) -> (i32, String, String) {
 }
 
 #[track_caller]
-fn paste_ok(line: &str, cwd: &Path) -> String {
-    let (code, stdout, stderr) = paste(line, cwd);
+fn paste_ok(p: &Project, line: &str, cwd: &Path) -> String {
+    let (code, stdout, stderr) = paste(p, line, cwd);
     assert_eq!(
         code,
         0,
@@ -146,7 +154,7 @@ fn run_from_elsewhere(use_env: bool) {
     p.flow("orders", &fixed());
 
     // Each hint, pasted in that other folder without FLOWRUN_ROOT, does what it says.
-    let resumed = paste_ok(&hints[0], elsewhere.path());
+    let resumed = paste_ok(&p, &hints[0], elsewhere.path());
     assert!(resumed.contains("success: run"), "{resumed}");
     assert_all_batches_written(&p);
     let id = p.last_run("orders");
@@ -161,7 +169,7 @@ fn run_from_elsewhere(use_env: bool) {
         .code(1);
     let hints = printed_commands(&out.stdout);
     p.flow("orders", &fixed());
-    let replayed = paste_ok(&hints[1], elsewhere.path());
+    let replayed = paste_ok(&p, &hints[1], elsewhere.path());
     assert!(replayed.contains("success: run"), "{replayed}");
     assert_all_batches_written(&p);
     let id = p.last_run("orders");
@@ -176,6 +184,54 @@ fn hints_of_a_run_with_root_work_pasted_in_another_folder() {
 #[test]
 fn hints_of_a_run_with_flowrun_root_work_pasted_without_it() {
     run_from_elsewhere(true);
+}
+
+/// A store given with `--store` (the environment has the `AWS_*` variables but no
+/// `FLOWRUN_STORE`): the printed commands name it, so pasted they reach that store.
+#[test]
+fn hints_of_a_run_with_store_given_name_the_store() {
+    if std::env::var_os("FLOWRUN_TEST_S3_ENDPOINT").is_none() && std::env::var_os("CI").is_none() {
+        eprintln!("skipped: no FLOWRUN_TEST_S3_ENDPOINT (see .ci/run)");
+        return;
+    }
+    let p = Project::new();
+    orders_project(&p);
+    let store = TestStore::fresh();
+    let url = store.url();
+    let env: Vec<(String, String)> = store
+        .env()
+        .into_iter()
+        .map(|(k, v)| {
+            if k == "FLOWRUN_STORE" {
+                (k, String::new())
+            } else {
+                (k, v)
+            }
+        })
+        .collect();
+    let mut cmd = p.cmd(&["--store", &url, "run", "orders"]);
+    for (k, v) in &env {
+        cmd = cmd.env(k, v);
+    }
+    let out = cmd.run().code(1);
+    let hints = printed_commands(&out.stdout);
+    assert_eq!(hints.len(), 2, "{}", out.stdout);
+    for hint in &hints {
+        assert!(
+            hint.starts_with(&format!("flowrun --store {url} ")),
+            "{hint}"
+        );
+    }
+    p.flow("orders", &fixed());
+    let (code, stdout, stderr) = paste_with(&hints[0], p.root(), &env);
+    assert_eq!(code, 0, "pasted `{}`:\n{stdout}\n{stderr}", hints[0]);
+    assert!(stdout.contains("success: run"), "{stdout}");
+    let runs = store
+        .keys()
+        .into_iter()
+        .filter(|k| k.ends_with("/manifest.json"))
+        .count();
+    assert_eq!(runs, 2, "the run and its resume, in the store given");
 }
 
 #[test]
@@ -201,7 +257,7 @@ fn refusals_print_commands_with_the_root_too() {
             |rest| format!("flowrun {rest}"),
         );
     assert!(skip.contains("--root"), "{skip}");
-    paste_ok(&skip, elsewhere.path());
+    paste_ok(&p, &skip, elsewhere.path());
     assert!(p.read("flows/orders.toml").contains("skip = true"));
 }
 
@@ -227,7 +283,7 @@ fn after_an_upstream_fix_the_recommended_re_syncs_both_work() {
         );
         assert!(!out.stdout.contains("000003.json --auto-skip"));
         p.flow("orders", &fixed());
-        let done = paste_ok(&hints[follow], p.root());
+        let done = paste_ok(&p, &hints[follow], p.root());
         assert!(done.contains("success: run"), "{done}");
         assert_all_batches_written(&p);
     }
@@ -598,7 +654,7 @@ fn a_recommended_replay_starts_after_the_last_side_effect() {
         &p.read("flows/f.toml")
             .replace("jq = '.[0]'", "jq = '.[0] * 10'"),
     );
-    let done = paste_ok(&hints[1], p.root());
+    let done = paste_ok(&p, &hints[1], p.root());
     assert!(done.contains("success: run"), "{done}");
     assert_eq!(
         p.read("sent.txt").lines().count(),

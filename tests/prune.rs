@@ -1,7 +1,7 @@
 //! `flowrun prune`: keep the newest N, delete by age, never a run in progress, a prune
 //! cut off half-way never shows, and the replay index forgets pruned runs.
 
-use crate::support::{ORDERS_BAD, ORDERS_FLOW, Project, wait_for};
+use crate::support::{ORDERS_BAD, ORDERS_FLOW, Project, Tamper, wait_for};
 use serde_json::Value;
 
 /// A flow whose runs take a few milliseconds.
@@ -40,14 +40,15 @@ fn listed(p: &Project, flow: &str) -> Vec<String> {
 fn backdated(p: &Project, flow: &str, id: &str, stamp: &str, suffix: &str) -> String {
     let old = format!("{stamp}-{suffix}");
     let from = p.path(&format!("runs/{flow}/{id}"));
-    let to = p.path(&format!("runs/{flow}/{old}"));
     for entry in walkdir::WalkDir::new(&from) {
         let entry = entry.expect("walk");
-        let target = to.join(entry.path().strip_prefix(&from).expect("inside"));
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&target).expect("mkdir");
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
+        let inside = entry.path().strip_prefix(&from).expect("inside");
+        if entry.file_type().is_file() {
+            let target = format!("runs/{flow}/{old}/{}", inside.display());
+            p.tamper(
+                &target,
+                Tamper::Write(&std::fs::read(entry.path()).expect("read")),
+            );
         }
     }
     let mut m = p.manifest(flow, &old);
@@ -230,15 +231,16 @@ fn a_prune_cut_off_half_way_is_never_listed_and_is_cleaned_up() {
     let p = Project::new();
     p.flow("q", QUICK);
     let ids = runs(&p, "q", 3);
-    // What a prune killed after moving a run out (and removing part of it) leaves.
+    // What a prune killed after moving a run out (and removing part of it) leaves: its
+    // manifest gone (the first thing removed, from the store too) and the rest of its
+    // folder moved out of the flow's folder.
+    p.tamper(&format!("runs/q/{}/manifest.json", ids[0]), Tamper::Remove);
     std::fs::create_dir_all(p.path("runs/.deleting/q")).expect("mkdir");
     std::fs::rename(
         p.path(&format!("runs/q/{}", ids[0])),
         p.path(&format!("runs/.deleting/q/{}", ids[0])),
     )
     .expect("move out");
-    std::fs::remove_file(p.path(&format!("runs/.deleting/q/{}/manifest.json", ids[0])))
-        .expect("rm manifest");
     assert_eq!(listed(&p, "q"), &ids[1..]);
     let rows = p.cmd(&["runs", "--json"]).run().ok().json();
     assert_eq!(rows.as_array().expect("array").len(), 2);
@@ -249,9 +251,11 @@ fn a_prune_cut_off_half_way_is_never_listed_and_is_cleaned_up() {
         .stderr_has("no run matches");
     p.cmd(&["runs"]).run().ok().stderr_lacks("warning");
 
-    // And what a run killed while its folder was being created leaves.
+    // And what a run killed while its folder was being created leaves (in the working
+    // copy only: a shared store never holds a folder being created).
     let staging = "runs/q/.tmp-20200101T000000.000Z-0bad";
-    p.file(&format!("{staging}/flow.toml"), QUICK);
+    std::fs::create_dir_all(p.path(staging)).expect("mkdir");
+    std::fs::write(p.path(&format!("{staging}/flow.toml")), QUICK).expect("write");
     assert_eq!(listed(&p, "q"), &ids[1..]);
     p.cmd(&["verify"]).run().ok().stderr_lacks("warning");
 

@@ -65,20 +65,67 @@ impl Project {
         self.file(&format!("flows/{name}.toml"), toml)
     }
 
-    /// Writes a file (creating folders).
+    /// Writes a file (creating folders); under `runs/`, through [`Project::tamper`].
     pub fn file(&self, rel: &str, contents: &str) -> &Self {
+        self.bytes_file(rel, contents.as_bytes())
+    }
+
+    /// Writes a file of raw bytes (creating folders); under `runs/`, through
+    /// [`Project::tamper`].
+    pub fn bytes_file(&self, rel: &str, contents: &[u8]) -> &Self {
+        if is_run_file(rel) {
+            self.tamper(rel, Tamper::Write(contents));
+            return self;
+        }
         let path = self.path(rel);
         std::fs::create_dir_all(path.parent().expect("has parent")).expect("mkdir");
         std::fs::write(path, contents).expect("write file");
         self
     }
 
-    /// Writes a file of raw bytes (creating folders).
-    pub fn bytes_file(&self, rel: &str, contents: &[u8]) -> &Self {
+    /// Changes a recorded file behind flowrun's back, as a user (or a bad disk) would:
+    /// in the project's `runs/`, and on S3 in the bucket too (where every machine reads
+    /// it), so that a test checks the same thing on either backend.
+    #[track_caller]
+    pub fn tamper(&self, rel: &str, change: Tamper) {
+        assert!(is_run_file(rel), "{rel} is not under runs/");
         let path = self.path(rel);
-        std::fs::create_dir_all(path.parent().expect("has parent")).expect("mkdir");
-        std::fs::write(path, contents).expect("write file");
-        self
+        match change {
+            Tamper::Write(bytes) => {
+                std::fs::create_dir_all(path.parent().expect("has parent")).expect("mkdir");
+                std::fs::write(&path, bytes).unwrap_or_else(|e| panic!("write {rel}: {e}"));
+            }
+            Tamper::Remove => {
+                let gone = if path.is_dir() {
+                    std::fs::remove_dir_all(&path)
+                } else {
+                    std::fs::remove_file(&path)
+                };
+                gone.unwrap_or_else(|e| panic!("remove {rel}: {e}"));
+            }
+            Tamper::MoveTo(to) => {
+                let bytes = self.bytes(rel);
+                self.tamper(rel, Tamper::Remove);
+                self.tamper(to, Tamper::Write(&bytes));
+                return;
+            }
+        }
+        if let Some((store, _)) = &self.store {
+            match change {
+                Tamper::Write(bytes) => store.put(rel, bytes),
+                Tamper::Remove => store.delete(rel),
+                Tamper::MoveTo(_) => {}
+            }
+        }
+    }
+
+    /// The variables every `flowrun` command of this project gets (the store's, on S3),
+    /// for a test that starts `flowrun` another way (a shell).
+    pub fn store_env(&self) -> Vec<(String, String)> {
+        self.store
+            .as_ref()
+            .map(|(s, _)| s.env())
+            .unwrap_or_default()
     }
 
     /// Writes an executable script (creating folders).
@@ -191,6 +238,32 @@ impl Project {
             })
             .collect()
     }
+}
+
+/// What [`Project::tamper`] does to a recorded file.
+#[derive(Clone, Copy)]
+pub enum Tamper<'a> {
+    /// Writes these bytes (creating or replacing the file).
+    Write(&'a [u8]),
+    /// Removes the file, or the folder with everything in it.
+    Remove,
+    /// Moves the file to this path (relative to the project, under `runs/`).
+    MoveTo(&'a str),
+}
+
+fn is_run_file(rel: &str) -> bool {
+    rel.starts_with("runs/")
+}
+
+/// Skips the rest of a test on S3 (`FLOWRUN_TEST_STORE=s3`) because the fault it sets up
+/// cannot exist there; prints why. Returns whether the test should stop.
+#[must_use]
+pub fn not_on_s3(why: &str) -> bool {
+    let on = std::env::var("FLOWRUN_TEST_STORE").as_deref() == Ok("s3");
+    if on {
+        eprintln!("skipped on S3: {why}");
+    }
+    on
 }
 
 /// blake3 of `bytes`, in hex.
@@ -521,7 +594,9 @@ pub fn run_ids_in(flow_dir: &Path) -> Vec<String> {
 /// against a fresh bucket on the local S3 server at `FLOWRUN_TEST_S3_ENDPOINT` (default
 /// `http://127.0.0.1:5055`; `.ci/run` starts moto's server there).
 pub mod s3 {
+    use std::collections::BTreeMap;
     use std::path::Path;
+    use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// moto reads private objects only on an authenticated request; it does not check
@@ -532,6 +607,9 @@ pub mod s3 {
     pub struct TestStore {
         endpoint: String,
         bucket: String,
+        /// The `ETag` of each object last copied by [`TestStore::sync_down`], so a copy
+        /// fetches only what changed (a read is one listing, not a GET of every object).
+        copied: Mutex<BTreeMap<String, String>>,
     }
 
     /// The test server's address.
@@ -561,6 +639,7 @@ pub mod s3 {
             let store = TestStore {
                 endpoint: endpoint(),
                 bucket,
+                copied: Mutex::new(BTreeMap::new()),
             };
             ureq::put(&format!("{}/{}", store.endpoint, store.bucket))
                 .header("Authorization", AUTH)
@@ -591,7 +670,12 @@ pub mod s3 {
 
         /// Every key under the prefix.
         pub fn keys(&self) -> Vec<String> {
-            let mut keys = Vec::new();
+            self.listing().into_keys().collect()
+        }
+
+        /// Every key under the prefix, with its `ETag`.
+        fn listing(&self) -> BTreeMap<String, String> {
+            let mut keys = BTreeMap::new();
             let mut token: Option<String> = None;
             loop {
                 let mut url = format!("{}/{}?list-type=2&prefix=runs/", self.endpoint, self.bucket);
@@ -606,7 +690,11 @@ pub mod s3 {
                     .body_mut()
                     .read_to_string()
                     .expect("list body");
-                keys.extend(tags(&body, "Key"));
+                for object in body.split("<Contents>").skip(1) {
+                    let key = tags(object, "Key").into_iter().next().unwrap_or_default();
+                    let etag = tags(object, "ETag").into_iter().next().unwrap_or_default();
+                    keys.insert(key, etag);
+                }
                 token = tags(&body, "NextContinuationToken").into_iter().next();
                 if token.is_none() {
                     return keys;
@@ -627,13 +715,71 @@ pub mod s3 {
                 .expect("object body")
         }
 
-        /// Replaces the contents of folder `to` with the stored objects (their keys as paths).
+        /// Replaces the contents of folder `to` with the stored objects (their keys as
+        /// paths). Objects unchanged since the last copy to the same folder are not fetched
+        /// again.
         pub fn sync_down(&self, to: &Path) {
-            let _ = std::fs::remove_dir_all(to.join("runs"));
-            for key in self.keys() {
-                let path = to.join(&key);
+            let mut copied = self
+                .copied
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let listing = self.listing();
+            let runs = to.join("runs");
+            // Anything in the copy that is not an unchanged object goes: files and
+            // folders the store no longer holds, and objects that changed since.
+            for entry in walkdir::WalkDir::new(&runs).into_iter().flatten() {
+                let rel = entry
+                    .path()
+                    .strip_prefix(to)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                if !entry.file_type().is_dir() && listing.get(&rel) != copied.get(&rel) {
+                    std::fs::remove_file(entry.path()).unwrap();
+                }
+            }
+            copied.retain(|k, v| listing.get(k) == Some(v) && to.join(k).is_file());
+            for (key, etag) in &listing {
+                if copied.get(key) == Some(etag) {
+                    continue;
+                }
+                let path = to.join(key);
                 std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-                std::fs::write(&path, self.get(&key)).unwrap();
+                std::fs::write(&path, self.get(key)).unwrap();
+                copied.insert(key.clone(), etag.clone());
+            }
+            // Folders whose last object went.
+            for entry in walkdir::WalkDir::new(&runs)
+                .contents_first(true)
+                .into_iter()
+                .flatten()
+            {
+                if entry.file_type().is_dir() {
+                    let _ = std::fs::remove_dir(entry.path());
+                }
+            }
+        }
+
+        /// Writes `bytes` as object `key`.
+        pub fn put(&self, key: &str, bytes: &[u8]) {
+            ureq::put(&format!("{}/{}/{key}", self.endpoint, self.bucket))
+                .header("Authorization", AUTH)
+                .send(bytes)
+                .unwrap_or_else(|e| panic!("put {key}: {e}"));
+        }
+
+        /// Deletes object `key`, or every object below `key/` when it names a folder.
+        pub fn delete(&self, key: &str) {
+            let below = format!("{}/", key.trim_end_matches('/'));
+            for k in self
+                .keys()
+                .into_iter()
+                .filter(|k| k == key || k.starts_with(&below))
+            {
+                ureq::delete(&format!("{}/{}/{k}", self.endpoint, self.bucket))
+                    .header("Authorization", AUTH)
+                    .call()
+                    .unwrap_or_else(|e| panic!("delete {k}: {e}"));
             }
         }
     }

@@ -229,6 +229,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<Exit, Error> {
     let g = cli.global;
     let ctx = Ctx::new(g.root, g.json, g.quiet)?;
     crate::store::backend::select(g.store.as_deref(), ctx.store.path()).map_err(Error::Usage)?;
+    crate::hint::set_store(g.store.as_deref());
     match cli.command {
         Command::Run {
             flow,

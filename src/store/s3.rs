@@ -194,6 +194,9 @@ impl S3 {
             }
         });
         match got.map_err(|e| other(path, e))? {
+            // Already so in the working copy: nothing to write (so a full or read-only
+            // disk does not stop reading what is already there).
+            Some(bytes) if same_file(path, &bytes) => Ok(true),
             Some(bytes) => {
                 if let Some(dir) = path.parent() {
                     super::atomic::create_dir(dir)?;
@@ -242,6 +245,12 @@ impl S3 {
             Err(e) => Err(Put::Failed(e.to_string())),
         }
     }
+}
+
+/// Whether `path` is a regular file holding exactly `bytes`.
+fn same_file(path: &Path, bytes: &[u8]) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == bytes.len() as u64)
+        && std::fs::read(path).is_ok_and(|have| have == bytes)
 }
 
 /// A conditional write that did not happen.
