@@ -627,6 +627,14 @@ pub mod s3 {
                 .expect("object body")
         }
 
+        /// Stores `bytes` as object `key`.
+        pub fn put(&self, key: &str, bytes: &[u8]) {
+            ureq::put(&format!("{}/{}/{key}", self.endpoint, self.bucket))
+                .header("Authorization", AUTH)
+                .send(bytes)
+                .unwrap_or_else(|e| panic!("put {key}: {e}"));
+        }
+
         /// Replaces the contents of folder `to` with the stored objects (their keys as paths).
         pub fn sync_down(&self, to: &Path) {
             let _ = std::fs::remove_dir_all(to.join("runs"));
