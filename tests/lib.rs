@@ -29,6 +29,7 @@ mod replay;
 mod resync;
 mod run;
 mod s3;
+mod s3_crash;
 mod schema;
 mod secrets;
 mod server;
