@@ -29,6 +29,7 @@ mod replay;
 mod resync;
 mod run;
 mod s3;
+mod s3_read;
 mod schema;
 mod secrets;
 mod server;
