@@ -78,6 +78,9 @@ fn fetch_missing(store: &Store, p: &Path) -> Result<(), StoreError> {
 
 /// Finds the run and step folder the given payload paths belong to.
 pub(super) fn locate(store: &Store, paths: &[PathBuf]) -> Result<Located, ReplayError> {
+    for p in paths {
+        fetch_missing(store, p)?;
+    }
     let runs = store
         .path()
         .canonicalize()
@@ -91,7 +94,6 @@ pub(super) fn locate(store: &Store, paths: &[PathBuf]) -> Result<Located, Replay
                 display_path(store.path())
             ))
         };
-        fetch_missing(store, p)?;
         let full = p
             .canonicalize()
             .map_err(|e| StoreError::io(p, e).reading())?;
