@@ -351,7 +351,7 @@ fn the_dockerfile_builds_the_locked_release_binary_and_runs_it_as_a_user() {
         .stdout_has("Usage: flowrun");
 }
 
-/// Whether a `kubectl` (the client; no cluster is needed) that knows `batch/v1` CronJobs
+/// Whether a `kubectl` (the client; no cluster is needed) that knows `batch/v1` `CronJob`s
 /// (1.21 or newer) is installed. Debian 12's package `kubernetes-client` is 1.20: too old.
 fn has_kubectl() -> bool {
     let Ok(out) = Command::new("kubectl")
