@@ -11,6 +11,7 @@ mod corpus;
 mod crash;
 mod crash_campaign;
 mod demo;
+mod deploy;
 mod disk_faults;
 mod flow_errors;
 mod flowtest;
