@@ -715,6 +715,26 @@ pub mod s3 {
                 .expect("object body")
         }
 
+        /// Stores `bytes` as object `key`.
+        pub fn put(&self, key: &str, bytes: &[u8]) {
+            ureq::put(&format!("{}/{}/{key}", self.endpoint, self.bucket))
+                .header("Authorization", AUTH)
+                .send(bytes)
+                .unwrap_or_else(|e| panic!("put {key}: {e}"));
+        }
+
+        /// Keys of the multipart uploads begun and neither completed nor aborted.
+        pub fn uploads_in_progress(&self) -> Vec<String> {
+            let body = ureq::get(&format!("{}/{}?uploads", self.endpoint, self.bucket))
+                .header("Authorization", AUTH)
+                .call()
+                .expect("list multipart uploads")
+                .body_mut()
+                .read_to_string()
+                .expect("uploads body");
+            tags(&body, "Key")
+        }
+
         /// Replaces the contents of folder `to` with the stored objects (their keys as
         /// paths). Objects unchanged since the last copy to the same folder are not fetched
         /// again.
@@ -758,14 +778,6 @@ pub mod s3 {
                     let _ = std::fs::remove_dir(entry.path());
                 }
             }
-        }
-
-        /// Writes `bytes` as object `key`.
-        pub fn put(&self, key: &str, bytes: &[u8]) {
-            ureq::put(&format!("{}/{}/{key}", self.endpoint, self.bucket))
-                .header("Authorization", AUTH)
-                .send(bytes)
-                .unwrap_or_else(|e| panic!("put {key}: {e}"));
         }
 
         /// Deletes object `key`, or every object below `key/` when it names a folder.
