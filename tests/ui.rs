@@ -1,6 +1,6 @@
 //! `flowrun ui` (issue 16): the real server over a demo-like store, spoken to over TCP.
 
-use crate::support::{Cmd, Project, blake3_hex, is_run_id};
+use crate::support::{Cmd, Project, Tamper, blake3_hex, is_run_id};
 use serde_json::Value;
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -193,31 +193,34 @@ pub fn post_form(v: &Viewer, path: &str, fields: &[(&str, &str)], cookie: Option
 /// Copies run `id` of the demo to `count` new run folders with later ids (a large store
 /// made in a moment; the run index is rebuilt from the folder by the next listing).
 pub fn copy_runs(p: &Project, id: &str, count: usize) -> Vec<String> {
-    let src = p.path(&format!("runs/orders-demo/{id}"));
-    let manifest = p.read(&format!("runs/orders-demo/{id}/manifest.json"));
-    (0..count)
+    let files = p.tree(&format!("runs/orders-demo/{id}"));
+    let index = "runs/orders-demo/.runs";
+    let mut listed = if p.exists(index) {
+        p.read(index)
+    } else {
+        String::new()
+    };
+    let ids: Vec<String> = (0..count)
         .map(|k| {
             let new = format!("29991231T{:06}.000Z-{:04x}", k / 1000, k % 1000);
-            let dst = p.path(&format!("runs/orders-demo/{new}"));
-            copy_dir(&src, &dst);
-            std::fs::write(dst.join("manifest.json"), manifest.replace(id, &new))
-                .expect("write manifest");
+            // Added behind flowrun's back, in the store too (on S3, in the bucket).
+            for (rel, bytes) in &files {
+                let path = format!("runs/orders-demo/{new}/{rel}");
+                if rel == "manifest.json" {
+                    let manifest = String::from_utf8_lossy(bytes).replace(id, &new);
+                    p.tamper(&path, Tamper::Write(manifest.as_bytes()));
+                } else {
+                    p.tamper(&path, Tamper::Write(bytes));
+                }
+            }
+            listed.push_str(&format!("{new}\n"));
             new
         })
-        .collect()
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("read dir") {
-        let e = e.expect("entry");
-        let dst = to.join(e.file_name());
-        if e.file_type().expect("type").is_dir() {
-            copy_dir(&e.path(), &dst);
-        } else {
-            std::fs::copy(e.path(), dst).expect("copy");
-        }
-    }
+        .collect();
+    // And in the flow's run index, as a run of flowrun's own would be (on S3 the index
+    // is how a reader learns of new runs).
+    p.tamper(index, Tamper::Write(listed.as_bytes()));
+    ids
 }
 
 /// The run ids of the rows of a run list page, in order.
@@ -494,11 +497,10 @@ fn a_damaged_manifest_shows_an_error_box() {
         "{\"format\": ",
     );
     // A run being written right now: its payload file not there yet.
-    std::fs::remove_file(p.path(&format!(
-        "runs/orders-demo/{}/steps/04-paid/000003.json",
-        ids[0]
-    )))
-    .expect("remove");
+    p.tamper(
+        &format!("runs/orders-demo/{}/steps/04-paid/000003.json", ids[0]),
+        Tamper::Remove,
+    );
     let v = Viewer::start(&p, &[]);
     let home = v.page("/");
     assert!(home.contains("manifest unreadable"), "{home}");
