@@ -213,7 +213,8 @@ pub fn copy_runs(p: &Project, id: &str, count: usize) -> Vec<String> {
                     p.tamper(&path, Tamper::Write(bytes));
                 }
             }
-            listed.push_str(&format!("{new}\n"));
+            listed.push_str(&new);
+            listed.push('\n');
             new
         })
         .collect();
