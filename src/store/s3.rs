@@ -472,7 +472,17 @@ impl LeaseState {
     /// lease ran out. With less than a third of the lease left (a renewal is late) it is
     /// renewed first, when `net` allows requests.
     fn check(&self, path: &Path, net: bool) -> Result<(), StoreError> {
-        let mut inner = self.inner();
+        let mut inner = if net {
+            self.inner()
+        } else {
+            // Inside the runtime: a renewal holding the state waits for this thread's
+            // requests to be driven, so never block on it (it is renewing the lease).
+            match self.inner.try_lock() {
+                Ok(inner) => inner,
+                Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => return Ok(()),
+            }
+        };
         if inner.lost.is_none() && !inner.stop {
             self.expire(&mut inner, net);
             let left = inner.valid_until.saturating_duration_since(Instant::now());
