@@ -851,3 +851,52 @@ impl Backend for S3 {
         Some(self)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Holder, start_time};
+
+    #[test]
+    fn a_holder_id_names_this_process_and_outlives_only_it() {
+        let me = Holder::me().expect("a holder id on Linux");
+        let id = me.render();
+        assert_eq!(Holder::parse(&id), Some(Holder::me().unwrap()));
+        assert_eq!(start_time(std::process::id()), Some(me.start));
+        // This process is alive: its lock is held.
+        assert!(!Holder::dead_here(&id));
+        // A reused pid (another start time), or no such process: dead.
+        let reused = Holder {
+            start: me.start + 1,
+            ..Holder::parse(&id).unwrap()
+        };
+        assert!(Holder::dead_here(&reused.render()));
+        let gone = Holder {
+            pid: 4_194_999,
+            ..Holder::parse(&id).unwrap()
+        };
+        assert!(Holder::dead_here(&gone.render()));
+        // Another host, boot or pid namespace, or an id of another form: not judged here.
+        for other in [
+            Holder {
+                host: "elsewhere".into(),
+                ..Holder::parse(&gone.render()).unwrap()
+            },
+            Holder {
+                boot: "b".into(),
+                ..Holder::parse(&gone.render()).unwrap()
+            },
+            Holder {
+                pidns: "1".into(),
+                ..Holder::parse(&gone.render()).unwrap()
+            },
+        ] {
+            assert!(!Holder::dead_here(&other.render()));
+        }
+        assert!(!Holder::dead_here("vm:123:1733000000000"));
+        assert!(!Holder::dead_here(""));
+        assert_eq!(
+            Holder::describe(&id),
+            format!("host {}, pid {}", me.host, me.pid)
+        );
+    }
+}
