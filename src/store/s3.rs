@@ -409,22 +409,28 @@ impl LeaseState {
                 Ok(())
             }
             Err(Put::Lost) => {
-                inner.lost = Some(self.taken_over(s3, None));
+                let me = inner.body.holder.clone();
+                inner.lost = Some(self.taken_over(s3, &me, false));
                 Err(self.refuse(inner, &self.path))
             }
             Err(Put::Failed(e)) => Err(other(&self.path, e)),
         }
     }
 
-    /// Why the lock is lost, once its lease ran out (`ran_out`) or a conditional write of
-    /// it failed: names the new holder when the lock object can be read.
-    fn taken_over(&self, s3: &S3, ran_out: Option<&LeaseBody>) -> String {
-        let secs = self.lease.as_secs();
-        let late = format!(
-            "its lease ({secs} s) ran out before it was renewed (the process was paused, or could not reach the store, for longer than that)"
-        );
+    /// Why the lock held by holder id `me` is lost: its lease ran out (`ran_out`), or a
+    /// conditional write of it failed. Names the new holder when the lock object can be
+    /// read.
+    fn taken_over(&self, s3: &S3, me: &str, ran_out: bool) -> String {
+        let late = if ran_out {
+            format!(
+                "its lease ({} s) ran out before it was renewed (the process was paused, or could not reach the store, for longer than that)",
+                self.lease.as_secs()
+            )
+        } else {
+            "a renewal of its lease found the lock object changed".to_owned()
+        };
         match s3.read_lock(&self.key).ok() {
-            Some(Some((b, _))) if ran_out.is_none_or(|mine| b.holder != mine.holder) => {
+            Some(Some((b, _))) if b.holder != me => {
                 let run = if b.run.is_empty() {
                     String::new()
                 } else {
@@ -436,7 +442,12 @@ impl LeaseState {
                 )
             }
             Some(None) => format!("{late} and its lock object was removed from the store"),
-            Some(Some(_)) => format!("{late}; another process may take it over at any moment"),
+            Some(Some(_)) if ran_out => {
+                format!("{late}; another process may take it over at any moment")
+            }
+            Some(Some(_)) => format!(
+                "{late} (perhaps by a retried request of its own); it may no longer be the only holder"
+            ),
             None => format!("{late}; another process may have taken it over"),
         }
     }
@@ -460,7 +471,7 @@ impl LeaseState {
             return;
         }
         inner.lost = Some(match backend() {
-            Some(s3) if net => self.taken_over(s3, Some(&inner.body)),
+            Some(s3) if net => self.taken_over(s3, &inner.body.holder, true),
             _ => format!(
                 "its lease ({} s) ran out before it was renewed (the process was paused, or could not reach the store, for longer than that); another process may have taken it over",
                 self.lease.as_secs()
