@@ -103,8 +103,9 @@ impl S3 {
         Key::parse(parts.join("/")).ok()
     }
 
-    /// A record that changes in place (manifest, indexes, dedupe keys) is fetched at
-    /// every read; a payload or flow copy, written once, only when missing locally.
+    /// A record that changes in place (manifest, indexes, dedupe keys, the files of the
+    /// `track` index) is fetched at every read; a payload or flow copy, written once,
+    /// only when missing locally.
     fn changes(path: &Path) -> bool {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
         name == layout::MANIFEST
@@ -112,7 +113,7 @@ impl S3 {
             || path
                 .parent()
                 .and_then(Path::file_name)
-                .is_some_and(|p| p == layout::DEDUPE)
+                .is_some_and(|p| p == layout::DEDUPE || p == crate::track::INDEX_DIR)
     }
 
     /// The lease of the flow `path` belongs to, when this process took its lock.
@@ -773,6 +774,16 @@ impl Backend for S3 {
                 .map_err(|e| other(dir, e))?;
         }
         Ok(())
+    }
+
+    fn removed(&self, path: &Path) -> Result<(), StoreError> {
+        let Some(key) = self.key(path) else {
+            return Ok(());
+        };
+        match self.rt.block_on(self.client.delete(&key)) {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(other(path, e)),
+        }
     }
 
     fn acquire(&self, dir: &Path, flow: &str) -> Result<FlowLock, StoreError> {
