@@ -379,7 +379,7 @@ fn a_lock_held_on_another_host_waits_for_its_lease_and_a_reused_pid_holds_nothin
     lock(format!("{host}:{pid}:{start}:{boot}:1"), far);
     on(p.cmd(&["run", "slow"]), &store).run().code(3);
     // Another host: busy until its lease ends, whatever runs here.
-    let ends = now_ms() + 3000;
+    let ends = now_ms() + 5000;
     lock(format!("elsewhere:{pid}:{start}:{boot}:{ns}"), ends);
     on(p.cmd(&["run", "slow"]), &store).run().code(3);
     while now_ms() <= ends + 50 {
