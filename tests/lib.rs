@@ -30,6 +30,8 @@ mod replay;
 mod resync;
 mod run;
 mod s3;
+mod s3_crash;
+mod s3_read;
 mod schema;
 mod secrets;
 mod server;
