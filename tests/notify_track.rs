@@ -1,6 +1,6 @@
 //! `track` + `flowrun find` (the per-flow index of tracked values), and `[notify]`.
 
-use crate::support::Project;
+use crate::support::{Project, Tamper};
 use serde_json::{Value, json};
 
 const TRACKED: &str = r#"
@@ -102,7 +102,7 @@ fn a_missing_or_stale_index_is_rebuilt_from_the_runs() {
     run_orders(&p, "f", &ids(5));
     let runs = p.run_ids("f");
     let before = crate::track_index::index_lines(&p, "f");
-    std::fs::remove_dir_all(p.path("runs/f/.track")).unwrap();
+    p.tamper("runs/f/.track", Tamper::Remove);
     let rows = p.cmd(&["--json", "find", "order=ORD-3"]).run().ok().json();
     assert_eq!(rows[0]["run_id"], json!(runs[3]));
     // Built run by run it was segments; rebuilt it is the base: the same places.
@@ -113,7 +113,7 @@ fn a_missing_or_stale_index_is_rebuilt_from_the_runs() {
     );
 
     // A run folder deleted by hand is not listed, and the index forgets it.
-    std::fs::remove_dir_all(p.path(&format!("runs/f/{}", runs[3]))).unwrap();
+    p.tamper(&format!("runs/f/{}", runs[3]), Tamper::Remove);
     p.cmd(&["find", "order=ORD-3"])
         .run()
         .code(1)

@@ -1,7 +1,7 @@
 //! The index of tracked values as a base plus per-run segments: compaction, and `find`
 //! across the boundary between the two.
 
-use crate::support::Project;
+use crate::support::{Project, Tamper};
 use serde_json::json;
 
 const FLOW: &str = r#"
@@ -85,7 +85,7 @@ fn runs_append_segments_until_the_bound_then_compact_into_the_base() {
 
     // A rebuild gives the same places as the base and segments built run by run.
     let built = index_lines(&p, "f");
-    std::fs::remove_dir_all(p.path("runs/f/.track")).unwrap();
+    p.tamper("runs/f/.track", Tamper::Remove);
     p.cmd(&["find", "order=ORD-9"]).run().ok();
     assert_eq!(index_lines(&p, "f"), built);
     assert!(segments(&p, "f").is_empty(), "a rebuild is all base");
@@ -125,7 +125,7 @@ fn find_reads_the_base_and_the_segments_and_prune_compacts() {
 
     // A run deleted by hand, one in the base and one a segment: neither is listed.
     for gone in [&runs[0], &runs[3]] {
-        std::fs::remove_dir_all(p.path(&format!("runs/f/{gone}"))).unwrap();
+        p.tamper(&format!("runs/f/{gone}"), Tamper::Remove);
     }
     p.cmd(&["find", "order=ORD-0"]).run().code(1);
     p.cmd(&["find", "order=ORD-3"]).run().code(1);
