@@ -277,3 +277,40 @@ fn a_streamed_read_masks_secrets_as_the_whole_payload_path_does() {
         );
     }
 }
+
+#[test]
+fn elements_printed_from_their_text_match_the_parsed_ones_byte_for_byte() {
+    // Elements a streamed read prints without parsing them (those no step keeps in
+    // memory) must come out as the parser and printer would have it: numbers in the
+    // printer's form, escapes decoded, repeated keys, wide objects, deep nesting.
+    let deep = format!("{}1{}", "[".repeat(110), "]".repeat(110));
+    let wide: Vec<String> = (0..70).map(|k| format!("\"k{k}\":{k}")).collect();
+    let odd = [
+        r#"{"id":"a","customer":{"email":"X@Y.example"},"lines":[{"sku":"s","qty":2,"price":1.50}]}"#.to_owned(),
+        r#"{"id":"b","customer":{"email":"e@x"},"lines":[{"sku":"t","qty":1,"price":1e2},{"sku":"u","qty":-0,"price":-0.0}],"n":[0,-7,123456789012345678,18446744073709551615,-9223372036854775808,1E-7,2.5e+3]}"#.to_owned(),
+        r#"{"id":"c","customer":{"email":"\u0041@\/b\u00e9\ud83d\ude00"},"lines":[],"s":"tab\t nl\n \"q\" \\ \u001f"}"#.to_owned(),
+        r#"{"id":"d","customer":{"email":"d@x","email":"D@X"},"lines":[],"id":"d2"}"#.to_owned(),
+        format!(r#"{{"id":"e","customer":{{"email":"e@x"}},"lines":[],"wide":{{{}}}}}"#, wide.join(",")),
+        format!(r#"{{"id":"f","customer":{{"email":"f@x"}},"lines":[],"deep":{deep}}}"#),
+        r#"  {"id" : "g" , "customer" : { "email" : "g@x" } , "lines" : [ { "sku" : "v" , "qty" : 3 , "price" : 0.1 } ] , "t" : true , "f" : false , "z" : null , "e" : { } , "a" : [ ] }  "#.to_owned(),
+    ];
+    let items: Vec<String> = (0..140).map(|k| odd[k % odd.len()].clone()).collect();
+    let text = format!("[{}]\n", items.join(",\n"));
+    let p = Project::new();
+    p.flow(
+        "w",
+        &W_FLOW.replace("MAX", "0").replace("size = 7", "size = 9"),
+    )
+    .file("data/orders.json", &text);
+    let (whole, whole_records) = trail(&p, &[("FLOWRUN_NO_STREAM", "1")]);
+    let (read_back, read_back_records) = trail(&p, &[("FLOWRUN_HOLD_MB", "0")]);
+    let (one_thread, one_thread_records) =
+        trail(&p, &[("FLOWRUN_HOLD_MB", "0"), ("FLOWRUN_THREADS", "1")]);
+    assert_eq!(whole.len(), 1 + 5 * 16);
+    assert!(whole == read_back, "read-back trail differs");
+    assert!(whole == one_thread, "one-thread trail differs");
+    assert_eq!(whole_records, read_back_records);
+    assert_eq!(whole_records, one_thread_records);
+    let parsed: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(read_back["01-load/000001.json"], serde_pretty(&parsed));
+}
