@@ -10,7 +10,7 @@ pub(crate) use decode::{DecodeError, decode, decode_lines};
 pub use parse::parse;
 pub(crate) use pretty::{push_pretty_at, write_pretty};
 pub use pretty::{to_pretty, write_pretty_par};
-pub(crate) use raw::push_pretty_raw;
+pub(crate) use raw::{parse_plain, push_pretty_raw};
 pub(crate) use stream::{ArrayElements, NotStreamed, parse_element};
 
 use serde_json::Value;

@@ -324,3 +324,245 @@ mod tests {
         assert_eq!(out, parsed(ok.as_bytes(), 0));
     }
 }
+
+/// `text` (one JSON value, white space around it allowed) parsed into the value the
+/// parser builds from it, without the parser's per-value machinery; `None` when it
+/// holds anything [`push_pretty_raw`] leaves to the parser (then the caller parses
+/// it as before, which reports any fault). A repeated key here is no reason to refuse:
+/// the object keeps its first place with the last value, as the parser's does.
+pub(crate) fn parse_plain(text: &[u8]) -> Option<Value> {
+    let mut r = Builder { text, pos: 0 };
+    r.skip_ws();
+    let value = r.value(0)?;
+    r.skip_ws();
+    (r.pos == text.len()).then_some(value)
+}
+
+struct Builder<'a> {
+    text: &'a [u8],
+    pos: usize,
+}
+
+impl Builder<'_> {
+    fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.text.get(self.pos) {
+            self.pos += 1;
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.text.get(self.pos).copied()
+    }
+
+    fn value(&mut self, depth: usize) -> Option<Value> {
+        match self.peek()? {
+            b'{' => self.object(depth + 1).map(Value::Object),
+            b'[' => self.array(depth + 1).map(Value::Array),
+            b'"' => self.string().map(Value::String),
+            b't' => self.literal(b"true", Value::Bool(true)),
+            b'f' => self.literal(b"false", Value::Bool(false)),
+            b'n' => self.literal(b"null", Value::Null),
+            b'-' | b'0'..=b'9' => self.number(),
+            _ => None,
+        }
+    }
+
+    fn literal(&mut self, word: &[u8], value: Value) -> Option<Value> {
+        let end = self.pos + word.len();
+        (self.text.get(self.pos..end)? == word).then_some(())?;
+        self.pos = end;
+        Some(value)
+    }
+
+    fn array(&mut self, depth: usize) -> Option<Vec<Value>> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        self.pos += 1;
+        self.skip_ws();
+        let mut items = Vec::new();
+        if self.peek()? == b']' {
+            self.pos += 1;
+            return Some(items);
+        }
+        loop {
+            items.push(self.value(depth)?);
+            self.skip_ws();
+            match self.peek()? {
+                b',' => {
+                    self.pos += 1;
+                    self.skip_ws();
+                }
+                b']' => break,
+                _ => return None,
+            }
+        }
+        self.pos += 1;
+        Some(items)
+    }
+
+    fn object(&mut self, depth: usize) -> Option<serde_json::Map<String, Value>> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        self.pos += 1;
+        self.skip_ws();
+        let mut map = serde_json::Map::new();
+        if self.peek()? == b'}' {
+            self.pos += 1;
+            return Some(map);
+        }
+        loop {
+            if self.peek()? != b'"' {
+                return None;
+            }
+            let key = self.string()?;
+            self.skip_ws();
+            if self.peek()? != b':' {
+                return None;
+            }
+            self.pos += 1;
+            self.skip_ws();
+            let value = self.value(depth)?;
+            map.insert(key, value);
+            self.skip_ws();
+            match self.peek()? {
+                b',' => {
+                    self.pos += 1;
+                    self.skip_ws();
+                }
+                b'}' => break,
+                _ => return None,
+            }
+        }
+        self.pos += 1;
+        Some(map)
+    }
+
+    /// A string: its contents copied when it has no escape (and is valid UTF-8 with
+    /// no control character), else decoded by the parser.
+    fn string(&mut self) -> Option<String> {
+        let at = self.pos;
+        let rest = self.text.get(at + 1..)?;
+        let len = rest
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        if rest[len] == b'"' {
+            let s = std::str::from_utf8(&rest[..len]).ok()?;
+            self.pos = at + len + 2;
+            return Some(s.to_owned());
+        }
+        let mut i = at + 1;
+        loop {
+            match *self.text.get(i)? {
+                b'"' => break,
+                b'\\' => i += 2,
+                _ => i += 1,
+            }
+        }
+        let s: String = serde_json::from_slice(&self.text[at..=i]).ok()?;
+        self.pos = i + 1;
+        Some(s)
+    }
+
+    /// A number: a short integer in its one form is read here; any other is parsed
+    /// alone by the parser (an integral one beyond 64 bits is left to the caller).
+    fn number(&mut self) -> Option<Value> {
+        let from = self.pos;
+        let len = self.text[from..]
+            .iter()
+            .position(|b| !matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
+            .unwrap_or(self.text.len() - from);
+        let text = &self.text[from..from + len];
+        let (negative, digits) = match text.strip_prefix(b"-") {
+            Some(d) => (true, d),
+            None => (false, text),
+        };
+        let short = !digits.is_empty()
+            && digits.len() <= 18
+            && digits.iter().all(u8::is_ascii_digit)
+            && (digits[0] != b'0' || (digits.len() == 1 && !negative));
+        let value = if short {
+            let n = digits
+                .iter()
+                .fold(0i64, |n, d| n * 10 + i64::from(d - b'0'));
+            if negative {
+                Value::from(-n)
+            } else {
+                Value::from(n.cast_unsigned())
+            }
+        } else {
+            let value: Value = serde_json::from_slice(text).ok()?;
+            if !value.is_number() || has_wide_float(&value) {
+                return None;
+            }
+            value
+        };
+        self.pos = from + len;
+        Some(value)
+    }
+}
+
+#[cfg(test)]
+mod parse_tests {
+    use super::*;
+
+    #[test]
+    fn parses_what_the_parser_parses() {
+        let samples: &[&[u8]] = &[
+            r#"{"id":1,"c":{"e":"A@B","n":"Zoë"},"l":[{"q":2,"p":9.5},{"q":-1,"p":0.1}],"t":true,"f":false,"z":null}"#.as_bytes(),
+            b" [ ] ",
+            b"{ }",
+            b"[[],{},[[1]],-7,0,123456789012345678,-123456789012345678]",
+            br#"{"s":"a\"b\\c\n\u00e9\ud83d\ude00\/","\u0061":1}"#,
+            b"[1.50,1e2,-0,-0.0,0.1,1E-7,12345678901234567890,1.0,-9223372036854775808]",
+            br#"{"a":1,"b":2,"a":3}"#,
+            b"\"just a string\"",
+            b"  42\n",
+        ];
+        for text in samples {
+            let want: Value = serde_json::from_slice(text).unwrap();
+            let got = parse_plain(text).expect("taken on");
+            assert_eq!(got, want, "{}", String::from_utf8_lossy(text));
+            assert_eq!(
+                crate::json::to_pretty(&got),
+                crate::json::to_pretty(&want),
+                "{}",
+                String::from_utf8_lossy(text)
+            );
+        }
+    }
+
+    #[test]
+    fn leaves_to_the_parser_what_it_does_not_take_on() {
+        let refused: &[&[u8]] = &[
+            b"[1,]",
+            b"[1 2]",
+            b"{\"a\" 1}",
+            b"{\"a\":1,}",
+            b"01",
+            b"1.",
+            b"-",
+            b"1e400",
+            b"1e20",
+            b"-1e19",
+            b"[1] x",
+            b"\"tab\there\"",
+            b"\"\xff\"",
+            b"tru",
+            b"[",
+            b"\"open",
+            b"\xEF\xBB\xBF[]",
+            b"",
+        ];
+        for text in refused {
+            assert!(
+                parse_plain(text).is_none(),
+                "{}",
+                String::from_utf8_lossy(text)
+            );
+        }
+        let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
+        assert!(parse_plain(deep.as_bytes()).is_none());
+    }
+}
