@@ -1,6 +1,6 @@
 //! `flowrun ui` (issue 16): the real server over a demo-like store, spoken to over TCP.
 
-use crate::support::{Project, blake3_hex, is_run_id};
+use crate::support::{Cmd, Project, blake3_hex, is_run_id};
 use serde_json::Value;
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -50,8 +50,13 @@ impl Viewer {
     pub fn start(p: &Project, extra: &[&str]) -> Viewer {
         let mut args = vec!["ui", "--listen", "127.0.0.1:0"];
         args.extend_from_slice(extra);
-        let mut child = p
-            .cmd(&args)
+        Viewer::spawn(&p.cmd(&args), extra.contains(&"--actions"))
+    }
+
+    /// Starts `cmd` (a `flowrun ui --listen 127.0.0.1:0 …` command) and reads the
+    /// address (and, with `actions`, the token) it prints.
+    pub fn spawn(cmd: &Cmd, actions: bool) -> Viewer {
+        let mut child = cmd
             .command()
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -67,7 +72,7 @@ impl Viewer {
             .and_then(|a| a.strip_suffix('/'))
             .unwrap_or_else(|| panic!("no address in {line:?}"))
             .to_owned();
-        let token = extra.contains(&"--actions").then(|| {
+        let token = actions.then(|| {
             let mut line = String::new();
             stdout.read_line(&mut line).expect("read token");
             line.trim()
@@ -215,7 +220,8 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     }
 }
 
-fn rows(page: &str) -> Vec<String> {
+/// The run ids of the rows of a run list page, in order.
+pub fn rows(page: &str) -> Vec<String> {
     page.split("<tr data-run=\"")
         .skip(1)
         .map(|s| s[..25].to_owned())

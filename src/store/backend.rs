@@ -48,6 +48,13 @@ pub(crate) trait Backend: Send + Sync + std::fmt::Debug {
     /// Something could not be removed.
     fn remove_all(&self, dir: &Path) -> Result<(), StoreError>;
 
+    /// File `path` (below `runs/`) was just removed locally: remove it from the store too
+    /// (a file that is not stored is not an error).
+    ///
+    /// # Errors
+    /// It could not be removed.
+    fn removed(&self, path: &Path) -> Result<(), StoreError>;
+
     /// Takes the lock of `flow` whose runs live in `dir`.
     ///
     /// # Errors
@@ -97,6 +104,10 @@ impl Backend for Local {
     }
 
     fn remove_all(&self, _dir: &Path) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    fn removed(&self, _path: &Path) -> Result<(), StoreError> {
         Ok(())
     }
 

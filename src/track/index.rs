@@ -29,7 +29,7 @@
 //! runs in memory only.
 
 use super::{Place, run_places};
-use crate::store::{Store, StoreError, atomic, layout, recorded};
+use crate::store::{Store, StoreError, atomic, backend, layout, recorded};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -88,7 +88,9 @@ fn format_ok(d: &Path) -> bool {
 
 /// How many runs the base's `runs` lists, when it is well-formed (none when missing).
 fn covered_count(d: &Path) -> Option<u64> {
-    match std::fs::metadata(d.join("runs")) {
+    let path = d.join("runs");
+    backend::get().load(&path).ok()?;
+    match std::fs::metadata(&path) {
         Ok(m) => (m.len() % LINE as u64 == 0).then_some(m.len() / LINE as u64),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(0),
         Err(_) => None,
@@ -97,12 +99,9 @@ fn covered_count(d: &Path) -> Option<u64> {
 
 /// The run ids of the segments in `d`, sorted.
 fn segments(d: &Path) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(d) else {
-        return Vec::new();
-    };
-    let mut ids: Vec<String> = entries
-        .filter_map(Result::ok)
-        .filter_map(|e| e.file_name().into_string().ok())
+    let mut ids: Vec<String> = backend::get()
+        .names(d)
+        .into_iter()
         .filter_map(|n| n.strip_prefix(SEGMENT).map(str::to_owned))
         .filter(|id| id.len() + 1 == LINE)
         .collect();
@@ -127,9 +126,13 @@ fn read_segment(d: &Path, run_id: &str) -> (Vec<String>, Vec<String>) {
 }
 
 /// How many run folders `runs/<flow>/` holds by its link count: 2, plus a link per
-/// sub-folder (the runs, `dedupe/` and this index).
+/// sub-folder (the runs, `dedupe/` and this index). A shared store's working copy holds
+/// only what this host wrote or read: there the flow's run index counts them.
 fn folder_runs(store: &Store, flow: &str) -> Option<u64> {
     use std::os::unix::fs::MetadataExt as _;
+    if backend::get().shared() {
+        return Some(store.run_count(flow) as u64);
+    }
     let fd = store.flow_dir(flow);
     let links = std::fs::metadata(&fd).ok()?.nlink();
     let others = u64::from(fd.join(layout::DEDUPE).is_dir()) + u64::from(fd.join(DIR).is_dir());
@@ -200,6 +203,8 @@ fn compact(store: &Store, flow: &str) -> Result<(), StoreError> {
     let d = dir(store, flow);
     let whole = !format_ok(&d);
     let on_disk = segments(&d);
+    // The files the store holds (beyond the working copy's), to remove emptied buckets.
+    let listed: BTreeSet<String> = backend::get().names(&d).into_iter().collect();
     let segs: Vec<String> = if whole { Vec::new() } else { on_disk.clone() };
     let covered: Vec<String> = if whole {
         Vec::new()
@@ -263,6 +268,9 @@ fn compact(store: &Store, flow: &str) -> Result<(), StoreError> {
             if path.exists() {
                 std::fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))?;
             }
+            if listed.contains(&b) {
+                backend::get().removed(&path)?;
+            }
             continue;
         }
         lines.sort();
@@ -287,6 +295,7 @@ fn compact(store: &Store, flow: &str) -> Result<(), StoreError> {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(StoreError::io(&path, e)),
         }
+        backend::get().removed(&path)?;
     }
     if !on_disk.is_empty() {
         atomic::sync_dir(&d)?;
@@ -392,7 +401,7 @@ fn search_all(d: &Path, segs: &[String], key: &str) -> (Vec<Place>, Vec<String>)
 /// # Errors
 /// The index could not be updated.
 pub(crate) fn lookup(store: &Store, flow: &str, key: &str) -> Result<Lookup, StoreError> {
-    if !store.flow_dir(flow).is_dir() {
+    if !backend::get().is_dir(&store.flow_dir(flow)) {
         return Ok(Lookup::default());
     }
     let d = dir(store, flow);
@@ -406,10 +415,11 @@ pub(crate) fn lookup(store: &Store, flow: &str, key: &str) -> Result<Lookup, Sto
     }
     let segs = segments(&d);
     let (mut places, mut names) = search_all(&d, &segs, key);
+    let found: BTreeSet<&str> = places.iter().map(|p| p.run_id.as_str()).collect();
     if in_memory
-        || places
+        || found
             .iter()
-            .any(|p| !store.run_dir(flow, &p.run_id).is_dir())
+            .any(|id| !backend::get().is_dir(&store.run_dir(flow, id)))
     {
         // A run in progress (or folders changed behind the index's back): the index as it
         // is, less the runs that are gone, plus the runs it lacks.

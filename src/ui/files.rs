@@ -46,15 +46,32 @@ pub(crate) fn locate(run_dir: &Path, parts: &[&str]) -> Result<PathBuf, FileErro
     if parts.is_empty() || !parts.iter().all(plain) {
         return Err(FileError::Outside(shown));
     }
-    let mut path = run_dir.to_path_buf();
-    for part in parts {
-        path.push(part);
-        match std::fs::symlink_metadata(&path) {
-            Ok(meta) if meta.file_type().is_symlink() => return Err(FileError::Outside(shown)),
-            Ok(_) => {}
-            Err(_) => return Err(FileError::Missing(shown)),
+    // Every part that is there: never a symbolic link (nor a file fetched through one).
+    let walk = |missing_ok: bool| -> Result<PathBuf, FileError> {
+        let mut path = run_dir.to_path_buf();
+        for part in parts {
+            path.push(part);
+            match std::fs::symlink_metadata(&path) {
+                Ok(meta) if meta.file_type().is_symlink() => {
+                    return Err(FileError::Outside(shown.clone()));
+                }
+                Ok(_) => {}
+                Err(_) if missing_ok => break,
+                Err(_) => return Err(FileError::Missing(shown.clone())),
+            }
         }
-    }
+        Ok(path)
+    };
+    walk(true)?;
+    // The file as stored, into the working copy (another host may have recorded it).
+    let stored: PathBuf = parts.iter().collect();
+    crate::store::backend::get()
+        .load(&run_dir.join(stored))
+        .map_err(|e| FileError::Io {
+            path: shown.clone(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+    let path = walk(false)?;
     let real = path
         .canonicalize()
         .map_err(|_| FileError::Missing(shown.clone()))?;

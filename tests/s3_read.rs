@@ -1,0 +1,152 @@
+//! `flowrun ui` and `flowrun find` on a shared S3 store (issue 18): a second project root
+//! with an empty `runs/` sees, shows, serves and finds what the first recorded. Against
+//! the local S3 server (moto) at `FLOWRUN_TEST_S3_ENDPOINT`; skipped when none is set.
+
+use crate::support::s3::TestStore;
+use crate::support::{Cmd, Project};
+use crate::ui::{Viewer, rows};
+use serde_json::json;
+
+/// The shared store, or `None` (the test is skipped) when no S3 server is configured.
+fn shared() -> Option<TestStore> {
+    if std::env::var_os("FLOWRUN_TEST_S3_ENDPOINT").is_none() {
+        eprintln!("skipped: no FLOWRUN_TEST_S3_ENDPOINT (see .ci/run)");
+        return None;
+    }
+    Some(TestStore::fresh())
+}
+
+fn on(mut cmd: Cmd, store: &TestStore) -> Cmd {
+    for (k, v) in store.env() {
+        cmd = cmd.env(&k, &v);
+    }
+    cmd
+}
+
+const TRACKED: &str = r#"
+[[steps]]
+id = "orders"
+kind = "map"
+jq = '.orders'
+track = { order = '.id' }
+"#;
+
+/// Runs `f` on root `p` with orders `ids` (its index compacted at once); returns the new
+/// run's id (the store's newest).
+fn run_orders(p: &Project, store: &TestStore, ids: &[&str]) -> String {
+    let orders: Vec<_> = ids.iter().map(|id| json!({ "id": id })).collect();
+    p.file("in/o.json", &json!({ "orders": orders }).to_string());
+    on(p.cmd(&["run", "f", "--input", "in/o.json"]), store)
+        .env("FLOWRUN_TRACK_SEGMENTS", "0")
+        .run()
+        .ok();
+    let rows = on(p.cmd(&["--json", "runs", "--limit", "1"]), store)
+        .run()
+        .ok()
+        .json();
+    rows[0]["run_id"].as_str().expect("a run id").to_owned()
+}
+
+#[test]
+fn ui_on_a_second_root_lists_shows_and_serves_the_runs_of_the_first() {
+    let Some(store) = shared() else { return };
+    let a = Project::new();
+    let b = Project::new();
+    a.flow("f", TRACKED);
+    let first = run_orders(&a, &store, &["ORD-1"]);
+    let second = run_orders(&a, &store, &["ORD-2", "ORD-3"]);
+    assert!(
+        !b.path("runs").exists(),
+        "the second root starts with no runs/"
+    );
+
+    let v = Viewer::spawn(
+        &on(b.cmd(&["ui", "--listen", "127.0.0.1:0"]), &store),
+        false,
+    );
+    let home = v.page("/");
+    assert_eq!(rows(&home), [second.clone(), first.clone()]);
+    let run = v.page(&format!("/runs/{first}"));
+    assert!(run.contains("orders") && run.contains("success"), "{run}");
+    let payload = v.page(&format!("/runs/{second}/steps/orders/1"));
+    assert!(
+        payload.contains("ORD-2") && payload.contains("ORD-3"),
+        "{payload}"
+    );
+    let api = v.page(&format!("/api/runs/{first}"));
+    assert!(api.contains(&first), "{api}");
+    for file in [
+        "manifest.json",
+        "flow.toml",
+        "input/000001.json",
+        "steps/01-orders/000001.json",
+    ] {
+        let r = v.get(&format!("/runs/{first}/files/{file}"));
+        assert_eq!(r.status, 200, "{file}: {}", r.text());
+        assert_eq!(
+            r.body,
+            store.get(&format!("runs/f/{first}/{file}")),
+            "{file} differs from the stored object"
+        );
+    }
+    let r = v.get(&format!("/runs/{first}/files/steps/01-orders/000002.json"));
+    assert_eq!(r.status, 404, "{}", r.text());
+
+    // A run recorded on the first root while the viewer runs shows up at once.
+    let third = run_orders(&a, &store, &["ORD-4"]);
+    assert_eq!(rows(&v.page("/")), [third.clone(), second, first]);
+    let payload = v.page(&format!("/runs/{third}/steps/orders/1"));
+    assert!(payload.contains("ORD-4"), "{payload}");
+}
+
+#[test]
+fn find_on_a_second_root_finds_values_tracked_on_the_first() {
+    let Some(store) = shared() else { return };
+    let a = Project::new();
+    let b = Project::new();
+    a.flow("f", TRACKED);
+    let first = run_orders(&a, &store, &["ORD-1"]);
+    let second = run_orders(&a, &store, &["ORD-2", "ORD-ALL"]);
+    let third = run_orders(&a, &store, &["ORD-3", "ORD-ALL"]);
+    let lock = store.get("runs/f/.lock");
+    let found = on(b.cmd(&["--json", "find", "order=ORD-1"]), &store)
+        .run()
+        .ok()
+        .json();
+    assert_eq!(found[0]["run_id"], json!(first));
+    assert_eq!(
+        found_runs(&b, &store, "ORD-ALL"),
+        [third.as_str(), second.as_str()]
+    );
+    // The index the runs kept is up to date: the second root only read it.
+    assert_eq!(store.get("runs/f/.lock"), lock, "find took the flow's lock");
+
+    // The first root prunes a run and records another: the index has as many runs as
+    // the second root's copy of it, which is not trusted over the store's.
+    on(a.cmd(&["prune", "--keep", "2"]), &store).run().ok();
+    let fourth = run_orders(&a, &store, &["ORD-4", "ORD-ALL"]);
+    let lock = store.get("runs/f/.lock");
+    assert_eq!(
+        found_runs(&b, &store, "ORD-ALL"),
+        [fourth.as_str(), third.as_str(), second.as_str()]
+    );
+    on(b.cmd(&["find", "order=ORD-1"]), &store)
+        .run()
+        .code(1)
+        .stderr_has("no run carried order=ORD-1");
+    assert_eq!(store.get("runs/f/.lock"), lock, "find took the flow's lock");
+}
+
+/// The runs `find order=ORD` on root `p` lists, newest first.
+fn found_runs(p: &Project, store: &TestStore, order: &str) -> Vec<String> {
+    let found = on(p.cmd(&["--json", "find", &format!("order={order}")]), store)
+        .run()
+        .ok()
+        .json();
+    found
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| r["run_id"].as_str().expect("id").to_owned())
+        .collect()
+}
