@@ -314,3 +314,51 @@ fn elements_printed_from_their_text_match_the_parsed_ones_byte_for_byte() {
     let parsed: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(read_back["01-load/000001.json"], serde_pretty(&parsed));
 }
+
+#[test]
+fn a_write_handed_a_payload_let_go_copies_its_file_and_the_next_step_reads_it_back() {
+    // Past the budget, `write` gets the input's exact file instead of its value (it
+    // is not read back for it); the step after it reads the payload back.
+    let flow = r#"
+[settings]
+max_payload_bytes = 0
+
+[[steps]]
+id = "load"
+kind = "read"
+path = "data/orders.json"
+
+[[steps]]
+id = "batch"
+kind = "split"
+size = 40
+
+[[steps]]
+id = "save"
+kind = "write"
+path = "out/batch-{n}.json"
+
+[[steps]]
+id = "count"
+kind = "map"
+jq = '[length, (map(.id) | first)]'
+"#;
+    let input = orders(300);
+    let p = Project::new();
+    p.flow("w", flow).file("data/orders.json", &as_text(&input));
+    let (whole, whole_records) = trail(&p, &[("FLOWRUN_NO_STREAM", "1")]);
+    let (read_back, read_back_records) = trail(&p, &[("FLOWRUN_HOLD_MB", "0")]);
+    assert_eq!(whole.len(), 1 + 3 * 8);
+    assert!(whole == read_back, "read-back trail differs");
+    assert_eq!(whole_records, read_back_records);
+    let items = input.as_array().unwrap();
+    for (k, chunk) in items.chunks(40).enumerate() {
+        let written = std::fs::read(p.path(&format!("out/batch-{}.json", k + 1))).unwrap();
+        assert_eq!(written, serde_pretty(&Value::Array(chunk.to_vec())));
+        let counted = &read_back[&format!("04-count/{:06}.json", k + 1)];
+        assert_eq!(
+            counted,
+            &serde_pretty(&json!([chunk.len(), chunk[0]["id"]]))
+        );
+    }
+}

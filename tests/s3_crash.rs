@@ -365,7 +365,11 @@ fn chain(
         let may_kill = kills == 0 || (kills < 3 && rng.below(2) == 0);
         // The first chain's first kill, and a third of the others, land inside the
         // first step: mostly its multipart upload.
-        let pick = if n == 1 && kills == 0 { 0 } else { rng.below(3) };
+        let pick = if n == 1 && kills == 0 {
+            0
+        } else {
+            rng.below(3)
+        };
         let at = match pick {
             0 if args[0] == "run" => rng.between(windows[0].0, windows[0].1),
             0 | 1 => rng.between(Duration::ZERO, *took),
