@@ -2,6 +2,12 @@
 //! parsed value, without building the value: a shortcut for the elements of a streamed
 //! `read` that no step keeps in memory. Anything it does not take on is left to the
 //! parser (the caller parses and prints as before), so the bytes are always the same.
+//!
+//! Hand-written because it earns its place: building each element's value only to print
+//! and drop it was ~18% of W's instructions; with this shortcut W at 20k orders
+//! (`valgrind --tool=callgrind flowrun --root w20 run w -q`, `FLOWRUN_HOLD_MB=3`) went
+//! from 2.78 G to 2.49 G instructions, and building read-back payloads straight into
+//! values here (not through serde's visitor) took it to 2.36 G.
 
 use super::decode::has_wide_float;
 use super::pretty::{push_indent, push_scalar, push_str};
