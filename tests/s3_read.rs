@@ -4,7 +4,7 @@
 
 use crate::support::s3::TestStore;
 use crate::support::{Cmd, Project};
-use crate::ui::{Viewer, rows};
+use crate::ui::{Viewer, post_form, rows};
 use serde_json::json;
 
 /// The shared store, or `None` (the test is skipped) when no S3 server is configured.
@@ -149,4 +149,58 @@ fn found_runs(p: &Project, store: &TestStore, order: &str) -> Vec<String> {
         .iter()
         .map(|r| r["run_id"].as_str().expect("id").to_owned())
         .collect()
+}
+
+const CHECKED: &str = r#"
+[[steps]]
+id = "check"
+kind = "assert"
+jq = '.n > 0'
+message = "n must be positive"
+"#;
+
+#[test]
+fn ui_actions_on_a_second_root_run_against_the_store_it_was_given() {
+    let Some(store) = shared() else { return };
+    let a = Project::new();
+    let b = Project::new();
+    a.flow("g", CHECKED).file("in/n.json", r#"{"n": 0}"#);
+    on(a.cmd(&["run", "g", "--input", "in/n.json"]), &store)
+        .run()
+        .code(1);
+    let rows = on(a.cmd(&["--json", "runs"]), &store).run().ok().json();
+    let failed = rows[0]["run_id"].as_str().expect("id").to_owned();
+    // Fixed on the second root, whose viewer is given the store by `--store` alone.
+    b.flow("g", &CHECKED.replace(".n > 0", ".n >= 0"));
+    let url = store.url();
+    let cmd = on(
+        b.cmd(&[
+            "ui",
+            "--listen",
+            "127.0.0.1:0",
+            "--actions",
+            "--store",
+            &url,
+        ]),
+        &store,
+    )
+    .env("FLOWRUN_STORE", "");
+    let v = Viewer::spawn(&cmd, true);
+    let token = v.token.clone().expect("token");
+    let r = post_form(
+        &v,
+        "/actions/resume",
+        &[("token", &token), ("run", &failed)],
+        None,
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    let rows = on(a.cmd(&["--json", "runs"]), &store).run().ok().json();
+    let new = rows[0]["run_id"].as_str().expect("id");
+    assert_ne!(new, failed);
+    assert_eq!(r.header("Location"), Some(format!("/runs/{new}").as_str()));
+    assert_eq!(rows[0]["status"], "success");
+    let m: serde_json::Value =
+        serde_json::from_slice(&store.get(&format!("runs/g/{new}/manifest.json")))
+            .expect("a stored manifest is JSON");
+    assert_eq!(m["resume_of"], failed.as_str());
 }
