@@ -37,6 +37,12 @@ ui-screenshots:
 crash:
     FLOWRUN_CRASH_KILLS=100 FLOWRUN_CRASH_PAYLOADS=300 cargo test --release --test integration crash_campaign:: -- --nocapture --test-threads=1
 
+# Crash campaign against the S3 store (issue 18): 50 SIGKILLs, the bucket checked after
+# each; needs a moto server (README, "Running on more than one machine") at
+# FLOWRUN_TEST_S3_ENDPOINT (default http://127.0.0.1:5055). FLOWRUN_CRASH_SEED=N repeats it.
+crash-s3:
+    FLOWRUN_TEST_S3_ENDPOINT=${FLOWRUN_TEST_S3_ENDPOINT:-http://127.0.0.1:5055} FLOWRUN_S3_CRASH_KILLS=50 cargo test --test integration s3_crash:: -- --nocapture
+
 # Disk faults (issue 6): full and read-only run store on a tmpfs (needs root; skips otherwise)
 disk-faults:
     cargo test --release --test integration disk_faults:: -- --nocapture --test-threads=1

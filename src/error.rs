@@ -82,7 +82,8 @@ impl Error {
                 | StoreError::TooLarge { .. }
                 | StoreError::BadManifest { .. },
             ) => Exit::Usage,
-            Error::Store(StoreError::Io { .. }) | Error::Failed(_) => Exit::Failed,
+            Error::Store(StoreError::Io { .. } | StoreError::LostLock { .. })
+            | Error::Failed(_) => Exit::Failed,
         }
     }
 

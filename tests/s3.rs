@@ -5,6 +5,7 @@
 use crate::support::s3::{TestStore, endpoint};
 use crate::support::{Cmd, Project, Running, wait_for};
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// The shared store, or `None` (the tests are skipped) when no S3 server is configured
@@ -200,4 +201,196 @@ fn a_holder_killed_with_sigkill_loses_the_lock_after_its_lease() {
     // The killed run is recorded as interrupted by the next holder.
     assert_eq!(manifest(&store, "slow", &id)["status"], "interrupted");
     a.file("release", "");
+}
+
+/// Every stored object with its bytes, lock objects left out (a renewal rewrites them).
+fn snapshot(store: &TestStore) -> BTreeMap<String, Vec<u8>> {
+    store
+        .keys()
+        .into_iter()
+        .filter(|k| !k.ends_with("/.lock"))
+        .map(|k| {
+            let bytes = store.get(&k);
+            (k, bytes)
+        })
+        .collect()
+}
+
+fn signal(pid: u32, sig: &str) {
+    let status = std::process::Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success(), "kill {sig} {pid}");
+}
+
+#[test]
+fn a_holder_paused_past_its_lease_stops_writing_and_leaves_the_new_holder_alone() {
+    let Some(store) = shared() else { return };
+    let a = Project::new();
+    let b = Project::new();
+    gated(&a);
+    gated(&b);
+    let mut first = on(a.cmd(&["run", "slow"]), &store)
+        .env("FLOWRUN_S3_LEASE_SECS", "2")
+        .spawn();
+    let lost = wait_running(&store, &mut first);
+    signal(first.pid(), "-STOP");
+    // Paused past its lease: another root takes the flow, and is in the middle of its run.
+    std::thread::sleep(Duration::from_secs(3));
+    let mut second = on(b.cmd(&["run", "slow"]), &store).spawn();
+    let mut taker = String::new();
+    wait_for("the second run to reach its command step", || {
+        assert!(!second.has_exited(), "the second run ended early");
+        let Some(last) = stored_runs(&store, "slow").pop().filter(|id| *id != lost) else {
+            return false;
+        };
+        let running = manifest(&store, "slow", &last)["steps"][0]["status"] == "running";
+        taker = last;
+        running
+    });
+    // The new holder recorded the paused run as interrupted.
+    assert_eq!(manifest(&store, "slow", &lost)["status"], "interrupted");
+    let before = snapshot(&store);
+
+    // The paused run goes on: its step ends, and its first write is refused.
+    a.file("release", "");
+    signal(first.pid(), "-CONT");
+    let out = first.wait();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    let line = out
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("error: lost the lock of flow `slow`: "))
+        .unwrap_or_else(|| panic!("no lost-lock error in:\n{}", out.stderr));
+    eprintln!("{}", out.stderr);
+    assert!(
+        line.contains("another process (host ")
+            && line.contains(&format!("run {taker})"))
+            && line.contains("took it over after its lease ran out; this run stopped writing at ")
+            && line.contains(&format!("runs/slow/{lost}/steps/01-wait/")),
+        "{line}"
+    );
+    // It stored nothing more: not its payload, its manifest or the index.
+    assert_eq!(snapshot(&store), before, "the paused run stored something");
+    let lock = String::from_utf8(store.get("runs/slow/.lock")).unwrap();
+    assert_eq!(lock.lines().next(), Some(taker.as_str()), "{lock}");
+    // Its working copy says how it ended; the stored manifest is the record, and every
+    // read through the store sees it.
+    let local: Value = serde_json::from_slice(
+        &std::fs::read(a.root().join(format!("runs/slow/{lost}/manifest.json"))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(local["status"], "failure");
+    let shown = on(a.cmd(&["show", &lost, "--json"]), &store)
+        .run()
+        .ok()
+        .json();
+    assert_eq!(shown["status"], "interrupted");
+
+    // The new holder is not disturbed.
+    b.file("release", "");
+    second.wait().ok();
+    assert_eq!(manifest(&store, "slow", &taker)["status"], "success");
+    assert_eq!(stored_runs(&store, "slow"), vec![lost, taker.clone()]);
+    assert_complete(&store, "slow");
+    on(b.cmd(&["verify", &taker]), &store).run().ok();
+}
+
+#[test]
+fn a_holder_killed_with_sigkill_on_this_host_frees_the_lock_at_once() {
+    let Some(store) = shared() else { return };
+    let a = Project::new();
+    let b = Project::new();
+    gated(&a);
+    gated(&b);
+    b.file("release", "");
+    let mut first = on(a.cmd(&["run", "slow"]), &store)
+        .env("FLOWRUN_S3_LEASE_SECS", "30")
+        .spawn();
+    let id = wait_running(&store, &mut first);
+    on(b.cmd(&["run", "slow"]), &store).run().code(3);
+    first.kill();
+    let killed = Instant::now();
+    // Its holder id names this host and a process that is gone: not held, long before
+    // the 30 s lease ends.
+    let rows = on(b.cmd(&["runs", "--json"]), &store).run().ok().json();
+    assert_eq!(rows[0]["status"], "interrupted");
+    on(b.cmd(&["run", "slow"]), &store).run().ok();
+    assert!(killed.elapsed() < Duration::from_secs(15));
+    assert_eq!(manifest(&store, "slow", &id)["status"], "interrupted");
+    assert_eq!(
+        manifest(&store, "slow", &stored_runs(&store, "slow")[1])["status"],
+        "success"
+    );
+    a.file("release", "");
+}
+
+fn read_trim(path: &str) -> String {
+    std::fs::read_to_string(path).unwrap().trim().to_owned()
+}
+
+/// This test process's start time, as `/proc/self/stat` gives it.
+fn own_start() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let rest = stat.rsplit_once(')').unwrap().1;
+    rest.split_whitespace().nth(19).unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_lock_held_on_another_host_waits_for_its_lease_and_a_reused_pid_holds_nothing() {
+    let Some(store) = shared() else { return };
+    let p = Project::new();
+    gated(&p);
+    p.file("release", "");
+    let host = read_trim("/proc/sys/kernel/hostname");
+    let boot = read_trim("/proc/sys/kernel/random/boot_id");
+    let ns: String = std::fs::read_link("/proc/self/ns/pid")
+        .unwrap()
+        .to_string_lossy()
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    let now_ms = || {
+        u64::try_from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis(),
+        )
+        .unwrap()
+    };
+    let (pid, start) = (std::process::id(), own_start());
+    let lock = |holder: String, expires: u64| {
+        store.put(
+            "runs/slow/.lock",
+            format!("\n{holder}\n{expires}\n7\n").as_bytes(),
+        );
+    };
+    let far = now_ms() + 600_000;
+    // A live process of this host holds it.
+    lock(format!("{host}:{pid}:{start}:{boot}:{ns}"), far);
+    on(p.cmd(&["run", "slow"]), &store)
+        .run()
+        .code(3)
+        .stderr_has("flow `slow` is busy");
+    // The same pid, in another pid namespace (a container with the same host name).
+    lock(format!("{host}:{pid}:{start}:{boot}:1"), far);
+    on(p.cmd(&["run", "slow"]), &store).run().code(3);
+    // Another host: busy until its lease ends, whatever runs here.
+    let ends = now_ms() + 3000;
+    lock(format!("elsewhere:{pid}:{start}:{boot}:{ns}"), ends);
+    on(p.cmd(&["run", "slow"]), &store).run().code(3);
+    while now_ms() <= ends + 50 {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    on(p.cmd(&["run", "slow"]), &store).run().ok();
+    // This host, a pid now used by another process (its start time differs): free.
+    lock(format!("{host}:{pid}:{}:{boot}:{ns}", start + 1), far);
+    on(p.cmd(&["run", "slow"]), &store).run().ok();
+    // This host, a pid no process has.
+    lock(format!("{host}:4194999:{start}:{boot}:{ns}"), far);
+    on(p.cmd(&["run", "slow"]), &store).run().ok();
+    assert_eq!(stored_runs(&store, "slow").len(), 3);
 }

@@ -627,6 +627,26 @@ pub mod s3 {
                 .expect("object body")
         }
 
+        /// Stores `bytes` as object `key`.
+        pub fn put(&self, key: &str, bytes: &[u8]) {
+            ureq::put(&format!("{}/{}/{key}", self.endpoint, self.bucket))
+                .header("Authorization", AUTH)
+                .send(bytes)
+                .unwrap_or_else(|e| panic!("put {key}: {e}"));
+        }
+
+        /// Keys of the multipart uploads begun and neither completed nor aborted.
+        pub fn uploads_in_progress(&self) -> Vec<String> {
+            let body = ureq::get(&format!("{}/{}?uploads", self.endpoint, self.bucket))
+                .header("Authorization", AUTH)
+                .call()
+                .expect("list multipart uploads")
+                .body_mut()
+                .read_to_string()
+                .expect("uploads body");
+            tags(&body, "Key")
+        }
+
         /// Replaces the contents of folder `to` with the stored objects (their keys as paths).
         pub fn sync_down(&self, to: &Path) {
             let _ = std::fs::remove_dir_all(to.join("runs"));

@@ -5,7 +5,7 @@ use crate::flow::display_path;
 use crate::store::layout;
 use crate::store::list::RunRef;
 use crate::store::{Manifest, PayloadRecord, Store, StoreError};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// A step folder of a run: `input`, `steps/NN-<id>` or `steps/NN-<id>/failed`.
 pub(super) enum StepFolder {
@@ -54,8 +54,33 @@ pub(super) struct Located {
     pub(super) files: Option<Vec<String>>,
 }
 
+/// On a shared store the working copy may lack a run another host recorded: a payload
+/// path or step folder below `runs/` that is not there locally is fetched (the folder,
+/// or the file's folder) before it is resolved.
+fn fetch_missing(store: &Store, p: &Path) -> Result<(), StoreError> {
+    if p.exists() {
+        return Ok(());
+    }
+    let (Ok(full), Ok(runs)) = (std::path::absolute(p), std::path::absolute(store.path())) else {
+        return Ok(());
+    };
+    let Ok(rel) = full.strip_prefix(&runs) else {
+        return Ok(());
+    };
+    let backend = crate::store::backend::get();
+    let path = store.path().join(rel);
+    if backend.is_dir(&path) {
+        backend.pull(&path)
+    } else {
+        path.parent().map_or(Ok(()), |dir| backend.pull(dir))
+    }
+}
+
 /// Finds the run and step folder the given payload paths belong to.
 pub(super) fn locate(store: &Store, paths: &[PathBuf]) -> Result<Located, ReplayError> {
+    for p in paths {
+        fetch_missing(store, p)?;
+    }
     let runs = store
         .path()
         .canonicalize()

@@ -76,6 +76,20 @@ pub enum StoreError {
         /// The run holding the lock, if known.
         holder: Option<String>,
     },
+    /// The flow's lock on a shared store was lost (its lease ran out, and another
+    /// process may hold it now): this process writes nothing more to the flow's store.
+    #[error(
+        "lost the lock of flow `{flow}`: {why}; this run stopped writing at {}",
+        display_path(at)
+    )]
+    LostLock {
+        /// The flow.
+        flow: String,
+        /// How it was lost.
+        why: String,
+        /// The first file that was not stored.
+        at: PathBuf,
+    },
     /// A recorded file that is not a regular file (a FIFO, a device, a folder).
     #[error(
         "{}: not a regular file ({what}); a run's files are plain files",

@@ -6,7 +6,10 @@
 //! whole (one PUT, or a completed multipart upload for files over [`PART_BYTES`]).
 //! The flow lock is an object `<flow>/.lock` taken by a conditional create
 //! (`If-None-Match: *`) or, when the previous lease ended, a conditional update
-//! (`If-Match`), and held by a lease that a background thread renews.
+//! (`If-Match`), and held by a lease that a background thread renews. A holder whose
+//! lease ran out without a renewal, or whose renewal found the lock taken over, stores
+//! nothing more of that flow ([`Backend::stored`] refuses with [`StoreError::LostLock`]).
+//! A lock whose holder id names a dead process of this host is free at once.
 
 use super::backend::{Backend, Local};
 use super::{FlowLock, StoreError, atomic::TEMP_PREFIX, layout};
@@ -18,8 +21,8 @@ use object_store::{
 };
 use std::io::{self, Read as _};
 use std::path::{Component, Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Files larger than this are sent as a multipart upload in parts of this size.
 const PART_BYTES: usize = 8 << 20;
@@ -36,6 +39,9 @@ pub(crate) struct S3 {
     /// The local working copy, `<root>/runs`.
     runs: PathBuf,
     lease: Duration,
+    /// The flow locks this process took, while held, and those it lost (for good: a
+    /// lost flow stores nothing more).
+    leases: Mutex<Vec<Arc<LeaseState>>>,
 }
 
 fn other(path: &Path, e: impl std::fmt::Display) -> StoreError {
@@ -73,6 +79,7 @@ impl S3 {
             prefix: prefix.trim_matches('/').to_owned(),
             runs: runs.to_path_buf(),
             lease: Duration::from_secs(lease),
+            leases: Mutex::new(Vec::new()),
         })
     }
 
@@ -109,7 +116,30 @@ impl S3 {
                 .is_some_and(|p| p == layout::DEDUPE || p == crate::track::INDEX_DIR)
     }
 
+    /// The lease of the flow `path` belongs to, when this process took its lock.
+    fn lease_of(&self, path: &Path) -> Option<Arc<LeaseState>> {
+        let flow = path.strip_prefix(&self.runs).ok()?.components().next()?;
+        let dir = self.runs.join(flow);
+        self.leases
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .find(|l| l.dir == dir)
+            .cloned()
+    }
+
+    /// Whether this process may still write `path`: not when it belongs to a flow whose
+    /// lock this process lost. `net`: the lock object may be read and renewed (not
+    /// inside the runtime).
+    fn may_write(&self, path: &Path, net: bool) -> Result<(), StoreError> {
+        match self.lease_of(path) {
+            Some(lease) => lease.check(path, net),
+            None => Ok(()),
+        }
+    }
+
     fn put_file(&self, path: &Path, key: &Key) -> Result<(), StoreError> {
+        self.may_write(path, true)?;
         let mut file = std::fs::File::open(path).map_err(|e| StoreError::io(path, e))?;
         let len = file.metadata().map_err(|e| StoreError::io(path, e))?.len();
         if len <= PART_BYTES as u64 {
@@ -138,7 +168,15 @@ impl S3 {
                     .wait_for_capacity(4)
                     .await
                     .map_err(|e| other(path, e))?;
+                if let Err(e) = self.may_write(path, false) {
+                    let _ = writer.abort().await;
+                    return Err(e);
+                }
                 writer.write(&buf[..n]);
+            }
+            if let Err(e) = self.may_write(path, false) {
+                let _ = writer.abort().await;
+                return Err(e);
             }
             // Only a completed upload makes the object visible; an abandoned one never does.
             writer.finish().await.map_err(|e| other(path, e))?;
@@ -292,6 +330,20 @@ impl LeaseBody {
     fn live(&self) -> bool {
         self.expires_ms > now_ms()
     }
+
+    /// Held by a live process: its lease runs, and it is not a dead process of this host.
+    fn held(&self) -> bool {
+        self.live() && !Holder::dead_here(&self.holder)
+    }
+
+    /// The same holder, renewed for `lease` from now.
+    fn renewed(&self, lease: Duration) -> LeaseBody {
+        LeaseBody {
+            renewal: self.renewal + 1,
+            expires_ms: now_ms() + duration_ms(lease),
+            ..self.clone()
+        }
+    }
 }
 
 fn now_ms() -> u64 {
@@ -310,7 +362,11 @@ pub(crate) struct Lease {
 #[derive(Debug)]
 struct LeaseState {
     key: Key,
+    /// The lock's path in the working copy.
     path: PathBuf,
+    /// The flow's folder in the working copy.
+    dir: PathBuf,
+    flow: String,
     lease: Duration,
     inner: Mutex<LeaseInner>,
     wake: Condvar,
@@ -320,8 +376,15 @@ struct LeaseState {
 struct LeaseInner {
     body: LeaseBody,
     version: UpdateVersion,
+    /// Until when the lease is surely this process's: the moment the last write of the
+    /// lock object that succeeded was sent, plus the lease (a monotonic clock: a paused
+    /// process finds it passed when it goes on).
+    valid_until: Instant,
     stop: bool,
-    lost: bool,
+    /// How the lock was lost, once it was: nothing more of the flow is stored.
+    lost: Option<String>,
+    /// The first file that was then not stored.
+    stopped_at: Option<PathBuf>,
 }
 
 fn backend() -> Option<&'static S3> {
@@ -329,32 +392,107 @@ fn backend() -> Option<&'static S3> {
 }
 
 impl LeaseState {
+    fn inner(&self) -> std::sync::MutexGuard<'_, LeaseInner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Rewrites the lock object with `body` if it is still ours.
     fn rewrite(&self, inner: &mut LeaseInner, body: LeaseBody) -> Result<(), StoreError> {
         let Some(s3) = backend() else {
             return Ok(());
         };
+        let sent = Instant::now();
         match s3.put_lock(&self.key, &body, PutMode::Update(inner.version.clone())) {
             Ok(v) => {
                 inner.version = v;
                 inner.body = body;
+                inner.valid_until = sent + self.lease;
                 Ok(())
             }
             Err(Put::Lost) => {
-                inner.lost = true;
-                Err(other(
-                    &self.path,
-                    "the flow's lock was taken over by another process (its lease ran out)",
-                ))
+                inner.lost = Some(self.taken_over(s3, None));
+                Err(self.refuse(inner, &self.path))
             }
             Err(Put::Failed(e)) => Err(other(&self.path, e)),
         }
     }
+
+    /// Why the lock is lost, once its lease ran out (`ran_out`) or a conditional write of
+    /// it failed: names the new holder when the lock object can be read.
+    fn taken_over(&self, s3: &S3, ran_out: Option<&LeaseBody>) -> String {
+        let secs = self.lease.as_secs();
+        let late = format!(
+            "its lease ({secs} s) ran out before it was renewed (the process was paused, or could not reach the store, for longer than that)"
+        );
+        match s3.read_lock(&self.key).ok() {
+            Some(Some((b, _))) if ran_out.is_none_or(|mine| b.holder != mine.holder) => {
+                let run = if b.run.is_empty() {
+                    String::new()
+                } else {
+                    format!(", run {}", b.run)
+                };
+                format!(
+                    "{late} and another process ({}{run}) took it over after its lease ran out",
+                    Holder::describe(&b.holder)
+                )
+            }
+            Some(None) => format!("{late} and its lock object was removed from the store"),
+            Some(Some(_)) => format!("{late}; another process may take it over at any moment"),
+            None => format!("{late}; another process may have taken it over"),
+        }
+    }
+
+    /// The error for a write of `path` refused because the lock is lost.
+    fn refuse(&self, inner: &mut LeaseInner, path: &Path) -> StoreError {
+        let at = inner
+            .stopped_at
+            .get_or_insert_with(|| path.to_path_buf())
+            .clone();
+        StoreError::LostLock {
+            flow: self.flow.clone(),
+            why: inner.lost.clone().unwrap_or_default(),
+            at,
+        }
+    }
+
+    /// Marks the lease lost when it ran out.
+    fn expire(&self, inner: &mut LeaseInner, net: bool) {
+        if inner.lost.is_some() || Instant::now() < inner.valid_until {
+            return;
+        }
+        inner.lost = Some(match backend() {
+            Some(s3) if net => self.taken_over(s3, Some(&inner.body)),
+            _ => format!(
+                "its lease ({} s) ran out before it was renewed (the process was paused, or could not reach the store, for longer than that); another process may have taken it over",
+                self.lease.as_secs()
+            ),
+        });
+    }
+
+    /// Whether `path` of this flow may still be stored: not once the lock is lost or its
+    /// lease ran out. With less than a third of the lease left (a renewal is late) it is
+    /// renewed first, when `net` allows requests.
+    fn check(&self, path: &Path, net: bool) -> Result<(), StoreError> {
+        let mut inner = self.inner();
+        if inner.lost.is_none() && !inner.stop {
+            self.expire(&mut inner, net);
+            let left = inner.valid_until.saturating_duration_since(Instant::now());
+            if net && inner.lost.is_none() && left < self.lease / 3 {
+                let body = inner.body.renewed(self.lease);
+                // A request that failed leaves the lease running until it ends.
+                let _ = self.rewrite(&mut inner, body);
+                self.expire(&mut inner, net);
+            }
+        }
+        if inner.lost.is_some() {
+            return Err(self.refuse(&mut inner, path));
+        }
+        Ok(())
+    }
 }
 
 impl Lease {
-    fn start(state: LeaseState) -> Lease {
-        let shared = Arc::new(state);
+    fn start(shared: Arc<LeaseState>) -> Lease {
         let s = Arc::clone(&shared);
         let renewer = std::thread::Builder::new()
             .name("flowrun-lease".into())
@@ -366,17 +504,13 @@ impl Lease {
     /// Records the run that holds the lock.
     ///
     /// # Errors
-    /// The lock object could not be rewritten.
+    /// The lock object could not be rewritten, or the lock was lost.
     pub(crate) fn set_holder(&mut self, run_id: &str) -> Result<(), StoreError> {
-        let mut inner = self
-            .shared
-            .inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut body = inner.body.clone();
+        let path = self.shared.path.clone();
+        self.shared.check(&path, true)?;
+        let mut inner = self.shared.inner();
+        let mut body = inner.body.renewed(self.shared.lease);
         run_id.clone_into(&mut body.run);
-        body.renewal += 1;
-        body.expires_ms = now_ms() + duration_ms(self.shared.lease);
         self.shared.rewrite(&mut inner, body)
     }
 }
@@ -386,60 +520,167 @@ fn duration_ms(d: Duration) -> u64 {
 }
 
 fn renew(s: &LeaseState) {
-    let mut inner = s
-        .inner
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut inner = s.inner();
     loop {
         let (guard, _) = s
             .wake
             .wait_timeout(inner, s.lease / 3)
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+            .unwrap_or_else(PoisonError::into_inner);
         inner = guard;
-        if inner.stop || inner.lost {
+        if inner.stop || inner.lost.is_some() {
             return;
         }
-        let mut body = inner.body.clone();
-        body.renewal += 1;
-        body.expires_ms = now_ms() + duration_ms(s.lease);
+        // Paused past the lease: it is not renewed, it is lost (another process may
+        // hold the lock by now); the next write of the run reports it.
+        s.expire(&mut inner, true);
+        if inner.lost.is_some() {
+            return;
+        }
+        let body = inner.body.renewed(s.lease);
         if let Err(e) = s.rewrite(&mut inner, body) {
-            crate::commands::note(format!("warning: {e}"));
-            if inner.lost {
+            if inner.lost.is_some() {
                 return;
             }
+            crate::commands::note(format!("warning: {e}"));
         }
     }
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        {
-            let mut inner = self
-                .shared
-                .inner
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let lost = {
+            let mut inner = self.shared.inner();
             inner.stop = true;
-            if !inner.lost {
-                // Released: the run id stays for the next holder (as the local lock file).
-                let mut body = inner.body.clone();
-                body.renewal += 1;
+            // Released: the run id stays for the next holder (as the local lock file). A
+            // lease that ran out is left alone: another process may hold the lock now.
+            if inner.lost.is_none() && Instant::now() < inner.valid_until {
+                let mut body = inner.body.renewed(self.shared.lease);
                 body.expires_ms = 0;
                 let _ = self.shared.rewrite(&mut inner, body);
             }
-        }
+            inner.lost.is_some()
+        };
         self.shared.wake.notify_all();
         if let Some(h) = self.renewer.take() {
             let _ = h.join();
         }
+        // A lost lock stays in the list: the flow stays closed to this process's writes.
+        if let Some(s3) = backend().filter(|_| !lost) {
+            s3.leases
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .retain(|l| !Arc::ptr_eq(l, &self.shared));
+        }
     }
 }
 
+/// Who holds a lock, as its holder id says: `HOST:PID:START:BOOT:PIDNS` — the host
+/// name, the process id, the process's start time (clock ticks after boot, from
+/// `/proc/PID/stat`, against a reused pid), the kernel's boot id and the pid namespace
+/// (so that containers sharing a host name are not taken for one another).
+#[derive(Debug, PartialEq, Eq)]
+struct Holder {
+    host: String,
+    pid: u32,
+    start: u64,
+    boot: String,
+    pidns: String,
+}
+
+impl Holder {
+    /// This process.
+    fn me() -> Option<Holder> {
+        let read = |p: &str| {
+            std::fs::read_to_string(p)
+                .map(|s| s.trim().to_owned())
+                .unwrap_or_default()
+        };
+        let pid = std::process::id();
+        let pidns = std::fs::read_link("/proc/self/ns/pid")
+            .map(|l| {
+                l.to_string_lossy()
+                    .chars()
+                    .filter(char::is_ascii_digit)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let me = Holder {
+            host: read("/proc/sys/kernel/hostname"),
+            pid,
+            start: start_time(pid)?,
+            boot: read("/proc/sys/kernel/random/boot_id"),
+            pidns,
+        };
+        (![&me.host, &me.boot, &me.pidns]
+            .iter()
+            .any(|s| s.is_empty() || s.contains(':')))
+        .then_some(me)
+    }
+
+    fn parse(id: &str) -> Option<Holder> {
+        let mut parts = id.split(':');
+        let holder = Holder {
+            host: parts.next()?.to_owned(),
+            pid: parts.next()?.parse().ok()?,
+            start: parts.next()?.parse().ok()?,
+            boot: parts.next()?.to_owned(),
+            pidns: parts.next()?.to_owned(),
+        };
+        parts.next().is_none().then_some(holder)
+    }
+
+    fn render(&self) -> String {
+        format!(
+            "{}:{}:{}:{}:{}",
+            self.host, self.pid, self.start, self.boot, self.pidns
+        )
+    }
+
+    /// `host H, pid P` for a message.
+    fn describe(id: &str) -> String {
+        match Holder::parse(id) {
+            Some(h) => format!("host {}, pid {}", h.host, h.pid),
+            None if id.is_empty() => "holder unknown".to_owned(),
+            None => format!("holder {id}"),
+        }
+    }
+
+    /// Whether holder id `id` names a process of this host (same boot, same pid
+    /// namespace) that is no longer alive: its lock is free at once.
+    fn dead_here(id: &str) -> bool {
+        let (Some(them), Some(me)) = (Holder::parse(id), Holder::me()) else {
+            return false;
+        };
+        if them.host != me.host || them.boot != me.boot || them.pidns != me.pidns {
+            return false;
+        }
+        start_time(them.pid) != Some(them.start)
+    }
+}
+
+/// When process `pid` started (clock ticks after boot); `None` when there is no such
+/// process, or it has ended (a zombie).
+fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `PID (COMM) STATE …`: the command name may hold spaces and parentheses.
+    let (_, rest) = stat.rsplit_once(')')?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    if matches!(fields.first(), Some(&("Z" | "X" | "x"))) {
+        return None;
+    }
+    fields.get(19)?.parse().ok()
+}
+
 fn holder_id() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_default();
-    format!("{host}:{}:{}", std::process::id(), now_ms())
+    Holder::me().map_or_else(
+        || {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_owned())
+                .unwrap_or_default();
+            format!("{host}:{}", std::process::id())
+        },
+        |h| h.render(),
+    )
 }
 
 impl Backend for S3 {
@@ -506,6 +747,7 @@ impl Backend for S3 {
         // The manifest first: without it the rest is no longer a run.
         keys.sort_by_key(|k| k.filename() != Some(layout::MANIFEST));
         for key in keys {
+            self.may_write(&self.local(&key), true)?;
             self.rt
                 .block_on(self.client.delete(&key))
                 .map_err(|e| other(dir, e))?;
@@ -542,9 +784,10 @@ impl Backend for S3 {
         };
         let (mode, previous) = match found {
             None => (PutMode::Create, None),
-            Some((old, _)) if old.live() => return Err(busy(old.run)),
+            Some((old, _)) if old.held() => return Err(busy(old.run)),
             Some((old, version)) => (PutMode::Update(version), Some(old.run)),
         };
+        let sent = Instant::now();
         let version = match self.put_lock(&key, &body, mode) {
             Ok(v) => v,
             Err(Put::Lost) => {
@@ -558,18 +801,28 @@ impl Backend for S3 {
             }
             Err(Put::Failed(e)) => return Err(other(&path, e)),
         };
-        let lease = Lease::start(LeaseState {
+        let state = Arc::new(LeaseState {
             key,
             path,
+            dir: dir.to_path_buf(),
+            flow: flow.to_owned(),
             lease: self.lease,
             inner: Mutex::new(LeaseInner {
                 body,
                 version,
+                valid_until: sent + self.lease,
                 stop: false,
-                lost: false,
+                lost: None,
+                stopped_at: None,
             }),
             wake: Condvar::new(),
         });
+        {
+            let mut leases = self.leases.lock().unwrap_or_else(PoisonError::into_inner);
+            leases.retain(|l| l.dir != dir);
+            leases.push(Arc::clone(&state));
+        }
+        let lease = Lease::start(state);
         Ok(FlowLock::leased(lease, previous.filter(|p| !p.is_empty())))
     }
 
@@ -579,7 +832,7 @@ impl Backend for S3 {
         }
         self.lock_key(dir)
             .and_then(|key| self.read_lock(&key).ok().flatten())
-            .is_some_and(|(b, _)| b.live())
+            .is_some_and(|(b, _)| b.held())
     }
 
     fn shared(&self) -> bool {
