@@ -759,6 +759,7 @@ impl Backend for S3 {
         let Some(key) = self.key(path) else {
             return Ok(());
         };
+        self.may_write(path, true)?;
         match self.rt.block_on(self.client.delete(&key)) {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(other(path, e)),
