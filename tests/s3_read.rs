@@ -3,7 +3,7 @@
 //! the local S3 server (moto) at `FLOWRUN_TEST_S3_ENDPOINT`; skipped when none is set.
 
 use crate::support::s3::TestStore;
-use crate::support::{Cmd, Project};
+use crate::support::{Cmd, Project, wait_for};
 use crate::ui::{Viewer, post_form, rows};
 use serde_json::json;
 
@@ -203,4 +203,44 @@ fn ui_actions_on_a_second_root_run_against_the_store_it_was_given() {
         serde_json::from_slice(&store.get(&format!("runs/g/{new}/manifest.json")))
             .expect("a stored manifest is JSON");
     assert_eq!(m["resume_of"], failed.as_str());
+}
+
+const DROPPED: &str = r#"
+[trigger]
+watch = "inbox/*.json"
+
+[[steps]]
+id = "orders"
+kind = "map"
+jq = '.orders'
+track = { order = '.id' }
+"#;
+
+#[test]
+fn a_watcher_s_runs_are_listed_and_found_from_a_second_root() {
+    let Some(store) = shared() else { return };
+    let a = Project::new();
+    let b = Project::new();
+    a.flow("w", DROPPED);
+    let watcher = on(a.cmd(&["watch"]), &store).spawn();
+    a.file("inbox/a.json", r#"{"orders": [{"id": "ORD-W"}]}"#);
+    wait_for("the dropped file's run", || {
+        a.path("inbox/done/a.json").exists()
+    });
+    let stopped = std::process::Command::new("kill")
+        .args(["-TERM", &watcher.pid().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(stopped.success());
+    watcher.wait().ok();
+
+    let rows = on(b.cmd(&["--json", "runs"]), &store).run().ok().json();
+    assert_eq!(rows.as_array().map(Vec::len), Some(1), "{rows}");
+    assert_eq!(rows[0]["trigger"], "watch");
+    assert_eq!(rows[0]["status"], "success");
+    let id = rows[0]["run_id"].as_str().expect("id");
+    on(b.cmd(&["find", "order=ORD-W"]), &store)
+        .run()
+        .ok()
+        .stdout_has(id);
 }
