@@ -187,22 +187,25 @@ fn ui_actions_on_a_second_root_run_against_the_store_it_was_given() {
     .env("FLOWRUN_STORE", "");
     let v = Viewer::spawn(&cmd, true);
     let token = v.token.clone().expect("token");
-    let r = post_form(
+    let resumed = post_form(
         &v,
         "/actions/resume",
         &[("token", &token), ("run", &failed)],
         None,
     );
-    assert_eq!(r.status, 303, "{}", r.text());
+    assert_eq!(resumed.status, 303, "{}", resumed.text());
     let rows = on(a.cmd(&["--json", "runs"]), &store).run().ok().json();
     let new = rows[0]["run_id"].as_str().expect("id");
     assert_ne!(new, failed);
-    assert_eq!(r.header("Location"), Some(format!("/runs/{new}").as_str()));
+    assert_eq!(
+        resumed.header("Location"),
+        Some(format!("/runs/{new}").as_str())
+    );
     assert_eq!(rows[0]["status"], "success");
-    let m: serde_json::Value =
+    let manifest: serde_json::Value =
         serde_json::from_slice(&store.get(&format!("runs/g/{new}/manifest.json")))
             .expect("a stored manifest is JSON");
-    assert_eq!(m["resume_of"], failed.as_str());
+    assert_eq!(manifest["resume_of"], failed.as_str());
 }
 
 const DROPPED: &str = r#"
