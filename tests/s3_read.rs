@@ -91,6 +91,8 @@ fn ui_on_a_second_root_lists_shows_and_serves_the_runs_of_the_first() {
     }
     let r = v.get(&format!("/runs/{first}/files/steps/01-orders/000002.json"));
     assert_eq!(r.status, 404, "{}", r.text());
+    let diff = v.page(&format!("/diff?a={first}&b={second}&step=orders&n=1"));
+    assert!(diff.contains("ORD-1") && diff.contains("ORD-3"), "{diff}");
 
     // A run recorded on the first root while the viewer runs shows up at once.
     let third = run_orders(&a, &store, &["ORD-4"]);
