@@ -17,6 +17,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 out=${BENCH_OUT:-$root/bench-out}
 work="$out/w-$N"
+# S3=1: W on the S3 store beside the local one instead (bench/s3.sh).
+if [ "${S3:-0}" != 0 ]; then exec "$here/s3.sh"; fi
 
 need() {
   command -v "$1" >/dev/null 2>&1 && return

@@ -268,6 +268,14 @@ fn the_cronjobs_forbid_overlap_and_set_only_variables_flowrun_reads() {
             store.starts_with("s3://") && store.len() > 5,
             "{file}: {store}"
         );
+        // The image is the one deploy/README.md builds and pushes.
+        let tag = readme
+            .lines()
+            .find_map(|l| l.strip_prefix("docker build -f deploy/Dockerfile -t "))
+            .and_then(|l| l.split_whitespace().next())
+            .expect("docker build … -t TAG in deploy/README.md");
+        let flowrun = container(&yaml, "flowrun").join("\n");
+        assert_eq!(value(&flowrun, "image:"), Some(tag), "{file}");
         // The keys of the S3 Secret are the ones deploy/README.md creates it with.
         for key in yaml.lines().filter_map(|l| l.trim().strip_prefix("key: ")) {
             assert!(

@@ -379,7 +379,7 @@ fn a_lock_held_on_another_host_waits_for_its_lease_and_a_reused_pid_holds_nothin
     lock(format!("{host}:{pid}:{start}:{boot}:1"), far);
     on(p.cmd(&["run", "slow"]), &store).run().code(3);
     // Another host: busy until its lease ends, whatever runs here.
-    let ends = now_ms() + 3000;
+    let ends = now_ms() + 5000;
     lock(format!("elsewhere:{pid}:{start}:{boot}:{ns}"), ends);
     on(p.cmd(&["run", "slow"]), &store).run().code(3);
     while now_ms() <= ends + 50 {
@@ -393,4 +393,41 @@ fn a_lock_held_on_another_host_waits_for_its_lease_and_a_reused_pid_holds_nothin
     lock(format!("{host}:4194999:{start}:{boot}:{ns}"), far);
     on(p.cmd(&["run", "slow"]), &store).run().ok();
     assert_eq!(stored_runs(&store, "slow").len(), 3);
+}
+
+#[test]
+fn a_holder_paused_past_its_lease_stops_writing_even_when_no_one_took_the_lock() {
+    let Some(store) = shared() else { return };
+    let a = Project::new();
+    gated(&a);
+    let mut first = on(a.cmd(&["run", "slow"]), &store)
+        .env("FLOWRUN_S3_LEASE_SECS", "2")
+        .spawn();
+    let id = wait_running(&store, &mut first);
+    signal(first.pid(), "-STOP");
+    std::thread::sleep(Duration::from_secs(3));
+    let before = snapshot(&store);
+    let lock = store.get("runs/slow/.lock");
+    a.file("release", "");
+    signal(first.pid(), "-CONT");
+    let out = first.wait();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "error: lost the lock of flow `slow`: its lease (2 s) ran out before it was renewed"
+        ) && out
+            .stderr
+            .contains("another process may take it over at any moment"),
+        "{}",
+        out.stderr
+    );
+    // Nothing stored after the lease ran out, the lock object not even released.
+    assert_eq!(snapshot(&store), before);
+    assert_eq!(store.get("runs/slow/.lock"), lock);
+    assert_eq!(manifest(&store, "slow", &id)["status"], "running");
+    let rows = on(a.cmd(&["runs", "--json"]), &store).run().ok().json();
+    assert_eq!(rows[0]["status"], "interrupted");
+    // The flow is free; the next run records the lost one as interrupted.
+    on(a.cmd(&["run", "slow"]), &store).run().ok();
+    assert_eq!(manifest(&store, "slow", &id)["status"], "interrupted");
 }

@@ -264,12 +264,22 @@ fn landing(site: &Site, id: Option<&str>, resume: bool) -> String {
     }
 }
 
-/// Starts `cmd` and kills it with SIGKILL `after` from now, unless it ended before.
-/// Returns whether the kill happened (and the exit code otherwise).
-fn run_and_kill(cmd: Cmd, after: Duration) -> Result<(), i32> {
+/// Starts `cmd` and kills it with SIGKILL `after` from now — or, with `upload`, `after`
+/// the moment a multipart upload is first seen in progress in that bucket — unless it
+/// ended before. Returns whether the kill happened (and the exit code otherwise).
+fn run_and_kill(cmd: Cmd, after: Duration, upload: Option<&TestStore>) -> Result<(), i32> {
     let mut running = cmd.spawn();
-    let deadline = Instant::now() + after;
+    let mut deadline = upload.map_or(Instant::now() + after, |_| {
+        Instant::now() + Duration::from_secs(3600)
+    });
+    let mut waiting = upload;
     loop {
+        if let Some(store) = waiting
+            && !store.uploads_in_progress().is_empty()
+        {
+            deadline = Instant::now() + after;
+            waiting = None;
+        }
         if running.has_exited() {
             let out = running.wait();
             assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
@@ -293,12 +303,22 @@ fn now_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0))
 }
 
-/// An uninterrupted run: how long it took, and its steps' windows from its start.
+/// An uninterrupted run: how long it took, and its steps' windows from its start — the
+/// first step's being the time its multipart upload was seen in progress, when it was.
 fn reference(launcher: &Project, data: &[u8]) -> (Duration, Vec<(Duration, Duration)>) {
     let site = Site::new(data);
     let wall = SystemTime::now();
     let start = Instant::now();
-    site.cmd(launcher, &["run", "c"]).run().ok();
+    let mut running = site.cmd(launcher, &["run", "c"]).spawn();
+    let mut upload: Option<(Duration, Duration)> = None;
+    while !running.has_exited() {
+        if !site.store.uploads_in_progress().is_empty() {
+            let now = start.elapsed();
+            upload = Some(upload.map_or((now, now), |(from, _)| (from, now)));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    running.wait().ok();
     let took = start.elapsed();
     let id = site.runs().pop().expect("the reference run");
     let m = site.manifest(&id).expect("its manifest");
@@ -309,12 +329,20 @@ fn reference(launcher: &Project, data: &[u8]) -> (Duration, Vec<(Duration, Durat
             .duration_since(wall)
             .unwrap_or_default()
     };
-    let windows = m["steps"]
+    let mut windows: Vec<(Duration, Duration)> = m["steps"]
         .as_array()
         .expect("steps")
         .iter()
         .map(|s| (at(&s["started_at"]), at(&s["finished_at"])))
         .collect();
+    if let Some((from, to)) = upload {
+        eprintln!(
+            "reference run: multipart upload seen from {:.3}s to {:.3}s",
+            from.as_secs_f64(),
+            to.as_secs_f64()
+        );
+        windows[0] = (from, to + Duration::from_millis(5));
+    }
     let (damage, recorded) = inspect(&site);
     assert!(damage.is_empty(), "the reference run: {damage:?}");
     assert_eq!(recorded.len(), site.sends().len());
@@ -365,9 +393,16 @@ fn chain(
         let may_kill = kills == 0 || (kills < 3 && rng.below(2) == 0);
         // The first chain's first kill, and a third of the others, land inside the
         // first step: mostly its multipart upload.
-        let pick = if n == 1 && kills == 0 { 0 } else { rng.below(3) };
+        let pick = if n == 1 && kills == 0 {
+            0
+        } else {
+            rng.below(3)
+        };
+        let in_upload = pick == 0 && args[0] == "run";
         let at = match pick {
-            0 if args[0] == "run" => rng.between(windows[0].0, windows[0].1),
+            0 if in_upload => {
+                rng.between(Duration::ZERO, windows[0].1.saturating_sub(windows[0].0))
+            }
             0 | 1 => rng.between(Duration::ZERO, *took),
             _ => {
                 let w = windows[usize::try_from(rng.below(windows.len() as u64)).unwrap_or(0)];
@@ -375,7 +410,11 @@ fn chain(
             }
         };
         let ended = if may_kill {
-            run_and_kill(site.cmd(launcher, &argv), at)
+            run_and_kill(
+                site.cmd(launcher, &argv),
+                at,
+                in_upload.then_some(&site.store),
+            )
         } else {
             Err(site.cmd(launcher, &argv).run().code)
         };
@@ -393,9 +432,14 @@ fn chain(
         std::thread::sleep(Duration::from_millis(50));
         let place = landing(&site, id.as_deref(), args[0] == "resume");
         eprintln!(
-            "chain {n}: kill {} at {:.3}s: {place}",
+            "chain {n}: kill {} at {:.3}s{}: {place}",
             tally.kills,
-            at.as_secs_f64()
+            at.as_secs_f64(),
+            if in_upload {
+                " after the upload began"
+            } else {
+                ""
+            }
         );
         *tally.landed.entry(place.clone()).or_default() += 1;
         let (damage, recorded) = inspect(&site);
@@ -415,7 +459,10 @@ fn chain(
         // The killed holder is a dead process of this host: its run reads interrupted
         // and its lock is free at once.
         let shown = site.cmd(launcher, &["show", &id, "--json"]).run();
-        if shown.code != 0 || shown.json()["status"] != "interrupted" {
+        // (`success` when the kill came after the run's last write.)
+        if shown.code != 0
+            || (shown.json()["status"] != "interrupted" && shown.json()["status"] != "success")
+        {
             tally.damage(
                 n,
                 format!(
@@ -457,7 +504,10 @@ fn chain(
         .iter()
         .filter(|id| site.manifest(id).is_some_and(|m| m["status"] == "success"))
         .count();
-    if successes > 1 || (successes == 0 && m["status"] != "interrupted") {
+    // (A last run killed once its steps were all done reads `interrupted`; as stored
+    // it still says `running`, its holder being dead.)
+    if successes > 1 || (successes == 0 && m["status"] != "interrupted" && m["status"] != "running")
+    {
         tally.damage(n, format!("{successes} runs succeeded"));
     }
     let sends = site.sends();

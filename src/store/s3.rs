@@ -410,22 +410,28 @@ impl LeaseState {
                 Ok(())
             }
             Err(Put::Lost) => {
-                inner.lost = Some(self.taken_over(s3, None));
+                let me = inner.body.holder.clone();
+                inner.lost = Some(self.taken_over(s3, &me, false));
                 Err(self.refuse(inner, &self.path))
             }
             Err(Put::Failed(e)) => Err(other(&self.path, e)),
         }
     }
 
-    /// Why the lock is lost, once its lease ran out (`ran_out`) or a conditional write of
-    /// it failed: names the new holder when the lock object can be read.
-    fn taken_over(&self, s3: &S3, ran_out: Option<&LeaseBody>) -> String {
-        let secs = self.lease.as_secs();
-        let late = format!(
-            "its lease ({secs} s) ran out before it was renewed (the process was paused, or could not reach the store, for longer than that)"
-        );
+    /// Why the lock held by holder id `me` is lost: its lease ran out (`ran_out`), or a
+    /// conditional write of it failed. Names the new holder when the lock object can be
+    /// read.
+    fn taken_over(&self, s3: &S3, me: &str, ran_out: bool) -> String {
+        let late = if ran_out {
+            format!(
+                "its lease ({} s) ran out before it was renewed (the process was paused, or could not reach the store, for longer than that)",
+                self.lease.as_secs()
+            )
+        } else {
+            "a renewal of its lease found the lock object changed".to_owned()
+        };
         match s3.read_lock(&self.key).ok() {
-            Some(Some((b, _))) if ran_out.is_none_or(|mine| b.holder != mine.holder) => {
+            Some(Some((b, _))) if b.holder != me => {
                 let run = if b.run.is_empty() {
                     String::new()
                 } else {
@@ -437,7 +443,12 @@ impl LeaseState {
                 )
             }
             Some(None) => format!("{late} and its lock object was removed from the store"),
-            Some(Some(_)) => format!("{late}; another process may take it over at any moment"),
+            Some(Some(_)) if ran_out => {
+                format!("{late}; another process may take it over at any moment")
+            }
+            Some(Some(_)) => format!(
+                "{late} (perhaps by a retried request of its own); it may no longer be the only holder"
+            ),
             None => format!("{late}; another process may have taken it over"),
         }
     }
@@ -461,7 +472,7 @@ impl LeaseState {
             return;
         }
         inner.lost = Some(match backend() {
-            Some(s3) if net => self.taken_over(s3, Some(&inner.body)),
+            Some(s3) if net => self.taken_over(s3, &inner.body.holder, true),
             _ => format!(
                 "its lease ({} s) ran out before it was renewed (the process was paused, or could not reach the store, for longer than that); another process may have taken it over",
                 self.lease.as_secs()
@@ -473,7 +484,17 @@ impl LeaseState {
     /// lease ran out. With less than a third of the lease left (a renewal is late) it is
     /// renewed first, when `net` allows requests.
     fn check(&self, path: &Path, net: bool) -> Result<(), StoreError> {
-        let mut inner = self.inner();
+        let mut inner = if net {
+            self.inner()
+        } else {
+            // Inside the runtime: a renewal holding the state waits for this thread's
+            // requests to be driven, so never block on it (it is renewing the lease).
+            match self.inner.try_lock() {
+                Ok(inner) => inner,
+                Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => return Ok(()),
+            }
+        };
         if inner.lost.is_none() && !inner.stop {
             self.expire(&mut inner, net);
             let left = inner.valid_until.saturating_duration_since(Instant::now());
@@ -851,5 +872,54 @@ impl Backend for S3 {
 
     fn as_s3(&self) -> Option<&S3> {
         Some(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Holder, start_time};
+
+    #[test]
+    fn a_holder_id_names_this_process_and_outlives_only_it() {
+        let me = Holder::me().expect("a holder id on Linux");
+        let id = me.render();
+        assert_eq!(Holder::parse(&id), Some(Holder::me().unwrap()));
+        assert_eq!(start_time(std::process::id()), Some(me.start));
+        // This process is alive: its lock is held.
+        assert!(!Holder::dead_here(&id));
+        // A reused pid (another start time), or no such process: dead.
+        let reused = Holder {
+            start: me.start + 1,
+            ..Holder::parse(&id).unwrap()
+        };
+        assert!(Holder::dead_here(&reused.render()));
+        let gone = Holder {
+            pid: 4_194_999,
+            ..Holder::parse(&id).unwrap()
+        };
+        assert!(Holder::dead_here(&gone.render()));
+        // Another host, boot or pid namespace, or an id of another form: not judged here.
+        for other in [
+            Holder {
+                host: "elsewhere".into(),
+                ..Holder::parse(&gone.render()).unwrap()
+            },
+            Holder {
+                boot: "b".into(),
+                ..Holder::parse(&gone.render()).unwrap()
+            },
+            Holder {
+                pidns: "1".into(),
+                ..Holder::parse(&gone.render()).unwrap()
+            },
+        ] {
+            assert!(!Holder::dead_here(&other.render()));
+        }
+        assert!(!Holder::dead_here("vm:123:1733000000000"));
+        assert!(!Holder::dead_here(""));
+        assert_eq!(
+            Holder::describe(&id),
+            format!("host {}, pid {}", me.host, me.pid)
+        );
     }
 }
