@@ -63,6 +63,10 @@ pub(super) struct Committer<'r> {
     /// share of the time instead of growing with the square of the run.
     flush_every: Duration,
     flushed_any: bool,
+    /// Set by the step loop when the outputs it commits next were never read back
+    /// (see [`Step::file_is_enough`](crate::steps::Step::file_is_enough)): they are
+    /// recorded let go, to be read back from their files if needed.
+    pub(crate) unloaded: bool,
 }
 
 /// Bytes of pretty JSON (as stored) of a step's outputs kept in memory for the next
@@ -110,6 +114,7 @@ impl<'r> Committer<'r> {
             flush_every: FLUSH_EVERY,
             flushed_any: false,
             failed_staged: false,
+            unloaded: false,
         }
     }
 
@@ -173,8 +178,9 @@ impl<'r> Committer<'r> {
 
     /// Records the outputs of one input payload and counts the input as done.
     pub(crate) fn commit(&mut self, encoded: Encoded, source: Option<&str>) -> Result<(), Failure> {
+        let loaded = !std::mem::take(&mut self.unloaded);
         for (value, pending) in encoded {
-            self.push(Some(value), pending, source)?;
+            self.push(Some(value).filter(|_| loaded), pending, source)?;
         }
         self.run.manifest.steps[self.i].inputs_done += 1;
         if self.last_flush.elapsed() >= self.flush_every {

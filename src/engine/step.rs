@@ -354,7 +354,15 @@ impl Cx<'_> {
             .passes_through()
             .then(|| input.file.clone().zip(input.enc.clone()))
             .flatten();
-        let value = input.into_value(self.run_dir)?;
+        // A payload let go from memory is not read back for a step that needs only
+        // its exact file; the output (the input passed on) stays let go.
+        let unloaded =
+            input.value.is_none() && exact.is_some() && passed.is_some() && step.file_is_enough();
+        let value = if unloaded {
+            Value::Null
+        } else {
+            input.into_value(self.run_dir)?
+        };
         let sink = Links {
             commit: std::cell::RefCell::new(&mut *commit),
         };
@@ -379,14 +387,16 @@ impl Cx<'_> {
             Ok(outputs) => outputs,
             Err(e) => return Ok(Err(e.message)),
         };
-        self.encode(
-            commit.dir,
-            outputs,
-            passed.as_ref().map(|(f, e)| (f.as_str(), e)),
-            threads,
-        )
-        .map(Ok)
-        .map_err(|e| Failure::store(&e, source))
+        let encoded = self
+            .encode(
+                commit.dir,
+                outputs,
+                passed.as_ref().map(|(f, e)| (f.as_str(), e)),
+                threads,
+            )
+            .map_err(|e| Failure::store(&e, source))?;
+        commit.unloaded = unloaded && encoded.len() == 1;
+        Ok(Ok(encoded))
     }
 }
 

@@ -138,7 +138,10 @@ impl Cx<'_> {
             k: 0,
             bytes: Vec::new(),
             values: Vec::new(),
+            count: 0,
+            unparsed: false,
             masked: false,
+            spilled: false,
             held: 0,
             done: Vec::new(),
         };
@@ -237,8 +240,9 @@ impl Cx<'_> {
                 let (tx, secrets) = (tx.clone(), secrets.clone());
                 let out = spare_out.pop().unwrap_or_default();
                 let k = sent;
+                let values = !pass.spilled;
                 parallel::spawn(move || {
-                    let printed = print_chunk(raw, &ends, out, secrets.as_deref());
+                    let printed = print_chunk(raw, &ends, out, secrets.as_deref(), values);
                     // The pass may have ended early: then nobody waits.
                     let _ = tx.send((k, printed));
                 });

@@ -3,12 +3,14 @@
 mod decode;
 mod parse;
 mod pretty;
+mod raw;
 mod stream;
 
 pub(crate) use decode::{DecodeError, decode, decode_lines};
 pub use parse::parse;
 pub(crate) use pretty::{push_pretty_at, write_pretty};
 pub use pretty::{to_pretty, write_pretty_par};
+pub(crate) use raw::{parse_plain, push_pretty_raw};
 pub(crate) use stream::{ArrayElements, NotStreamed, parse_element};
 
 use serde_json::Value;

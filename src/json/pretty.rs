@@ -186,13 +186,19 @@ pub(crate) fn push_pretty_at(buf: &mut Vec<u8>, value: &Value, indent: usize) {
     *buf = sink.buf;
 }
 
-fn push_indent(buf: &mut Vec<u8>, indent: usize) {
-    for _ in 0..indent {
-        buf.extend_from_slice(b"  ");
+pub(super) fn push_indent(buf: &mut Vec<u8>, indent: usize) {
+    const SPACES: &[u8; 64] = &[b' '; 64];
+    match SPACES.get(..2 * indent) {
+        Some(spaces) => buf.extend_from_slice(spaces),
+        None => {
+            for _ in 0..indent {
+                buf.extend_from_slice(b"  ");
+            }
+        }
     }
 }
 
-fn push_scalar(buf: &mut Vec<u8>, v: &Value) {
+pub(super) fn push_scalar(buf: &mut Vec<u8>, v: &Value) {
     match v {
         Value::Null => buf.extend_from_slice(b"null"),
         Value::Bool(true) => buf.extend_from_slice(b"true"),
@@ -215,10 +221,19 @@ fn push_scalar(buf: &mut Vec<u8>, v: &Value) {
 }
 
 /// A JSON string literal, escaped exactly as `serde_json` escapes it.
-fn push_str(buf: &mut Vec<u8>, s: &str) {
+pub(super) fn push_str(buf: &mut Vec<u8>, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     buf.push(b'"');
     let bytes = s.as_bytes();
+    // Most strings need no escape: one branch-free pass over them, then one copy.
+    let special = bytes.iter().fold(0u8, |any, &b| {
+        any | u8::from(b < 0x20 || b == b'"' || b == b'\\')
+    });
+    if special == 0 {
+        buf.extend_from_slice(bytes);
+        buf.push(b'"');
+        return;
+    }
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let esc: &[u8] = match b {

@@ -221,6 +221,9 @@ impl<R: io::Read> ArrayElements<R> {
 /// # Errors
 /// See above.
 pub(crate) fn parse_element(raw: &[u8]) -> Result<Value, NotStreamed> {
+    if let Some(value) = super::parse_plain(raw) {
+        return Ok(value);
+    }
     let value: Value = serde_json::from_slice(raw).map_err(|_| NotStreamed::Text)?;
     if has_wide_float(&value) {
         return Err(NotStreamed::Text);

@@ -147,6 +147,14 @@ pub(crate) trait Step: Send {
         false
     }
 
+    /// Whether a step that passes its input through needs only the input's stored file
+    /// when there is one that holds it exactly ([`StepCx::input_file`]): the engine then
+    /// hands it `null` instead of reading a payload let go from memory back, and the
+    /// output stays let go too (`write` of JSON copies that file).
+    fn file_is_enough(&self) -> bool {
+        false
+    }
+
     /// Facts to record in the manifest about the payload just handled (e.g. requests).
     fn take_notes(&mut self) -> Vec<Value> {
         Vec::new()

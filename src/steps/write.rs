@@ -31,6 +31,10 @@ impl Step for Write {
         true
     }
 
+    fn file_is_enough(&self) -> bool {
+        matches!(self.format, LineFormat::Json)
+    }
+
     fn process(&mut self, input: Value, cx: &StepCx<'_>) -> Result<Vec<Value>, StepError> {
         let rel = render(&self.template, cx);
         let path = cx.root.join(&rel);

@@ -218,6 +218,11 @@ pub fn read(path: &Path) -> Result<Value, StoreError> {
     if bytes.ends_with(TRIMMED_MARK) {
         return Err(StoreError::Trimmed(path.to_path_buf()));
     }
+    // Almost every payload file is flowrun's own plain pretty JSON: built straight
+    // into its value; anything else goes through the one decoder (which reports faults).
+    if let Some(value) = crate::json::parse_plain(&bytes) {
+        return Ok(value);
+    }
     crate::json::decode(&bytes, 1).map_err(|e| StoreError::bad_json(path, e))
 }
 

@@ -38,18 +38,24 @@ pub(super) struct Printed {
     pub(super) ends: Vec<usize>,
     /// Whether a secret was masked out of each element.
     pub(super) masked: Vec<bool>,
-    pub(super) values: Vec<Value>,
+    /// Each element parsed, or `None` when it was printed from its text without being
+    /// parsed (see [`print_chunk`]).
+    pub(super) values: Vec<Option<Value>>,
     /// The raw text it was given, for reuse.
     pub(super) raw: Vec<u8>,
 }
 
 /// A chunk of raw elements (`raw`, each ending at an offset in `ends`) parsed and
-/// printed on a worker thread, as `decode` and the payload printer would.
+/// printed on a worker thread, as `decode` and the payload printer would. Unless
+/// `values` asks for the parsed elements (or there are secrets to mask), an element
+/// is printed straight from its text when [`push_pretty_raw`](crate::json::push_pretty_raw)
+/// takes it on: the same bytes, without building a value nobody keeps.
 pub(super) fn print_chunk(
     raw: Vec<u8>,
     ends: &[usize],
     mut out: Vec<u8>,
     secrets: Option<&Secrets>,
+    values: bool,
 ) -> Result<Printed, NotStreamed> {
     out.clear();
     let mut printed = Printed {
@@ -59,16 +65,24 @@ pub(super) fn print_chunk(
         values: Vec::with_capacity(ends.len()),
         raw: Vec::new(),
     };
+    let shortcut = !values && secrets.is_none();
     let mut from = 0;
     for &to in ends {
-        let value = crate::json::parse_element(&raw[from..to])?;
+        let text = &raw[from..to];
         from = to;
         printed.out.extend_from_slice(b",\n  ");
+        if shortcut && crate::json::push_pretty_raw(&mut printed.out, text, 1) {
+            printed.ends.push(printed.out.len());
+            printed.masked.push(false);
+            printed.values.push(None);
+            continue;
+        }
+        let value = crate::json::parse_element(text)?;
         let masked = secrets.and_then(|s| s.mask_value(&value));
         crate::json::push_pretty_at(&mut printed.out, masked.as_ref().unwrap_or(&value), 1);
         printed.ends.push(printed.out.len());
         printed.masked.push(masked.is_some());
-        printed.values.push(value);
+        printed.values.push(Some(value));
     }
     printed.raw = raw;
     Ok(printed)
@@ -94,10 +108,17 @@ pub(super) struct Pass<'a> {
     pub(super) hold: u64,
     /// Elements printed into the `read` step's file so far.
     pub(super) k: usize,
-    /// The batch being filled: its bytes, elements and whether any was masked.
+    /// The batch being filled: its bytes, elements (those parsed), how many there are,
+    /// whether any was printed without being parsed, and whether any was masked.
     pub(super) bytes: Vec<u8>,
     pub(super) values: Vec<Value>,
+    pub(super) count: usize,
+    pub(super) unparsed: bool,
     pub(super) masked: bool,
+    /// Set once a batch was let go for the budget: from then on the workers are not
+    /// asked for parsed elements (a later batch that is kept all the same is parsed
+    /// from its bytes).
+    pub(super) spilled: bool,
     /// Bytes of the batches kept in memory so far.
     pub(super) held: u64,
     pub(super) done: Vec<Batch>,
@@ -113,7 +134,7 @@ impl Pass<'_> {
         let mut from = 0;
         for (j, value) in p.values.drain(..).enumerate() {
             let to = p.ends[j];
-            let first = self.values.is_empty();
+            let first = self.count == 0;
             if first {
                 self.bytes.push(b'[');
             }
@@ -122,9 +143,13 @@ impl Pass<'_> {
                 .extend_from_slice(&p.out[from + usize::from(first)..to]);
             from = to;
             self.masked |= p.masked[j];
-            self.values.push(value);
+            match value {
+                Some(value) => self.values.push(value),
+                None => self.unparsed = true,
+            }
+            self.count += 1;
             self.k += 1;
-            if self.values.len() == self.size {
+            if self.count == self.size {
                 self.finish_batch()?;
             }
         }
@@ -136,7 +161,7 @@ impl Pass<'_> {
     /// fit the budget, and always when the file does not hold the batch exactly
     /// (trimmed or masked: it cannot be read back).
     pub(super) fn finish_batch(&mut self) -> Result<(), Stopped> {
-        if self.values.is_empty() {
+        if self.count == 0 {
             return Ok(());
         }
         self.bytes.extend_from_slice(b"\n]\n");
@@ -147,20 +172,33 @@ impl Pass<'_> {
         })
         .map_err(Stopped::Store)?
         .close();
-        self.bytes.clear();
         self.masked = false;
+        self.count = 0;
+        let unparsed = std::mem::take(&mut self.unparsed);
         let values = std::mem::take(&mut self.values);
         let enc = &pending.encoded;
         let exact = !enc.trimmed && !enc.masked;
         let keep = !exact || self.held == 0 || self.held + enc.full_bytes <= self.hold;
         let values = if keep {
             self.held += enc.full_bytes;
-            Some(values)
+            if unparsed {
+                // Printed from their text: parsed from the batch's bytes (which a
+                // masked batch never is: masking needs the parsed elements).
+                parallel::spawn(move || drop(values));
+                match crate::json::decode(&self.bytes, 1) {
+                    Ok(Value::Array(items)) => Some(items),
+                    _ => return Err(Stopped::Refused),
+                }
+            } else {
+                Some(values)
+            }
         } else {
+            self.spilled = true;
             // Freed on a worker: the elements were parsed there.
             parallel::spawn(move || drop(values));
             None
         };
+        self.bytes.clear();
         self.done.push(Batch { pending, values });
         Ok(())
     }
