@@ -3,8 +3,8 @@
 //! the local S3 server (moto) at `FLOWRUN_TEST_S3_ENDPOINT`; skipped when none is set.
 
 use crate::support::s3::TestStore;
-use crate::support::{Cmd, Project};
-use crate::ui::{Viewer, rows};
+use crate::support::{Cmd, Project, wait_for};
+use crate::ui::{Viewer, post_form, rows};
 use serde_json::json;
 
 /// The shared store, or `None` (the test is skipped) when no S3 server is configured.
@@ -91,6 +91,8 @@ fn ui_on_a_second_root_lists_shows_and_serves_the_runs_of_the_first() {
     }
     let r = v.get(&format!("/runs/{first}/files/steps/01-orders/000002.json"));
     assert_eq!(r.status, 404, "{}", r.text());
+    let diff = v.page(&format!("/diff?a={first}&b={second}&step=orders&n=1"));
+    assert!(diff.contains("ORD-1") && diff.contains("ORD-3"), "{diff}");
 
     // A run recorded on the first root while the viewer runs shows up at once.
     let third = run_orders(&a, &store, &["ORD-4"]);
@@ -149,4 +151,101 @@ fn found_runs(p: &Project, store: &TestStore, order: &str) -> Vec<String> {
         .iter()
         .map(|r| r["run_id"].as_str().expect("id").to_owned())
         .collect()
+}
+
+const CHECKED: &str = r#"
+[[steps]]
+id = "check"
+kind = "assert"
+jq = '.n > 0'
+message = "n must be positive"
+"#;
+
+#[test]
+fn ui_actions_on_a_second_root_run_against_the_store_it_was_given() {
+    let Some(store) = shared() else { return };
+    let a = Project::new();
+    let b = Project::new();
+    a.flow("g", CHECKED).file("in/n.json", r#"{"n": 0}"#);
+    on(a.cmd(&["run", "g", "--input", "in/n.json"]), &store)
+        .run()
+        .code(1);
+    let rows = on(a.cmd(&["--json", "runs"]), &store).run().ok().json();
+    let failed = rows[0]["run_id"].as_str().expect("id").to_owned();
+    // Fixed on the second root, whose viewer is given the store by `--store` alone.
+    b.flow("g", &CHECKED.replace(".n > 0", ".n >= 0"));
+    let url = store.url();
+    let cmd = on(
+        b.cmd(&[
+            "ui",
+            "--listen",
+            "127.0.0.1:0",
+            "--actions",
+            "--store",
+            &url,
+        ]),
+        &store,
+    )
+    .env("FLOWRUN_STORE", "");
+    let v = Viewer::spawn(&cmd, true);
+    let token = v.token.clone().expect("token");
+    let resumed = post_form(
+        &v,
+        "/actions/resume",
+        &[("token", &token), ("run", &failed)],
+        None,
+    );
+    assert_eq!(resumed.status, 303, "{}", resumed.text());
+    let rows = on(a.cmd(&["--json", "runs"]), &store).run().ok().json();
+    let new = rows[0]["run_id"].as_str().expect("id");
+    assert_ne!(new, failed);
+    assert_eq!(
+        resumed.header("Location"),
+        Some(format!("/runs/{new}").as_str())
+    );
+    assert_eq!(rows[0]["status"], "success");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&store.get(&format!("runs/g/{new}/manifest.json")))
+            .expect("a stored manifest is JSON");
+    assert_eq!(manifest["resume_of"], failed.as_str());
+}
+
+const DROPPED: &str = r#"
+[trigger]
+watch = "inbox/*.json"
+
+[[steps]]
+id = "orders"
+kind = "map"
+jq = '.orders'
+track = { order = '.id' }
+"#;
+
+#[test]
+fn a_watcher_s_runs_are_listed_and_found_from_a_second_root() {
+    let Some(store) = shared() else { return };
+    let a = Project::new();
+    let b = Project::new();
+    a.flow("w", DROPPED);
+    let watcher = on(a.cmd(&["watch"]), &store).spawn();
+    a.file("inbox/a.json", r#"{"orders": [{"id": "ORD-W"}]}"#);
+    wait_for("the dropped file's run", || {
+        a.path("inbox/done/a.json").exists()
+    });
+    let stopped = std::process::Command::new("kill")
+        .args(["-TERM", &watcher.pid().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(stopped.success());
+    watcher.wait().ok();
+
+    let rows = on(b.cmd(&["--json", "runs"]), &store).run().ok().json();
+    assert_eq!(rows.as_array().map(Vec::len), Some(1), "{rows}");
+    assert_eq!(rows[0]["trigger"], "watch");
+    assert_eq!(rows[0]["status"], "success");
+    let id = rows[0]["run_id"].as_str().expect("id");
+    on(b.cmd(&["find", "order=ORD-W"]), &store)
+        .run()
+        .ok()
+        .stdout_has(id);
 }

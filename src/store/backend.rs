@@ -148,6 +148,13 @@ pub(crate) fn local_names(dir: &Path) -> Vec<String> {
 }
 
 static BACKEND: OnceLock<Box<dyn Backend>> = OnceLock::new();
+static URL: OnceLock<String> = OnceLock::new();
+
+/// The store URL [`select`] chose (from `--store` or `FLOWRUN_STORE`), for the commands
+/// this process starts (the viewer's actions); none for the default local folder.
+pub(crate) fn url() -> Option<&'static str> {
+    URL.get().map(String::as_str)
+}
 
 /// The backend of this process (the local folder unless [`select`] chose another).
 pub(crate) fn get() -> &'static dyn Backend {
@@ -182,5 +189,7 @@ pub(crate) fn select(url: Option<&str>, runs: &Path) -> Result<(), String> {
     };
     BACKEND
         .set(chosen)
-        .map_err(|_| "the store was chosen twice".to_owned())
+        .map_err(|_| "the store was chosen twice".to_owned())?;
+    let _ = URL.set(url.to_owned());
+    Ok(())
 }

@@ -48,16 +48,6 @@ impl Store {
         ids
     }
 
-    /// How many runs `flow` has: by its index when that lists every run (one read), else
-    /// by listing its folder.
-    #[must_use]
-    pub(crate) fn run_count(&self, flow: &str) -> usize {
-        match complete_index(&self.flow_dir(flow)) {
-            Some(bytes) => bytes.len() / LINE,
-            None => self.run_ids(flow).len(),
-        }
-    }
-
     /// Runs of `flow` (or of all flows), newest first, read lazily.
     pub(crate) fn newest_runs(&self, flow: Option<&str>) -> impl Iterator<Item = RunRef> + '_ {
         let flows = match flow {

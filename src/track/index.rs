@@ -127,11 +127,11 @@ fn read_segment(d: &Path, run_id: &str) -> (Vec<String>, Vec<String>) {
 
 /// How many run folders `runs/<flow>/` holds by its link count: 2, plus a link per
 /// sub-folder (the runs, `dedupe/` and this index). A shared store's working copy holds
-/// only what this host wrote or read: there the flow's run index counts them.
+/// only what this host wrote or read: there the store's listing counts them.
 fn folder_runs(store: &Store, flow: &str) -> Option<u64> {
     use std::os::unix::fs::MetadataExt as _;
     if backend::get().shared() {
-        return Some(store.run_count(flow) as u64);
+        return Some(store.run_ids(flow).len() as u64);
     }
     let fd = store.flow_dir(flow);
     let links = std::fs::metadata(&fd).ok()?.nlink();

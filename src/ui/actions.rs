@@ -165,6 +165,10 @@ pub(crate) fn post(app: &App<'_>, req: &Req, what: &str) -> Resp {
     }
     let root = app.ctx.root.display().to_string();
     let mut args: Vec<String> = vec!["--root".into(), root, "-q".into()];
+    // The viewer's store, however it was given (`--store` is not inherited).
+    if let Some(url) = crate::store::backend::url() {
+        args.extend(["--store".into(), url.into()]);
+    }
     let mut stdin = None;
     match what {
         "resume" | "replay" => {
