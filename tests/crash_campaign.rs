@@ -21,7 +21,7 @@
 //! page cache survives, so what a reader finds after the kill does not depend on the file
 //! system, and a tmpfs keeps the campaign fast (fsync costs nothing there).
 
-use crate::support::Project;
+use crate::support::{Cmd, Project, s3};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -141,9 +141,12 @@ impl Config {
     }
 }
 
-/// One project folder for one chain of kills.
+/// One project folder for one chain of kills; with `FLOWRUN_TEST_STORE=s3`, with its own
+/// bucket (one bucket per folder, as one working copy per store) and a folder its objects
+/// are copied to, so that the checks read what the store holds.
 struct Site {
     dir: tempfile::TempDir,
+    store: Option<(s3::TestStore, tempfile::TempDir)>,
 }
 
 impl Site {
@@ -163,20 +166,49 @@ impl Site {
             serde_json::to_vec(&items).expect("data"),
         )
         .expect("data file");
-        Site { dir }
+        Site {
+            dir,
+            store: s3::TestStore::for_test().map(|s| (s, tempfile::tempdir().expect("mirror dir"))),
+        }
     }
 
     fn root(&self) -> &Path {
         self.dir.path()
     }
 
+    /// A `flowrun` command run in this folder, on its store.
+    fn cmd(&self, launcher: &Project, args: &[&str]) -> Cmd {
+        let mut cmd = launcher.cmd(args).cwd(self.root());
+        for (k, v) in self
+            .store
+            .as_ref()
+            .map(|(s, _)| s.env())
+            .unwrap_or_default()
+        {
+            cmd = cmd.env(&k, &v);
+        }
+        cmd
+    }
+
+    /// Where the checks read `runs/`: the folder's own, or on S3 a fresh copy of the
+    /// stored objects.
+    fn runs(&self) -> PathBuf {
+        match &self.store {
+            Some((store, mirror)) => {
+                store.sync_down(mirror.path());
+                mirror.path().join("runs")
+            }
+            None => self.root().join("runs"),
+        }
+    }
+
     fn run_dir(&self, id: &str) -> PathBuf {
-        self.root().join("runs/c").join(id)
+        self.runs().join("c").join(id)
     }
 
     /// Run ids, oldest first.
     fn run_ids(&self) -> Vec<String> {
-        crate::support::run_ids_in(&self.root().join("runs/c"))
+        crate::support::run_ids_in(&self.runs().join("c"))
     }
 
     fn manifest(&self, id: &str) -> Option<Value> {
@@ -186,7 +218,10 @@ impl Site {
 
     /// Every file under `rel` with its bytes (temporary files left out).
     fn files(&self, rel: &str) -> BTreeMap<String, Vec<u8>> {
-        let base = self.root().join(rel);
+        let base = match rel.strip_prefix("runs/") {
+            Some(under) => self.runs().join(under),
+            None => self.root().join(rel),
+        };
         let mut out = BTreeMap::new();
         for entry in walkdir::WalkDir::new(&base).into_iter().flatten() {
             if !entry.file_type().is_file()
@@ -293,7 +328,7 @@ fn reference(launcher: &Project, cfg: &Config) -> Reference {
     let site = Site::new(cfg);
     let wall = SystemTime::now();
     let start = Instant::now();
-    launcher.cmd(&["run", "c"]).cwd(site.root()).run().ok();
+    site.cmd(launcher, &["run", "c"]).run().ok();
     let took = start.elapsed();
     let id = site.run_ids().pop().expect("the reference run");
     let m = site.manifest(&id).expect("reference manifest");
@@ -475,14 +510,14 @@ fn inspect(launcher: &Project, site: &Site, id: &str) -> Vec<String> {
             ));
         }
     }
-    let verify = launcher.cmd(&["verify"]).cwd(site.root()).run();
+    let verify = site.cmd(launcher, &["verify"]).run();
     if verify.code != 0 {
         damage.push(format!(
             "verify exited {}: {}{}",
             verify.code, verify.stdout, verify.stderr
         ));
     }
-    let shown = launcher.cmd(&["show", id, "--json"]).cwd(site.root()).run();
+    let shown = site.cmd(launcher, &["show", id, "--json"]).run();
     if shown.code == 0 {
         let status = shown.json()["status"].clone();
         if status != "interrupted" && status != "success" {
@@ -497,7 +532,7 @@ fn inspect(launcher: &Project, site: &Site, id: &str) -> Vec<String> {
 /// Starts `args` and kills it with SIGKILL `after` from now (unless it ended before).
 /// Returns whether the kill happened.
 fn run_and_kill(launcher: &Project, site: &Site, args: &[&str], after: Duration) -> bool {
-    let mut running = launcher.cmd(args).cwd(site.root()).spawn();
+    let mut running = site.cmd(launcher, args).spawn();
     let deadline = Instant::now() + after;
     loop {
         if running.has_exited() {
@@ -613,7 +648,7 @@ fn chain(
         let may_kill = kills_here == 0 || (kill_resumes && kills_here < 3 && rng.below(2) == 0);
         let argv: Vec<&str> = args.iter().map(String::as_str).collect();
         if !may_kill {
-            let out = launcher.cmd(&argv).cwd(site.root()).run();
+            let out = site.cmd(launcher, &argv).run();
             let id = new_run(&site, &before);
             if out.code != 0 {
                 tally.damage(
@@ -707,7 +742,7 @@ fn final_checks(
             ),
         );
     }
-    let verify = launcher.cmd(&["verify"]).cwd(site.root()).run();
+    let verify = site.cmd(launcher, &["verify"]).run();
     if verify.code != 0 {
         tally.damage(
             n,
@@ -806,10 +841,11 @@ run = ["sh", "-c", "read -r x; echo \"$FLOWRUN_RUN $x\" >> {name}.log; echo \"$x
 }
 
 /// The successful runs of `flow` under `root`, with the `id` of their input payload.
-fn successful_children(root: &Path, flow: &str) -> Vec<(String, u64)> {
+fn successful_children(site: &Site, flow: &str) -> Vec<(String, u64)> {
     let mut out = Vec::new();
-    for id in crate::support::run_ids_in(&root.join("runs").join(flow)) {
-        let dir = root.join("runs").join(flow).join(&id);
+    let runs = site.runs();
+    for id in crate::support::run_ids_in(&runs.join(flow)) {
+        let dir = runs.join(flow).join(&id);
         let Ok(text) = std::fs::read(dir.join("manifest.json")) else {
             continue;
         };
@@ -838,7 +874,7 @@ fn routed_chain(launcher: &Project, site: &Site, rng: &mut Rng, reference: Durat
         if may_kill && run_and_kill(launcher, site, &args, at) {
             kills += 1;
         } else if !may_kill {
-            let out = launcher.cmd(&args).cwd(site.root()).run();
+            let out = site.cmd(launcher, &args).run();
             assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
             // Killed after its last step was recorded but before the run was: every
             // step is done, nothing is left to resume.
@@ -850,7 +886,7 @@ fn routed_chain(launcher: &Project, site: &Site, rng: &mut Rng, reference: Durat
             }
             assert_eq!(out.code, 0, "flowrun {args:?}:\n{}", out.stderr);
         }
-        let ids = crate::support::run_ids_in(&site.root().join("runs/r"));
+        let ids = crate::support::run_ids_in(&site.runs().join("r"));
         let Some(last) = ids.last() else {
             // Killed before the run folder existed: start again.
             continue;
@@ -869,7 +905,7 @@ fn routed_chain(launcher: &Project, site: &Site, rng: &mut Rng, reference: Durat
 
 impl Site {
     fn run_dir_of(&self, flow: &str, id: &str) -> PathBuf {
-        self.root().join("runs").join(flow).join(id)
+        self.runs().join(flow).join(id)
     }
 }
 
@@ -902,7 +938,7 @@ fn killed_route_runs_lose_no_child_run_and_run_none_twice() {
     // How long an uninterrupted run takes: kills land within it.
     let site = make();
     let start = Instant::now();
-    let out = launcher.cmd(&["run", "r"]).cwd(site.root()).run();
+    let out = site.cmd(&launcher, &["run", "r"]).run();
     assert_eq!(out.code, 0, "{}", out.stderr);
     let reference = start.elapsed();
     let mut kills = 0;
@@ -916,7 +952,7 @@ fn killed_route_runs_lose_no_child_run_and_run_none_twice() {
         // Exactly one successful child run per payload, in the right flow.
         let mut by_id: BTreeMap<u64, Vec<(String, String)>> = BTreeMap::new();
         for flow in ["even", "odd"] {
-            for (run, id) in successful_children(root, flow) {
+            for (run, id) in successful_children(&site, flow) {
                 by_id.entry(id).or_default().push((flow.to_owned(), run));
             }
         }
@@ -930,7 +966,7 @@ fn killed_route_runs_lose_no_child_run_and_run_none_twice() {
             );
         }
         // The final run links each payload to that child run.
-        let last = crate::support::run_ids_in(&root.join("runs/r"))
+        let last = crate::support::run_ids_in(&site.runs().join("r"))
             .pop()
             .expect("a run");
         let m: Value = serde_json::from_slice(
@@ -986,7 +1022,7 @@ fn killed_route_runs_lose_no_child_run_and_run_none_twice() {
                 cfg.seed
             );
         }
-        let verify = launcher.cmd(&["verify"]).cwd(root).run();
+        let verify = site.cmd(&launcher, &["verify"]).run();
         assert_eq!(
             verify.code, 0,
             "chain {chains}: verify\n{}\n{}",

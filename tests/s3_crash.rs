@@ -416,7 +416,11 @@ fn chain(
                 in_upload.then_some(&site.store),
             )
         } else {
-            Err(site.cmd(launcher, &argv).run().code)
+            let out = site.cmd(launcher, &argv).run();
+            if out.code != 0 {
+                eprintln!("exit {}: {}", out.code, out.stderr.trim());
+            }
+            Err(out.code)
         };
         let id = site.runs().into_iter().find(|id| !before.contains(id));
         if let Err(code) = ended {
