@@ -152,8 +152,14 @@ pub(crate) fn run(
     let (flow, root, env, notify) = (spec.flow, spec.root, spec.env, spec.notify);
     let mut fin = run_steps(store, lock, spec, events)?;
     // The run's tracked values join the flow's index while the lock is still held; an
-    // index that cannot be written is brought up to date by the next `find`.
-    let _ = crate::track::sync(store, &flow.name, Some(&fin.manifest.run_id));
+    // index that cannot be written is brought up to date by the next `find` (said, not
+    // dropped: the run itself is recorded whole either way).
+    if let Err(e) = crate::track::sync(store, &flow.name, Some(&fin.manifest.run_id)) {
+        crate::commands::note(format!(
+            "warning: the track index of flow `{}` was not updated ({e}); the next `flowrun find` brings it up to date",
+            flow.name
+        ));
+    }
     if notify {
         crate::notify::send(root, flow, env, &mut fin);
     }
