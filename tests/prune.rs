@@ -233,7 +233,8 @@ fn a_prune_cut_off_half_way_is_never_listed_and_is_cleaned_up() {
     let ids = runs(&p, "q", 3);
     // What a prune killed after moving a run out (and removing part of it) leaves: its
     // manifest gone (the first thing removed, from the store too) and the rest of its
-    // folder moved out of the flow's folder.
+    // folder moved out of the flow's folder (on S3 the rest of its objects stay in the
+    // store, under the run's prefix).
     p.tamper(&format!("runs/q/{}/manifest.json", ids[0]), Tamper::Remove);
     std::fs::create_dir_all(p.path("runs/.deleting/q")).expect("mkdir");
     std::fs::rename(
