@@ -48,6 +48,14 @@ pub(crate) trait Backend: Send + Sync + std::fmt::Debug {
     /// Something could not be removed.
     fn remove_all(&self, dir: &Path) -> Result<(), StoreError>;
 
+    /// Run ids in flow folder `dir` that the store holds part of but that are not runs:
+    /// what a prune or a run's creation that was cut off left (listings leave them out).
+    /// The caller holds the flow's lock, so no run of it is being created. None locally:
+    /// a run folder is renamed into place whole and moved out whole.
+    fn leftover_runs(&self, _dir: &Path) -> Vec<String> {
+        Vec::new()
+    }
+
     /// File `path` (below `runs/`) was just removed locally: remove it from the store too
     /// (a file that is not stored is not an error).
     ///

@@ -8,6 +8,10 @@
 //! index (`runs/<flow>/.runs`, see [`super::list`]) that it must be rebuilt. Where the
 //! flow's folder is on another file system (a symlink), the run is renamed to
 //! `runs/<flow>/.deleting-<id>` instead.
+//!
+//! On S3 no rename makes a deletion atomic: the run's manifest object is deleted first,
+//! and a prefix without one is no run to any listing (see [`super::s3`]); a prune cut
+//! off there leaves the rest of the prefix, which the next prune removes.
 
 use super::{RunStatus, Store, StoreError, atomic::TEMP_PREFIX, read_manifest_raw};
 use crate::time::{is_run_id, run_id_time};
@@ -159,7 +163,8 @@ impl Store {
 
     /// Removes run folders a cut-off prune left in `runs/.deleting/<flow>/` (or as
     /// `runs/<flow>/.deleting-<id>/`), and `runs/<flow>/.tmp-<id>/` folders of a run
-    /// whose creation was cut off (the caller holds the flow lock: none is in use).
+    /// whose creation was cut off (the caller holds the flow lock: none is in use); on
+    /// a shared store, the objects of runs whose manifest is gone.
     fn remove_leftovers(&self, flow: &str, out: &mut Pruned, forget: &mut Vec<String>) {
         let mut found: Vec<(PathBuf, String, bool)> = Vec::new();
         for (dir, deleting) in [
@@ -183,6 +188,27 @@ impl Store {
                 {
                     found.push((entry.path(), id.to_owned(), was_run));
                 }
+            }
+        }
+        // A shared store: run prefixes without a manifest (the first object a prune
+        // deletes; the last a run's creation stores), with their working copy.
+        for id in super::backend::get().leftover_runs(&self.flow_dir(flow)) {
+            let dir = self.run_dir(flow, &id);
+            let removed =
+                super::backend::get().remove_all(&dir).and_then(
+                    |()| match std::fs::remove_dir_all(&dir) {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                            Err(StoreError::io(&dir, e))
+                        }
+                        _ => Ok(()),
+                    },
+                );
+            if let Err(e) = removed {
+                out.warnings.push(e.to_string());
+            } else if !found.iter().any(|(_, i, was_run)| *was_run && *i == id) {
+                // (Counted once when its working copy was moved out too.)
+                out.leftovers += 1;
+                forget.push(id);
             }
         }
         for (path, id, was_run) in found {

@@ -10,14 +10,22 @@
 //! lease ran out without a renewal, or whose renewal found the lock taken over, stores
 //! nothing more of that flow ([`Backend::stored`] refuses with [`StoreError::LostLock`]).
 //! A lock whose holder id names a dead process of this host is free at once.
+//!
+//! A run exists in the store while its manifest object does: a run's flow copy is
+//! stored before its manifest, and a prune deletes the manifest before the rest. A
+//! prefix `<flow>/<run-id>/` without one is a run being created (under the flow's lock)
+//! or what a prune or run creation that was cut off left: listings leave it out (as a
+//! local listing never sees such a folder), and the next prune, holding the lock,
+//! removes it ([`Backend::leftover_runs`]).
 
 use super::backend::{Backend, Local};
 use super::{FlowLock, StoreError, atomic::TEMP_PREFIX, layout};
+use crate::time::is_run_id;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path as Key;
 use object_store::{
-    ObjectStore as _, ObjectStoreExt as _, PutMode, PutOptions, PutPayload, UpdateVersion,
-    WriteMultipart,
+    GetOptions, ObjectStore as _, ObjectStoreExt as _, PutMode, PutOptions, PutPayload,
+    UpdateVersion, WriteMultipart,
 };
 use std::io::{self, Read as _};
 use std::path::{Component, Path, PathBuf};
@@ -26,6 +34,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Files larger than this are sent as a multipart upload in parts of this size.
 const PART_BYTES: usize = 8 << 20;
+/// How many manifests are looked for at once when a flow's runs are listed.
+const PARALLEL_HEADS: usize = 16;
 /// Default lease of a flow lock; `FLOWRUN_S3_LEASE_SECS` changes it (tests use 2).
 const LEASE_SECS: u64 = 30;
 
@@ -182,6 +192,67 @@ impl S3 {
             writer.finish().await.map_err(|e| other(path, e))?;
             Ok(())
         })
+    }
+
+    /// The run id when `dir` is a run's folder, `runs/<flow>/<run-id>`.
+    fn run_folder<'a>(&self, dir: &'a Path) -> Option<&'a str> {
+        let rel = dir.strip_prefix(&self.runs).ok()?;
+        let mut parts = rel.components();
+        let (Some(Component::Normal(_)), Some(Component::Normal(id)), None) =
+            (parts.next(), parts.next(), parts.next())
+        else {
+            return None;
+        };
+        id.to_str().filter(|id| is_run_id(id))
+    }
+
+    /// Whether folder `dir` is a flow's folder, `runs/<flow>`.
+    fn is_flow_folder(&self, dir: &Path) -> bool {
+        dir.strip_prefix(&self.runs).is_ok_and(|rel| {
+            matches!(
+                rel.components().collect::<Vec<_>>()[..],
+                [Component::Normal(_)]
+            )
+        })
+    }
+
+    /// For each run id of flow folder `dir`: whether its manifest is stored (`None`: the
+    /// request failed, so it is not known), looked for [`PARALLEL_HEADS`] at a time.
+    fn manifests_stored(&self, dir: &Path, ids: &[String]) -> Vec<Option<bool>> {
+        let mut out = vec![None; ids.len()];
+        let mut todo = ids
+            .iter()
+            .enumerate()
+            .map(|(k, id)| (k, self.key(&layout::manifest(&dir.join(id)))));
+        self.rt.block_on(async {
+            let mut heads = tokio::task::JoinSet::new();
+            loop {
+                while heads.len() < PARALLEL_HEADS {
+                    let Some((k, key)) = todo.next() else {
+                        break;
+                    };
+                    let Some(key) = key else {
+                        continue;
+                    };
+                    let client = self.client.clone();
+                    heads.spawn(async move {
+                        let head = GetOptions::new().with_head(true);
+                        (k, client.get_opts(&key, head).await)
+                    });
+                }
+                let Some(done) = heads.join_next().await else {
+                    break;
+                };
+                if let Ok((k, got)) = done {
+                    out[k] = match got {
+                        Ok(_) => Some(true),
+                        Err(object_store::Error::NotFound { .. }) => Some(false),
+                        Err(_) => None,
+                    };
+                }
+            }
+        });
+        out
     }
 
     fn list(&self, dir: &Path) -> Option<object_store::ListResult> {
@@ -751,12 +822,27 @@ impl Backend for S3 {
             .collect();
         out.sort();
         out.dedup();
+        if self.is_flow_folder(dir) {
+            // A run is there while its manifest is (a request that failed keeps it listed).
+            let ids: Vec<String> = out.iter().filter(|n| is_run_id(n)).cloned().collect();
+            let gone: Vec<String> = ids
+                .iter()
+                .zip(self.manifests_stored(dir, &ids))
+                .filter(|(_, stored)| *stored == Some(false))
+                .map(|(id, _)| id.clone())
+                .collect();
+            out.retain(|n| !gone.contains(n));
+        }
         out
     }
 
     fn is_dir(&self, dir: &Path) -> bool {
         if self.key(dir).is_none() {
             return Local.is_dir(dir);
+        }
+        if let Some(id) = self.run_folder(dir) {
+            let flow = dir.parent().unwrap_or(dir);
+            return self.manifests_stored(flow, &[id.to_owned()]) == [Some(true)];
         }
         self.list(dir)
             .is_some_and(|l| !l.common_prefixes.is_empty() || !l.objects.is_empty())
@@ -783,6 +869,26 @@ impl Backend for S3 {
                 .map_err(|e| other(dir, e))?;
         }
         Ok(())
+    }
+
+    fn leftover_runs(&self, dir: &Path) -> Vec<String> {
+        if self.key(dir).is_none() || !self.is_flow_folder(dir) {
+            return Vec::new();
+        }
+        let Some(list) = self.list(dir) else {
+            return Vec::new();
+        };
+        let ids: Vec<String> = list
+            .common_prefixes
+            .iter()
+            .filter_map(|k| k.filename().filter(|n| is_run_id(n)).map(str::to_owned))
+            .collect();
+        // Only a manifest surely not stored: a request that failed leaves the run alone.
+        ids.iter()
+            .zip(self.manifests_stored(dir, &ids))
+            .filter(|(_, stored)| *stored == Some(false))
+            .map(|(id, _)| id.clone())
+            .collect()
     }
 
     fn removed(&self, path: &Path) -> Result<(), StoreError> {
