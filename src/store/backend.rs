@@ -32,6 +32,14 @@ pub(crate) trait Backend: Send + Sync + std::fmt::Debug {
     /// Names in folder `dir` (files and folders; none when it is missing).
     fn names(&self, dir: &Path) -> Vec<String>;
 
+    /// Names in folder `dir` as one listing gives them, without [`Backend::names`]'
+    /// check that each run folder of a flow still has its manifest (a request per run
+    /// on S3): for counting runs, where a cut-off prune's leftover only makes a count
+    /// look stale until the next prune removes it.
+    fn listed_names(&self, dir: &Path) -> Vec<String> {
+        self.names(dir)
+    }
+
     /// Whether folder `dir` exists (holds anything).
     fn is_dir(&self, dir: &Path) -> bool;
 

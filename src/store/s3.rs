@@ -807,7 +807,7 @@ impl Backend for S3 {
         Ok(())
     }
 
-    fn names(&self, dir: &Path) -> Vec<String> {
+    fn listed_names(&self, dir: &Path) -> Vec<String> {
         if self.key(dir).is_none() {
             return Local.names(dir);
         }
@@ -822,7 +822,12 @@ impl Backend for S3 {
             .collect();
         out.sort();
         out.dedup();
-        if self.is_flow_folder(dir) {
+        out
+    }
+
+    fn names(&self, dir: &Path) -> Vec<String> {
+        let mut out = self.listed_names(dir);
+        if self.key(dir).is_some() && self.is_flow_folder(dir) {
             // A run is there while its manifest is (a request that failed keeps it listed).
             let ids: Vec<String> = out.iter().filter(|n| is_run_id(n)).cloned().collect();
             let gone: Vec<String> = ids
