@@ -919,7 +919,13 @@ impl Backend for S3 {
         };
         let found = self.read_lock(&key).map_err(|e| other(&path, e))?;
         let body = LeaseBody {
-            run: String::new(),
+            // The previous holder's run id stays until this holder names its own run
+            // (`set_holder`), as in the local lock file: a holder that dies before that
+            // (or never runs one, as `prune`) passes on a run still to be settled.
+            run: found
+                .as_ref()
+                .map(|(b, _)| b.run.clone())
+                .unwrap_or_default(),
             holder: holder_id(),
             expires_ms: now_ms() + duration_ms(self.lease),
             renewal: found.as_ref().map_or(0, |(b, _)| b.renewal + 1),
