@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 /// How long to wait for something the runner should do soon. A safety net, not a
 /// timing assertion: on a quiet machine everything happens within a second or two.
-const PATIENCE: Duration = Duration::from_secs(10);
+const PATIENCE: Duration = Duration::from_secs(30);
 
 /// A `flowrun watch` process whose stderr goes to a file we can read while it runs.
 struct Watcher {
