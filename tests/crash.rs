@@ -101,36 +101,9 @@ fn a_killed_run_is_interrupted_and_its_trail_verifies() {
     p.cmd(&["verify"]).run().ok();
 }
 
-#[test]
-fn a_prune_between_a_killed_run_and_its_resume_hides_nothing() {
-    // The lock passes on the dead run's id until a holder names its own run: a holder
-    // that never does (a prune, or a resume killed first) must not make the next
-    // holder miss the run it has to record as interrupted.
-    let p = Project::new();
-    p.flow("f", SLOW)
-        .file("data/in.json", "[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]");
-    let mut run = p.cmd(&["run", "f"]).spawn();
-    wait_for("two payloads of the slow step in the manifest", || {
-        assert!(!run.has_exited(), "the run ended before it was killed");
-        let Some(found) = p.run_ids("f").pop() else {
-            return false;
-        };
-        p.try_read(&format!("runs/f/{found}/manifest.json"))
-            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-            .is_some_and(|m| m["steps"][2]["payloads"].as_array().map_or(0, Vec::len) >= 2)
-    });
-    run.kill();
-    let id = p.last_run("f");
-    p.cmd(&["prune", "--keep", "10"]).run().ok();
-    p.cmd(&["resume", &id]).run().ok();
-    assert_eq!(p.manifest("f", &id)["status"], "interrupted");
-    let after: Vec<Value> = p.outputs("f", "after");
-    assert_eq!(after.len(), 12);
-}
-
-#[test]
-fn a_killed_run_can_be_resumed_and_retried_at_once() {
-    let p = Project::new();
+/// Runs flow `f` (`SLOW`, 12 inputs) in `p` and kills it with SIGKILL once two payloads
+/// of its slow step are recorded; returns the killed run's id.
+fn killed_in_the_slow_step(p: &Project) -> String {
     p.flow("f", SLOW)
         .file("data/in.json", "[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]");
     let mut run = p.cmd(&["run", "f"]).spawn();
@@ -147,7 +120,27 @@ fn a_killed_run_can_be_resumed_and_retried_at_once() {
         m["steps"][2]["payloads"].as_array().map_or(0, Vec::len) >= 2
     });
     run.kill();
-    let id = p.last_run("f");
+    p.last_run("f")
+}
+
+#[test]
+fn a_prune_between_a_killed_run_and_its_resume_hides_nothing() {
+    // The lock passes on the dead run's id until a holder names its own run: a holder
+    // that never does (a prune, or a resume killed first) must not make the next
+    // holder miss the run it has to record as interrupted.
+    let p = Project::new();
+    let id = killed_in_the_slow_step(&p);
+    p.cmd(&["prune", "--keep", "10"]).run().ok();
+    p.cmd(&["resume", &id]).run().ok();
+    assert_eq!(p.manifest("f", &id)["status"], "interrupted");
+    let after: Vec<Value> = p.outputs("f", "after");
+    assert_eq!(after.len(), 12);
+}
+
+#[test]
+fn a_killed_run_can_be_resumed_and_retried_at_once() {
+    let p = Project::new();
+    let id = killed_in_the_slow_step(&p);
     assert_eq!(p.manifest("f", &id)["status"], "running");
 
     // Straight after the kill, with no other run in between: the lock `resume` holds

@@ -65,10 +65,10 @@ path = "out/{n}.json"
 const TRIMMED_MARK: &[u8] = b"\n[trimmed]\n";
 
 /// A tiny seeded generator (xorshift64): the same seed gives the same moments.
-struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
-    fn new(seed: u64) -> Rng {
+    pub(crate) fn new(seed: u64) -> Rng {
         // Never zero, and nearby seeds start far apart.
         Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
     }
@@ -83,12 +83,12 @@ impl Rng {
     }
 
     /// A number in `0..n` (`n` > 0).
-    fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.next() % n.max(1)
     }
 
     /// A moment in `from..to`.
-    fn between(&mut self, from: Duration, to: Duration) -> Duration {
+    pub(crate) fn between(&mut self, from: Duration, to: Duration) -> Duration {
         let span = to.saturating_sub(from).as_micros().max(1);
         from + Duration::from_micros(self.below(u64::try_from(span).unwrap_or(u64::MAX)))
     }

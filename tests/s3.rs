@@ -137,6 +137,23 @@ fn gated(p: &Project) {
     p.flow("slow", GATED).script("scripts/wait.sh", WAIT_SH);
 }
 
+/// A project root with the gated flow `slow`.
+fn gated_root() -> Project {
+    let p = Project::new();
+    gated(&p);
+    p
+}
+
+/// `flowrun run slow` in `a` on `store` with a lease of `lease_secs`, once its run is
+/// stored: the process and the run id.
+fn holding(a: &Project, store: &TestStore, lease_secs: &str) -> (Running, String) {
+    let mut first = on(a.cmd(&["run", "slow"]), store)
+        .env("FLOWRUN_S3_LEASE_SECS", lease_secs)
+        .spawn();
+    let id = wait_running(store, &mut first);
+    (first, id)
+}
+
 /// Waits until the stored run of `slow` has its step running.
 fn wait_running(store: &TestStore, run: &mut Running) -> String {
     let mut id = None;
@@ -155,10 +172,7 @@ fn wait_running(store: &TestStore, run: &mut Running) -> String {
 #[test]
 fn one_run_of_a_flow_at_a_time_across_two_roots() {
     let Some(store) = shared() else { return };
-    let a = Project::new();
-    let b = Project::new();
-    gated(&a);
-    gated(&b);
+    let (a, b) = (gated_root(), gated_root());
     let mut first = on(a.cmd(&["run", "slow"]), &store).spawn();
     let id = wait_running(&store, &mut first);
     on(b.cmd(&["run", "slow"]), &store)
@@ -180,15 +194,9 @@ fn one_run_of_a_flow_at_a_time_across_two_roots() {
 #[test]
 fn a_holder_renews_its_lease_while_it_lives_and_once_killed_frees_the_lock() {
     let Some(store) = shared() else { return };
-    let a = Project::new();
-    let b = Project::new();
-    gated(&a);
-    gated(&b);
+    let (a, b) = (gated_root(), gated_root());
     b.file("release", "");
-    let mut first = on(a.cmd(&["run", "slow"]), &store)
-        .env("FLOWRUN_S3_LEASE_SECS", "2")
-        .spawn();
-    let id = wait_running(&store, &mut first);
+    let (first, id) = holding(&a, &store, "2");
     // Renewed while it lives: still busy well past one lease.
     std::thread::sleep(Duration::from_secs(3));
     on(b.cmd(&["run", "slow"]), &store).run().code(3);
@@ -227,14 +235,8 @@ fn signal(pid: u32, sig: &str) {
 #[test]
 fn a_holder_paused_past_its_lease_stops_writing_and_leaves_the_new_holder_alone() {
     let Some(store) = shared() else { return };
-    let a = Project::new();
-    let b = Project::new();
-    gated(&a);
-    gated(&b);
-    let mut first = on(a.cmd(&["run", "slow"]), &store)
-        .env("FLOWRUN_S3_LEASE_SECS", "2")
-        .spawn();
-    let lost = wait_running(&store, &mut first);
+    let (a, b) = (gated_root(), gated_root());
+    let (first, lost) = holding(&a, &store, "2");
     signal(first.pid(), "-STOP");
     // Paused past its lease: another root takes the flow, and is in the middle of its run.
     std::thread::sleep(Duration::from_secs(3));
@@ -301,15 +303,9 @@ fn a_holder_paused_past_its_lease_stops_writing_and_leaves_the_new_holder_alone(
 #[test]
 fn a_holder_killed_with_sigkill_on_this_host_frees_the_lock_at_once() {
     let Some(store) = shared() else { return };
-    let a = Project::new();
-    let b = Project::new();
-    gated(&a);
-    gated(&b);
+    let (a, b) = (gated_root(), gated_root());
     b.file("release", "");
-    let mut first = on(a.cmd(&["run", "slow"]), &store)
-        .env("FLOWRUN_S3_LEASE_SECS", "30")
-        .spawn();
-    let id = wait_running(&store, &mut first);
+    let (first, id) = holding(&a, &store, "30");
     on(b.cmd(&["run", "slow"]), &store).run().code(3);
     first.kill();
     let killed = Instant::now();
@@ -398,12 +394,8 @@ fn a_lock_held_on_another_host_waits_for_its_lease_and_a_reused_pid_holds_nothin
 #[test]
 fn a_holder_paused_past_its_lease_stops_writing_even_when_no_one_took_the_lock() {
     let Some(store) = shared() else { return };
-    let a = Project::new();
-    gated(&a);
-    let mut first = on(a.cmd(&["run", "slow"]), &store)
-        .env("FLOWRUN_S3_LEASE_SECS", "2")
-        .spawn();
-    let id = wait_running(&store, &mut first);
+    let a = gated_root();
+    let (first, id) = holding(&a, &store, "2");
     signal(first.pid(), "-STOP");
     std::thread::sleep(Duration::from_secs(3));
     let before = snapshot(&store);

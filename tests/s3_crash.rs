@@ -15,6 +15,7 @@
 //! (default: from the clock; always printed), `FLOWRUN_S3_CRASH_PAYLOADS` (default 24),
 //! `FLOWRUN_S3_CRASH_MB` (size of the first step's output; default 9).
 
+use crate::crash_campaign::Rng;
 use crate::server::{Reply, Server};
 use crate::support::s3::TestStore;
 use crate::support::{Cmd, Project};
@@ -52,29 +53,6 @@ kind = "filter"
 jq = '.got.id % 3 != 0'
 "#
     )
-}
-
-/// A seeded generator (xorshift64): the same seed gives the same moments.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-
-    fn between(&mut self, from: Duration, to: Duration) -> Duration {
-        let span = to.saturating_sub(from).as_micros().max(1);
-        from + Duration::from_micros(self.below(u64::try_from(span).unwrap_or(u64::MAX)))
-    }
 }
 
 fn env_number(name: &str, default: u64) -> u64 {
@@ -587,7 +565,7 @@ fn killed_runs_on_s3_never_list_a_missing_object_and_resume_from_another_root_ex
     let launcher = Project::new();
     let r = reference(&launcher, &data);
     eprintln!("reference run: {:.2}s", r.0.as_secs_f64());
-    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut rng = Rng::new(seed);
     let mut tally = Tally::default();
     while tally.kills < kills {
         let n = tally.chains + 1;

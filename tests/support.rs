@@ -143,11 +143,6 @@ impl Project {
         std::fs::read_to_string(self.stored(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
     }
 
-    /// Reads a file, `None` while it is missing or unreadable.
-    pub fn try_read(&self, rel: &str) -> Option<String> {
-        std::fs::read_to_string(self.stored(rel)).ok()
-    }
-
     /// Reads a file's bytes.
     #[track_caller]
     pub fn bytes(&self, rel: &str) -> Vec<u8> {
