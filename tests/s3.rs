@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 /// The shared store, or `None` (the tests are skipped) when no S3 server is configured
 /// outside CI.
-fn shared() -> Option<TestStore> {
+pub(crate) fn shared() -> Option<TestStore> {
     if std::env::var_os("FLOWRUN_TEST_S3_ENDPOINT").is_none() && std::env::var_os("CI").is_none() {
         eprintln!("skipped: no FLOWRUN_TEST_S3_ENDPOINT (see .ci/run)");
         return None;
@@ -19,7 +19,8 @@ fn shared() -> Option<TestStore> {
     Some(TestStore::fresh())
 }
 
-fn on(mut cmd: Cmd, store: &TestStore) -> Cmd {
+/// `cmd` with the store's variables.
+pub(crate) fn on(mut cmd: Cmd, store: &TestStore) -> Cmd {
     for (k, v) in store.env() {
         cmd = cmd.env(&k, &v);
     }

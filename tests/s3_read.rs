@@ -2,34 +2,12 @@
 //! with an empty `runs/` sees, shows, serves and finds what the first recorded. Against
 //! the local S3 server (moto) at `FLOWRUN_TEST_S3_ENDPOINT`; skipped when none is set.
 
+use crate::s3::{on, shared};
 use crate::support::s3::TestStore;
-use crate::support::{Cmd, Project, wait_for};
+use crate::support::{Project, wait_for};
+use crate::track_index::FLOW as TRACKED;
 use crate::ui::{Viewer, post_form, rows};
 use serde_json::json;
-
-/// The shared store, or `None` (the test is skipped) when no S3 server is configured.
-fn shared() -> Option<TestStore> {
-    if std::env::var_os("FLOWRUN_TEST_S3_ENDPOINT").is_none() {
-        eprintln!("skipped: no FLOWRUN_TEST_S3_ENDPOINT (see .ci/run)");
-        return None;
-    }
-    Some(TestStore::fresh())
-}
-
-fn on(mut cmd: Cmd, store: &TestStore) -> Cmd {
-    for (k, v) in store.env() {
-        cmd = cmd.env(&k, &v);
-    }
-    cmd
-}
-
-const TRACKED: &str = r#"
-[[steps]]
-id = "orders"
-kind = "map"
-jq = '.orders'
-track = { order = '.id' }
-"#;
 
 /// Runs `f` on root `p` with orders `ids` (its index compacted at once); returns the new
 /// run's id (the store's newest).

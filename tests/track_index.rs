@@ -4,7 +4,8 @@
 use crate::support::{Project, Tamper};
 use serde_json::json;
 
-const FLOW: &str = r#"
+/// A flow that tracks each order's id (also used by `s3_read`).
+pub(crate) const FLOW: &str = r#"
 [[steps]]
 id = "orders"
 kind = "map"
